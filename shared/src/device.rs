@@ -1,0 +1,73 @@
+//! Execution providers by name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+/// Where inference runs. Anything but `Cpu` falls back to `Cpu` (with a warning) when the
+/// loaded ONNX Runtime lacks that provider or it fails to initialise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
+    TensorRt,
+    OpenVino,
+    CoreMl,
+    DirectMl,
+}
+
+impl Device {
+    pub const ALL: [Device; 6] = [
+        Device::Cpu,
+        Device::Cuda,
+        Device::TensorRt,
+        Device::OpenVino,
+        Device::CoreMl,
+        Device::DirectMl,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::TensorRt => "tensorrt",
+            Device::OpenVino => "openvino",
+            Device::CoreMl => "coreml",
+            Device::DirectMl => "directml",
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Device {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let s = s.trim().to_ascii_lowercase();
+        Device::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(Error::UnknownDevice(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for d in Device::ALL {
+            assert_eq!(d.as_str().parse::<Device>().unwrap(), d);
+        }
+        assert_eq!(" CUDA ".parse::<Device>().unwrap(), Device::Cuda);
+        assert!("gpu".parse::<Device>().is_err());
+    }
+}

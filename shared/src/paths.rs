@@ -1,0 +1,86 @@
+//! Where the set-up puts runtime files, and how model names resolve to files.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// `${XDG_DATA_HOME:-~/.local/share}/aifx`: the set-up's copy of ONNX Runtime and the models.
+pub fn data_dir() -> PathBuf {
+    let base = env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("aifx")
+}
+
+/// The folder the set-up installs converted models into.
+pub fn default_model_dir() -> PathBuf {
+    data_dir().join("models")
+}
+
+/// The folder the set-up installs `libonnxruntime.so.*` into.
+pub fn library_dir() -> PathBuf {
+    data_dir().join("lib")
+}
+
+/// Model directories in lookup order: `AIFX_MODEL_DIR` (may hold several, `:`-separated),
+/// then the set-up's folder.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = env::var_os("AIFX_MODEL_DIR")
+        .map(|v| env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    dirs.push(default_model_dir());
+    dirs
+}
+
+/// Resolves a model given as a path or as a catalog name (`selfie` → `selfie.onnx`).
+///
+/// Anything with a path separator or an `.onnx` suffix is taken as a path.
+pub fn resolve_model(name: &str) -> Result<PathBuf> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::BadInput("empty model name".into()));
+    }
+    let as_path = Path::new(name);
+    if as_path.is_absolute() || name.contains('/') || name.ends_with(".onnx") {
+        return if as_path.is_file() {
+            Ok(as_path.to_path_buf())
+        } else {
+            Err(Error::ModelNotFound {
+                name: name.to_string(),
+                looked: as_path.display().to_string(),
+            })
+        };
+    }
+    let dirs = model_dirs();
+    for d in &dirs {
+        let p = d.join(format!("{name}.onnx"));
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::ModelNotFound {
+        name: name.to_string(),
+        looked: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_names_say_where_they_looked() {
+        let e = resolve_model("no-such-model-xyz").unwrap_err().to_string();
+        assert!(e.contains("no-such-model-xyz"), "{e}");
+        assert!(e.contains("make demo"), "{e}");
+        let e = resolve_model("/nonexistent/x.onnx").unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/x.onnx"), "{e}");
+    }
+}

@@ -1,0 +1,207 @@
+//! A process-wide cache of ONNX Runtime sessions.
+//!
+//! Keyed by model file (path, size and modification time, so a replaced file is reloaded),
+//! execution provider and thread count: any number of element instances that use the same
+//! model share one session and its weights.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use once_cell::sync::Lazy;
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::runtime::runtime;
+use crate::{Device, Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    model: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    device: Device,
+    threads: usize,
+}
+
+/// Shape and name of a model input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// Dimensions; `None` for a dynamic one.
+    pub shape: Vec<Option<usize>>,
+}
+
+/// One output tensor, copied out of ONNX Runtime.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A cached session, cheap to clone and shareable across threads.
+#[derive(Clone)]
+pub struct SharedSession {
+    inner: Arc<Mutex<Session>>,
+    pub model: PathBuf,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    /// The provider actually in use (after any fallback to CPU).
+    pub device: Device,
+}
+
+static CACHE: Lazy<Mutex<HashMap<Key, SharedSession>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// Options for [`session`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    pub device: Device,
+    /// Intra-op threads; 0 lets ONNX Runtime choose (one per core).
+    pub threads: usize,
+    /// An explicit ONNX Runtime library, tried before the usual lookup.
+    pub library: Option<PathBuf>,
+}
+
+/// Returns the cached session for `model`, creating it on first use.
+pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
+    let meta = std::fs::metadata(model).map_err(|e| Error::ModelInvalid {
+        path: model.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let key = Key {
+        model: model.to_path_buf(),
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        device: opts.device,
+        threads: opts.threads,
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = cache.get(&key) {
+        return Ok(s.clone());
+    }
+    let s = create(model, opts)?;
+    cache.insert(key, s.clone());
+    Ok(s)
+}
+
+/// Number of sessions in the cache (for tests and diagnostics).
+pub fn cached_sessions() -> usize {
+    CACHE.lock().map(|c| c.len()).unwrap_or(0)
+}
+
+fn invalid(model: &Path, e: impl ToString) -> Error {
+    Error::ModelInvalid {
+        path: model.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Checks whether the loaded library has the provider, and builds its registration.
+fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
+    fn available<E: ExecutionProvider>() -> bool {
+        E::is_available().unwrap_or(false)
+    }
+    match device {
+        Device::Cpu => None,
+        Device::Cuda if available::<ep::CUDA>() => Some(ep::CUDA::default().build().error_on_failure()),
+        Device::TensorRt if available::<ep::TensorRT>() => {
+            Some(ep::TensorRT::default().build().error_on_failure())
+        }
+        Device::OpenVino if available::<ep::OpenVINO>() => {
+            Some(ep::OpenVINO::default().build().error_on_failure())
+        }
+        // CoreML and DirectML exist only on macOS and Windows builds of ONNX Runtime.
+        _ => None,
+    }
+}
+
+fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
+    let rt = runtime(opts.library.as_deref())?;
+    let build = |device: Device| -> Result<Session> {
+        let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
+        if opts.threads > 0 {
+            b = b.with_intra_threads(opts.threads).map_err(|e| invalid(model, e))?;
+        }
+        if let Some(p) = provider(device) {
+            b = b
+                .with_execution_providers([p])
+                .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
+        }
+        b.commit_from_file(model).map_err(|e| invalid(model, e))
+    };
+    let mut device = opts.device;
+    if device != Device::Cpu && provider(device).is_none() {
+        log::warn!(
+            "execution provider `{device}` is not available in ONNX Runtime {}; using cpu",
+            rt.version
+        );
+        device = Device::Cpu;
+    }
+    let session = match build(device) {
+        Ok(s) => s,
+        Err(e) if device != Device::Cpu => {
+            log::warn!("execution provider `{device}` failed ({e}); using cpu");
+            device = Device::Cpu;
+            build(device)?
+        }
+        Err(e) => return Err(e),
+    };
+    let info = |name: &str, shape: Option<&ort::value::Shape>| TensorInfo {
+        name: name.to_string(),
+        shape: shape
+            .map(|s| s.iter().map(|&d| usize::try_from(d).ok()).collect())
+            .unwrap_or_default(),
+    };
+    let inputs = session
+        .inputs()
+        .iter()
+        .map(|i| info(i.name(), i.dtype().tensor_shape()))
+        .collect();
+    let outputs = session
+        .outputs()
+        .iter()
+        .map(|o| info(o.name(), o.dtype().tensor_shape()))
+        .collect();
+    log::info!("loaded model {} on {device}", model.display());
+    Ok(SharedSession {
+        inner: Arc::new(Mutex::new(session)),
+        model: model.to_path_buf(),
+        inputs,
+        outputs,
+        device,
+    })
+}
+
+impl SharedSession {
+    /// Runs the model on one float input and copies every output out.
+    pub fn run(&self, input_shape: &[usize], input: &[f32]) -> Result<Vec<Output>> {
+        let expected: usize = input_shape.iter().product();
+        if expected != input.len() {
+            return Err(Error::BadInput(format!(
+                "input shape {input_shape:?} needs {expected} values, got {}",
+                input.len()
+            )));
+        }
+        let tensor = TensorRef::from_array_view((input_shape.to_vec(), input))
+            .map_err(|e| Error::Inference(e.to_string()))?;
+        let mut session = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session
+            .run(ort::inputs![tensor])
+            .map_err(|e| Error::Inference(e.to_string()))?;
+        let mut result = Vec::with_capacity(self.outputs.len());
+        for (name, value) in outputs.iter() {
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| Error::Inference(format!("output `{name}`: {e}")))?;
+            result.push(Output {
+                name: name.to_string(),
+                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data: data.to_vec(),
+            });
+        }
+        Ok(result)
+    }
+}
