@@ -127,7 +127,11 @@ fn densify<T: Copy + Default>(shape: &[usize], sp: &Sparsity, values: &[T]) -> R
     }
     if !sp.block_map.is_empty()
         || !(sp.traversal_order.is_empty()
-            || sp.traversal_order.iter().enumerate().all(|(i, &t)| t == i as i32))
+            || sp
+                .traversal_order
+                .iter()
+                .enumerate()
+                .all(|(i, &t)| t == i as i32))
     {
         return Err(ConvertError::Unsupported(
             "sparse tensor with a non-identity traversal order".into(),
@@ -194,7 +198,9 @@ fn densify<T: Copy + Default>(shape: &[usize], sp: &Sparsity, values: &[T]) -> R
         // Reverse so the stack visits children in order (values are in traversal order).
         stack.extend(children.drain(..).rev());
         if stack.len() > n + rank + 1 {
-            return Err(malformed("sparse structure visits more cells than the tensor has"));
+            return Err(malformed(
+                "sparse structure visits more cells than the tensor has",
+            ));
         }
     }
     if next != values.len() {
@@ -210,12 +216,14 @@ fn load_const(t: &Tensor) -> Result<Option<Const>> {
     let Some(bytes) = &t.data else {
         return Ok(None);
     };
-    let size = t
-        .ty
-        .byte_size()
-        .ok_or_else(|| ConvertError::Unsupported(format!("constant of type {:?}", t.ty)))?;
+    let size =
+        t.ty.byte_size()
+            .ok_or_else(|| ConvertError::Unsupported(format!("constant of type {:?}", t.ty)))?;
     if bytes.len() % size != 0 {
-        return Err(malformed(format!("constant `{}` has a ragged buffer", t.name)));
+        return Err(malformed(format!(
+            "constant `{}` has a ragged buffer",
+            t.name
+        )));
     }
     let count = bytes.len() / size;
     let data = match t.ty {
@@ -414,7 +422,9 @@ impl<'m> Cx<'m> {
     /// right-align its shape to NHWC rank 4, then permute to NCHW.
     fn broadcast_const_nchw(&mut self, c: &Const) -> Result<String> {
         if c.shape.len() > 4 {
-            return Err(malformed("constant of rank > 4 broadcast against a 4-D tensor"));
+            return Err(malformed(
+                "constant of rank > 4 broadcast against a 4-D tensor",
+            ));
         }
         let mut shape4 = vec![1usize; 4 - c.shape.len()];
         shape4.extend_from_slice(&c.shape);
@@ -513,7 +523,10 @@ impl<'m> Cx<'m> {
         let x = self.act_nchw(self.input(op, 0)?)?;
         let w = self.cst(self.input(op, 1)?)?;
         if w.shape.len() != 4 {
-            return Err(malformed(format!("convolution weights of shape {:?}", w.shape)));
+            return Err(malformed(format!(
+                "convolution weights of shape {:?}",
+                w.shape
+            )));
         }
         let cin = x.shape[3];
         // TFLite: conv weights OHWI, depthwise 1×H×W×(C·m). ONNX: O×(I/group)×H×W.
@@ -551,7 +564,10 @@ impl<'m> Cx<'m> {
         if let Some(&b) = op.inputs.get(2).filter(|&&b| b >= 0) {
             let bias = self.cst(b)?;
             if bias.shape != [out_c] {
-                return Err(malformed(format!("bias shape {:?} for {out_c} outputs", bias.shape)));
+                return Err(malformed(format!(
+                    "bias shape {:?} for {out_c} outputs",
+                    bias.shape
+                )));
             }
             inputs.push(self.g.const_f32("b", &[out_c], bias.floats()?.to_vec()));
         }
@@ -562,7 +578,10 @@ impl<'m> Cx<'m> {
             vec![
                 ("group", Attr::Int(group as i64)),
                 ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
-                ("strides", Attr::Ints(vec![stride[0] as i64, stride[1] as i64])),
+                (
+                    "strides",
+                    Attr::Ints(vec![stride[0] as i64, stride[1] as i64]),
+                ),
                 (
                     "dilations",
                     Attr::Ints(vec![dilation[0] as i64, dilation[1] as i64]),
@@ -611,8 +630,9 @@ impl<'m> Cx<'m> {
         }
         let dim = |input: usize, k: usize, s: usize| -> (usize, usize, usize) {
             let pad = match padding {
-                Padding::Same => (k as isize - ((input as isize - 1).rem_euclid(s as isize)) - 1)
-                    .max(0) as usize,
+                Padding::Same => {
+                    (k as isize - ((input as isize - 1).rem_euclid(s as isize)) - 1).max(0) as usize
+                }
                 Padding::Valid => 0,
             };
             let out = (s * (input.max(1) - 1) + k).saturating_sub(pad);
@@ -659,7 +679,10 @@ impl<'m> Cx<'m> {
                 "kernel_shape",
                 Attr::Ints(vec![filter[0] as i64, filter[1] as i64]),
             ),
-            ("strides", Attr::Ints(vec![stride[0] as i64, stride[1] as i64])),
+            (
+                "strides",
+                Attr::Ints(vec![stride[0] as i64, stride[1] as i64]),
+            ),
             (
                 "pads",
                 Attr::Ints(vec![pt as i64, pl as i64, pb as i64, pr as i64]),
@@ -843,7 +866,13 @@ impl<'m> Cx<'m> {
             if elements(&c.shape) != elements(&out) {
                 return Err(malformed("RESHAPE changes the element count"));
             }
-            return self.set_const(op, Const { shape: out, data: c.data });
+            return self.set_const(
+                op,
+                Const {
+                    shape: out,
+                    data: c.data,
+                },
+            );
         }
         let x = self.act_tflite(i)?;
         if elements(&x.shape) != elements(&out) {
@@ -866,7 +895,9 @@ impl<'m> Cx<'m> {
         let rank = out.len() as i32;
         let axis = if axis < 0 { axis + rank } else { axis };
         if axis < 0 || axis >= rank {
-            return Err(malformed(format!("CONCATENATION axis {axis} for rank {rank}")));
+            return Err(malformed(format!(
+                "CONCATENATION axis {axis} for rank {rank}"
+            )));
         }
         let all_4d = rank == 4;
         let mut names = Vec::new();
@@ -1104,7 +1135,13 @@ impl<'m> Cx<'m> {
                         "DEQUANTIZE of an integer (quantized) tensor".into(),
                     ));
                 };
-                self.set_const(op, Const { shape: c.shape, data: CData::F(v) })
+                self.set_const(
+                    op,
+                    Const {
+                        shape: c.shape,
+                        data: CData::F(v),
+                    },
+                )
             }
             // Sparse constants are expanded when they are loaded.
             op::DENSIFY => {
@@ -1205,9 +1242,9 @@ pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Resu
     for (k, op) in model.operators.iter().enumerate() {
         *ops.entry(op_name(op)).or_insert(0) += 1;
         cx.operator(op).map_err(|e| match e {
-            ConvertError::UnknownOp(what) => ConvertError::UnknownOp(format!(
-                "{what} (operator #{k}) in model `{name}`"
-            )),
+            ConvertError::UnknownOp(what) => {
+                ConvertError::UnknownOp(format!("{what} (operator #{k}) in model `{name}`"))
+            }
             ConvertError::Malformed(m) => {
                 ConvertError::Malformed(format!("operator #{k} ({}): {m}", op_name(op)))
             }

@@ -22,20 +22,32 @@ pub struct Table<'a> {
 }
 
 fn read_u16(buf: &[u8], pos: usize) -> Result<u16> {
-    buf.get(pos..pos.checked_add(2).ok_or_else(|| malformed("offset overflow"))?)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]))
-        .ok_or_else(|| malformed(format!("u16 at {pos} is past the end")))
+    buf.get(
+        pos..pos
+            .checked_add(2)
+            .ok_or_else(|| malformed("offset overflow"))?,
+    )
+    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    .ok_or_else(|| malformed(format!("u16 at {pos} is past the end")))
 }
 
 fn read_u32(buf: &[u8], pos: usize) -> Result<u32> {
-    buf.get(pos..pos.checked_add(4).ok_or_else(|| malformed("offset overflow"))?)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| malformed(format!("u32 at {pos} is past the end")))
+    buf.get(
+        pos..pos
+            .checked_add(4)
+            .ok_or_else(|| malformed("offset overflow"))?,
+    )
+    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    .ok_or_else(|| malformed(format!("u32 at {pos} is past the end")))
 }
 
 fn read_u64(buf: &[u8], pos: usize) -> Result<u64> {
     let b = buf
-        .get(pos..pos.checked_add(8).ok_or_else(|| malformed("offset overflow"))?)
+        .get(
+            pos..pos
+                .checked_add(8)
+                .ok_or_else(|| malformed("offset overflow"))?,
+        )
         .ok_or_else(|| malformed(format!("u64 at {pos} is past the end")))?;
     let mut a = [0u8; 8];
     a.copy_from_slice(b);
@@ -71,7 +83,9 @@ impl<'a> Table<'a> {
         let soff = read_u32(buf, pos)? as i32 as i64;
         let vtable = pos as i64 - soff;
         if vtable < 0 || vtable as usize >= buf.len() {
-            return Err(malformed(format!("vtable of table at {pos} is out of range")));
+            return Err(malformed(format!(
+                "vtable of table at {pos} is out of range"
+            )));
         }
         let vtable = vtable as usize;
         let vtable_len = read_u16(buf, vtable)? as usize;
@@ -169,7 +183,10 @@ impl<'a> Table<'a> {
         let bytes = len
             .checked_mul(elem)
             .ok_or_else(|| malformed("vector length overflow"))?;
-        if start.checked_add(bytes).is_none_or(|end| end > self.buf.len()) {
+        if start
+            .checked_add(bytes)
+            .is_none_or(|end| end > self.buf.len())
+        {
             return Err(malformed(format!(
                 "vector of {len} elements at {vpos} runs past the end"
             )));

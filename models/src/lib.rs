@@ -18,3 +18,8 @@ pub enum ConvertError {
     #[error("unknown TFLite operator: {0}")]
     UnknownOp(String),
 }
+
+pub mod catalog;
+pub mod reference;
+pub mod store;
+pub mod verify;

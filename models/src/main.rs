@@ -1,9 +1,451 @@
-use std::path::PathBuf;
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let bytes = std::fs::read(&args[1]).unwrap();
-    let t = std::time::Instant::now();
-    let c = aifx_models::convert::convert_bytes(&bytes, "m", &[]).unwrap();
-    eprintln!("{:?} {:?} {:?} {:?}", t.elapsed(), c.ops, c.inputs, c.outputs);
-    std::fs::write(PathBuf::from(&args[2]), c.onnx).unwrap();
+//! `aifx-models`: fetch, convert, verify, list and benchmark the default models.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use aifx::session::{session, SessionOptions};
+use aifx::Device;
+use aifx_models::catalog::Catalog;
+use aifx_models::convert::convert_bytes;
+use aifx_models::reference::{read_f32, Reference};
+use aifx_models::store::{sha256_file, write_atomic, Store};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "aifx-models",
+    version,
+    about = "aifx model catalog and TFLite → ONNX converter"
+)]
+struct Cli {
+    /// Model store (default: ${XDG_DATA_HOME:-~/.local/share}/aifx/models).
+    #[arg(long, global = true)]
+    model_dir: Option<PathBuf>,
+    /// Catalog file (default: the catalog built into this binary).
+    #[arg(long, global = true)]
+    catalog: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Extract the catalog's TFLite files from the downloaded wheel, checking sha256s.
+    Fetch {
+        /// The folder `pip download` put the wheel in, or the wheel file itself.
+        #[arg(long)]
+        wheel: PathBuf,
+    },
+    /// Convert every fetched model to ONNX (skips models already converted by this binary).
+    Convert {
+        #[arg(long)]
+        force: bool,
+        /// Convert only these models.
+        names: Vec<String>,
+    },
+    /// Compare converted models with the TFLite reference tensors.
+    Verify {
+        /// Reference folder written by tests/reference/litert_reference.py.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// List the catalog with conversion and verification status.
+    List,
+    /// Time ONNX Runtime inference per model, beside ai-edge-litert when a Python is given.
+    Bench {
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 50)]
+        iters: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Python with ai-edge-litert installed, for the TFLite column.
+        #[arg(long)]
+        litert_python: Option<PathBuf>,
+        /// Reference folder whose input tensors both engines get.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
+    /// Run the selfie model on photos and write the masks as PNGs.
+    Demo {
+        #[arg(long)]
+        out: PathBuf,
+        photos: Vec<PathBuf>,
+    },
+}
+
+fn default_reference() -> PathBuf {
+    std::env::var_os("AIFX_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("aifx/reference")
+        })
+}
+
+fn converter_hash() -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    sha256_file(&exe).map_err(|e| format!("{}: {e}", exe.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aifx-models: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let catalog = Catalog::load(cli.catalog.as_deref())?;
+    let store = Store::new(cli.model_dir.unwrap_or_else(aifx::paths::default_model_dir));
+    match cli.command {
+        Command::Fetch { wheel } => fetch(&catalog, &store, &wheel),
+        Command::Convert { force, names } => convert(&catalog, &store, force, &names),
+        Command::Verify { reference, device } => verify(
+            &catalog,
+            &store,
+            &reference.unwrap_or_else(default_reference),
+            &device,
+        ),
+        Command::List => list(&catalog, &store),
+        Command::Bench {
+            threads,
+            iters,
+            device,
+            litert_python,
+            reference,
+        } => bench(
+            &catalog,
+            &store,
+            threads,
+            iters.max(1),
+            &device,
+            litert_python.as_deref(),
+            &reference.unwrap_or_else(default_reference),
+        ),
+        Command::Demo { out, photos } => demo(&store, &out, &photos),
+    }
+}
+
+fn fetch(catalog: &Catalog, store: &Store, wheel: &Path) -> Result<(), String> {
+    let wheel = if wheel.is_dir() {
+        wheel.join(&catalog.wheel.file)
+    } else {
+        wheel.to_path_buf()
+    };
+    let n = store.fetch(catalog, &wheel)?;
+    if n == 0 {
+        println!(
+            "all {} TFLite models present in {}",
+            catalog.models.len(),
+            store.dir.display()
+        );
+    } else {
+        println!(
+            "extracted {n} TFLite models to {}",
+            store.dir.join("tflite").display()
+        );
+    }
+    Ok(())
+}
+
+fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> Result<(), String> {
+    let hash = converter_hash()?;
+    for name in names {
+        if catalog.find(name).is_none() {
+            return Err(format!("`{name}` is not in the catalog"));
+        }
+    }
+    for m in catalog
+        .models
+        .iter()
+        .filter(|m| names.is_empty() || names.contains(&m.name))
+    {
+        if !force && store.is_converted(m, &hash) {
+            println!("{:28} up to date", m.name);
+            continue;
+        }
+        if !store.has_tflite(m) {
+            return Err(format!(
+                "{} is missing or has the wrong sha256; run `aifx-models fetch --wheel DIR` first (make demo does)",
+                store.tflite(m).display()
+            ));
+        }
+        let bytes = std::fs::read(store.tflite(m)).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let meta = vec![
+            ("aifx.name".to_string(), m.name.clone()),
+            (
+                "aifx.source".to_string(),
+                format!("{} ({})", m.source, catalog.wheel.requirement),
+            ),
+            ("aifx.tflite_sha256".to_string(), m.tflite_sha256.clone()),
+            ("aifx.layout".to_string(), m.layout.clone()),
+            ("aifx.color".to_string(), m.color.clone()),
+            (
+                "aifx.input_range".to_string(),
+                format!("{},{}", m.input_range[0], m.input_range[1]),
+            ),
+            ("aifx.license".to_string(), m.license.clone()),
+        ];
+        let c = convert_bytes(&bytes, &m.name, &meta).map_err(|e| format!("{}: {e}", m.name))?;
+        let elapsed = t.elapsed();
+        write_atomic(&store.onnx(m), &c.onnx)?;
+        store.mark_converted(m, &hash)?;
+        let ops: usize = c.ops.values().sum();
+        println!(
+            "{:28} converted {ops} ops in {:.1} ms → {} ({} KiB)",
+            m.name,
+            elapsed.as_secs_f64() * 1000.0,
+            store.onnx(m).display(),
+            c.onnx.len() / 1024
+        );
+    }
+    Ok(())
+}
+
+fn session_options(device: &str, threads: usize) -> Result<SessionOptions, String> {
+    Ok(SessionOptions {
+        device: device.parse::<Device>().map_err(|e| e.to_string())?,
+        threads,
+        library: None,
+    })
+}
+
+fn verify(catalog: &Catalog, store: &Store, reference: &Path, device: &str) -> Result<(), String> {
+    let reference = Reference::load(reference)?;
+    let rows =
+        aifx_models::verify::verify(catalog, store, &reference, &session_options(device, 0)?)?;
+    println!(
+        "{:28} {:10} {:14} {:>10} {:>10}  {:24} result",
+        "model", "photo", "output", "max abs", "mean abs", "tolerance"
+    );
+    let mut report = serde_json::Map::new();
+    for r in &rows {
+        println!(
+            "{:28} {:10} {:14} {:>10.2e} {:>10.2e}  {:24} {}",
+            r.model,
+            r.case,
+            r.output,
+            r.diff.max_abs,
+            r.diff.mean_abs,
+            r.tolerance,
+            if r.passed { "ok" } else { "FAIL" }
+        );
+        let e = report
+            .entry(r.model.clone())
+            .or_insert_with(|| serde_json::json!({"passed": true, "max_abs": 0.0}));
+        e["passed"] = serde_json::Value::Bool(e["passed"].as_bool().unwrap_or(false) && r.passed);
+        let m = e["max_abs"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .max(f64::from(r.diff.max_abs));
+        e["max_abs"] = serde_json::json!(m);
+    }
+    write_atomic(
+        &store.verify_report(),
+        serde_json::to_string_pretty(&report)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    let failed = rows.iter().filter(|r| !r.passed).count();
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} outputs are outside their tolerance",
+            rows.len()
+        ));
+    }
+    println!("all {} outputs within tolerance", rows.len());
+    Ok(())
+}
+
+fn list(catalog: &Catalog, store: &Store) -> Result<(), String> {
+    let report: serde_json::Value = std::fs::read_to_string(store.verify_report())
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    println!(
+        "models in {} ({}, {})",
+        store.dir.display(),
+        catalog.wheel.requirement,
+        catalog.wheel.license
+    );
+    println!(
+        "{:28} {:16} {:10} {:22} description",
+        "name", "input", "converted", "verified"
+    );
+    for m in &catalog.models {
+        let converted = if store.onnx(m).is_file() { "yes" } else { "no" };
+        let verified = match report.get(&m.name) {
+            Some(v) if v["passed"].as_bool() == Some(true) => {
+                format!("ok (max {:.1e})", v["max_abs"].as_f64().unwrap_or(0.0))
+            }
+            Some(_) => "FAILED".to_string(),
+            None => "not yet".to_string(),
+        };
+        let shape = m
+            .input_shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x");
+        println!(
+            "{:28} {:16} {:10} {:22} {}",
+            m.name, shape, converted, verified, m.description
+        );
+    }
+    Ok(())
+}
+
+fn bench(
+    catalog: &Catalog,
+    store: &Store,
+    threads: usize,
+    iters: usize,
+    device: &str,
+    litert_python: Option<&Path>,
+    reference: &Path,
+) -> Result<(), String> {
+    let reference = Reference::load(reference)?;
+    let opts = session_options(device, threads)?;
+    let mut jobs = Vec::new();
+    let mut ours = Vec::new();
+    for m in &catalog.models {
+        let cases = reference
+            .manifest
+            .models
+            .get(&m.name)
+            .ok_or_else(|| format!("reference has no input for `{}`", m.name))?;
+        let (case_name, case) = cases.cases.iter().next().ok_or("empty reference")?;
+        let input_path = reference.file(&m.name, case_name, &case.input_file);
+        let input = read_f32(&input_path)?;
+        let s = session(&store.onnx(m), &opts).map_err(|e| e.to_string())?;
+        for _ in 0..5 {
+            s.run(&case.input_shape, &input)
+                .map_err(|e| e.to_string())?;
+        }
+        let t = Instant::now();
+        for _ in 0..iters {
+            s.run(&case.input_shape, &input)
+                .map_err(|e| e.to_string())?;
+        }
+        ours.push((
+            m.name.clone(),
+            t.elapsed().as_secs_f64() * 1000.0 / iters as f64,
+        ));
+        jobs.push(serde_json::json!({
+            "name": m.name,
+            "tflite": store.tflite(m),
+            "input": input_path,
+            "shape": case.input_shape,
+        }));
+    }
+    let litert: serde_json::Value = match litert_python {
+        Some(py) => {
+            let job = serde_json::json!({"threads": threads, "iters": iters, "warmup": 5, "models": jobs});
+            run_python(py, include_str!("../bench_litert.py"), &job.to_string())?
+        }
+        None => serde_json::Value::Null,
+    };
+    println!("inference per model, batch 1, {threads} threads, {iters} runs, device {device}");
+    println!(
+        "{:28} {:>12} {:>16} {:>8}",
+        "model", "ORT ms", "TFLite ms", "ratio"
+    );
+    for (name, ms) in ours {
+        match litert.get(&name).and_then(|v| v.as_f64()) {
+            Some(tf) => println!("{name:28} {ms:>12.2} {tf:>16.2} {:>7.2}x", tf / ms),
+            None => println!("{name:28} {ms:>12.2} {:>16} {:>8}", "-", "-"),
+        }
+    }
+    Ok(())
+}
+
+fn run_python(python: &Path, script: &str, stdin: &str) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("aifx-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("bench_litert.py");
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(python)
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(stdin.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!("{} {} failed", python.display(), path.display()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("");
+    serde_json::from_str(line).map_err(|e| format!("litert bench printed `{line}`: {e}"))
+}
+
+fn demo(store: &Store, out: &Path, photos: &[PathBuf]) -> Result<(), String> {
+    let model = store.dir.join("selfie.onnx");
+    let s = session(&model, &SessionOptions::default()).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    for photo in photos {
+        let img = image::open(photo)
+            .map_err(|e| format!("{}: {e}", photo.display()))?
+            .to_rgb8();
+        let small = image::imageops::resize(&img, 256, 256, image::imageops::FilterType::Triangle);
+        let input = aifx::tensor::rgb_to_nhwc(small.as_raw(), aifx::tensor::InputRange::UNIT);
+        let t = Instant::now();
+        let outputs = s
+            .run(&[1, 256, 256, 3], &input)
+            .map_err(|e| e.to_string())?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mask = &outputs[0].data;
+        let mask_img = image::GrayImage::from_fn(256, 256, |x, y| {
+            image::Luma([(mask[(y * 256 + x) as usize].clamp(0.0, 1.0) * 255.0).round() as u8])
+        });
+        let full = image::imageops::resize(
+            &mask_img,
+            img.width(),
+            img.height(),
+            image::imageops::FilterType::Triangle,
+        );
+        let cutout = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+            let a = f32::from(full.get_pixel(x, y)[0]) / 255.0;
+            let p = img.get_pixel(x, y);
+            image::Rgb(std::array::from_fn(|c| {
+                (f32::from(p[c]) * a + 40.0 * (1.0 - a)).round() as u8
+            }))
+        });
+        let stem = photo
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("photo");
+        let mask_path = out.join(format!("{stem}-mask.png"));
+        let cut_path = out.join(format!("{stem}-cutout.png"));
+        full.save(&mask_path).map_err(|e| e.to_string())?;
+        cutout.save(&cut_path).map_err(|e| e.to_string())?;
+        println!(
+            "{}: selfie mask in {ms:.1} ms → {} and {}",
+            photo.display(),
+            mask_path.display(),
+            cut_path.display()
+        );
+    }
+    Ok(())
 }

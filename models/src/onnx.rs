@@ -78,7 +78,13 @@ impl Graph {
     }
 
     /// Adds a node writing to a given output name.
-    pub fn op_into(&mut self, op_type: &str, inputs: &[&str], output: &str, attrs: Vec<(&str, Attr)>) {
+    pub fn op_into(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        output: &str,
+        attrs: Vec<(&str, Attr)>,
+    ) {
         self.nodes.push(Node {
             op_type: op_type.to_string(),
             inputs: inputs.iter().map(|s| s.to_string()).collect(),

@@ -49,7 +49,10 @@ impl TensorType {
 #[derive(Debug, Clone)]
 pub enum DimMetadata {
     Dense(usize),
-    Csr { segments: Vec<u32>, indices: Vec<u32> },
+    Csr {
+        segments: Vec<u32>,
+        indices: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -278,7 +281,10 @@ fn options(builtin: i32, t: Option<Table<'_>>) -> Result<Options> {
                 new_axis_mask: 0,
                 shrink_axis_mask: 0,
             },
-            op::CONV_2D | op::DEPTHWISE_CONV_2D | op::AVERAGE_POOL_2D | op::MAX_POOL_2D
+            op::CONV_2D
+            | op::DEPTHWISE_CONV_2D
+            | op::AVERAGE_POOL_2D
+            | op::MAX_POOL_2D
             | op::DEPTH_TO_SPACE => {
                 return Err(bad(format!("{} without options", op::name(builtin))))
             }

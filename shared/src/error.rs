@@ -8,10 +8,14 @@ pub const SETUP_HINT: &str =
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("ONNX Runtime library not found (tried: {tried}); {SETUP_HINT}, or set ORT_DYLIB_PATH")]
+    #[error(
+        "ONNX Runtime library not found (tried: {tried}); {SETUP_HINT}, or set ORT_DYLIB_PATH"
+    )]
     RuntimeMissing { tried: String },
 
-    #[error("ONNX Runtime library {path} cannot be used: {reason}; {SETUP_HINT}, or set ORT_DYLIB_PATH")]
+    #[error(
+        "ONNX Runtime library {path} cannot be used: {reason}; {SETUP_HINT}, or set ORT_DYLIB_PATH"
+    )]
     RuntimeUnusable { path: PathBuf, reason: String },
 
     #[error("model `{name}` not found (looked in: {looked}); {SETUP_HINT}")]
@@ -20,7 +24,9 @@ pub enum Error {
     #[error("model file {path} cannot be loaded: {reason}; {SETUP_HINT} or check the file")]
     ModelInvalid { path: PathBuf, reason: String },
 
-    #[error("unknown device `{0}` (expected one of: cpu, cuda, tensorrt, openvino, coreml, directml)")]
+    #[error(
+        "unknown device `{0}` (expected one of: cpu, cuda, tensorrt, openvino, coreml, directml)"
+    )]
     UnknownDevice(String),
 
     #[error("bad input: {0}")]

@@ -29,7 +29,11 @@ pub fn library_dir() -> PathBuf {
 /// then the set-up's folder.
 pub fn model_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = env::var_os("AIFX_MODEL_DIR")
-        .map(|v| env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .map(|v| {
+            env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.push(default_model_dir());
     dirs
@@ -80,7 +84,9 @@ mod tests {
         let e = resolve_model("no-such-model-xyz").unwrap_err().to_string();
         assert!(e.contains("no-such-model-xyz"), "{e}");
         assert!(e.contains("make demo"), "{e}");
-        let e = resolve_model("/nonexistent/x.onnx").unwrap_err().to_string();
+        let e = resolve_model("/nonexistent/x.onnx")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/x.onnx"), "{e}");
     }
 }

@@ -95,10 +95,14 @@ pub fn runtime(explicit: Option<&Path>) -> Result<&'static Runtime> {
         }
         match ort::init_from(&path) {
             Ok(builder) => {
-                let env = builder.with_name("aifx").build().map_err(|e| Error::RuntimeUnusable {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+                let env =
+                    builder
+                        .with_name("aifx")
+                        .build()
+                        .map_err(|e| Error::RuntimeUnusable {
+                            path: path.clone(),
+                            reason: e.to_string(),
+                        })?;
                 let version = library_version(&path);
                 log::info!("loaded ONNX Runtime {version} from {}", path.display());
                 return Ok(RUNTIME.get_or_init(|| Runtime {

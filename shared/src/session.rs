@@ -106,7 +106,9 @@ fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
     }
     match device {
         Device::Cpu => None,
-        Device::Cuda if available::<ep::CUDA>() => Some(ep::CUDA::default().build().error_on_failure()),
+        Device::Cuda if available::<ep::CUDA>() => {
+            Some(ep::CUDA::default().build().error_on_failure())
+        }
         Device::TensorRt if available::<ep::TensorRT>() => {
             Some(ep::TensorRT::default().build().error_on_failure())
         }
@@ -123,7 +125,9 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
     let build = |device: Device| -> Result<Session> {
         let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
         if opts.threads > 0 {
-            b = b.with_intra_threads(opts.threads).map_err(|e| invalid(model, e))?;
+            b = b
+                .with_intra_threads(opts.threads)
+                .map_err(|e| invalid(model, e))?;
         }
         if let Some(p) = provider(device) {
             b = b

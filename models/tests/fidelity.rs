@@ -1,0 +1,110 @@
+//! Converted models against the real thing. Needs the set-up's files (`make test` runs it):
+//! the converted models, ONNX Runtime, and the reference tensors under
+//! `${XDG_CACHE_HOME:-~/.cache}/aifx/reference`.
+
+use std::path::PathBuf;
+
+use aifx::session::{session, SessionOptions};
+use aifx::tensor::{resize_plane, rgb_to_tensor, InputRange, Sampling};
+use aifx_models::catalog::{Catalog, BUILTIN};
+use aifx_models::reference::{read_f32, Reference};
+use aifx_models::store::Store;
+
+fn reference_dir() -> PathBuf {
+    std::env::var_os("AIFX_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
+                .join("aifx/reference")
+        })
+}
+
+fn store() -> Store {
+    Store::new(aifx::paths::default_model_dir())
+}
+
+#[test]
+fn every_output_of_every_model_matches_litert() {
+    let catalog = Catalog::parse(BUILTIN).unwrap();
+    let reference =
+        Reference::load(&reference_dir()).expect("run `make test` to create the references");
+    let rows =
+        aifx_models::verify::verify(&catalog, &store(), &reference, &SessionOptions::default())
+            .unwrap();
+    let models: std::collections::BTreeSet<_> = rows.iter().map(|r| r.model.clone()).collect();
+    assert!(models.len() >= 6, "only {models:?} compared");
+    for r in &rows {
+        println!(
+            "{} {} {}: max {:.2e} mean {:.2e} ({})",
+            r.model, r.case, r.output, r.diff.max_abs, r.diff.mean_abs, r.tolerance
+        );
+    }
+    let failed: Vec<_> = rows.iter().filter(|r| !r.passed).collect();
+    assert!(failed.is_empty(), "outside tolerance: {failed:#?}");
+}
+
+#[derive(serde::Deserialize)]
+struct MpManifest {
+    selfie: std::collections::BTreeMap<String, MpPhoto>,
+}
+
+#[derive(serde::Deserialize)]
+struct MpPhoto {
+    width: usize,
+    height: usize,
+    rgb: String,
+    masks: std::collections::BTreeMap<String, String>,
+}
+
+fn iou(a: &[f32], b: &[f32]) -> f64 {
+    let (mut inter, mut union) = (0u64, 0u64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x > 0.5, y > 0.5);
+        inter += u64::from(x && y);
+        union += u64::from(x || y);
+    }
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
+}
+
+#[test]
+fn selfie_masks_match_mediapipe() {
+    let dir = reference_dir().join("mediapipe");
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .expect("run `make test` to create the MediaPipe references");
+    let manifest: MpManifest = serde_json::from_str(&text).unwrap();
+    assert!(manifest.selfie.len() >= 2);
+    let catalog = Catalog::parse(BUILTIN).unwrap();
+    for (photo, p) in &manifest.selfie {
+        let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
+        assert_eq!(rgb.len(), p.width * p.height * 3);
+        for (model, mask_file) in &p.masks {
+            let entry = catalog.find(model).unwrap();
+            let [_, th, tw, _] = entry.input_shape[..] else {
+                panic!()
+            };
+            let s = session(&store().onnx(entry), &SessionOptions::default()).unwrap();
+            let input = rgb_to_tensor(
+                &rgb,
+                p.width,
+                p.height,
+                p.width * 3,
+                tw,
+                th,
+                InputRange::UNIT,
+                Sampling::Corners,
+            );
+            let out = s.run(&entry.input_shape, &input).unwrap();
+            let ours = resize_plane(&out[0].data, tw, th, p.width, p.height);
+            let theirs = read_f32(&dir.join(mask_file)).unwrap();
+            let v = iou(&ours, &theirs);
+            println!("{photo} {model}: IoU at 0.5 vs MediaPipe = {v:.5}");
+            assert!(v >= 0.99, "{photo} {model}: IoU {v}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# aifx set-up: idempotent, run by `make demo`, `make test` and `make install`.
+#
+#   1. Debian packages (installed when running as root; otherwise the exact sudo line is printed)
+#   2. pinned wheels downloaded with `pip download` into the cache and checked by sha256
+#   3. libonnxruntime.so from the onnxruntime wheel → ${XDG_DATA_HOME:-~/.local/share}/aifx/lib
+#   4. release build of the workspace
+#   5. TFLite models extracted from the mediapipe wheel and converted to ONNX
+#      → ${XDG_DATA_HOME:-~/.local/share}/aifx/models
+#   6. Python venvs for the references (ai-edge-litert, MediaPipe) and the reference tensors
+#      they compute → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
+#
+# A second run finds every step done and changes nothing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=${XDG_DATA_HOME:-$HOME/.local/share}/aifx
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
+WHEELS=$CACHE/wheels
+PYTHON=${PYTHON:-python3}
+
+ORT_VERSION=1.32.0
+ORT_WHEEL=onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
+ORT_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+MP_REQ=mediapipe==0.10.14
+MP_WHEEL=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+MP_SHA256=a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4
+REF_REQS=(ai-edge-litert==2.3.0 numpy==2.4.6 scikit-image==0.26.0 pillow==13.0.0)
+MP_REQS=(protobuf==4.25.9 numpy==2.4.6 scikit-image==0.26.0)
+
+APT_PACKAGES=(
+  pkg-config libclang-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
+  libobs-dev opencv-doc
+)
+
+say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
+
+step_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages. Run this, then run the command again:"
+    echo "sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# wheel FILE REQUIREMENT SHA256
+step_wheel() {
+  local file=$1 req=$2 sha=$3
+  if [ -f "$WHEELS/$file" ] && echo "$sha  $WHEELS/$file" | sha256sum -c --status; then
+    return 0
+  fi
+  say "downloading $req"
+  mkdir -p "$WHEELS"
+  "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
+    --python-version 3.11 --implementation cp --abi cp311 \
+    --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+    -d "$WHEELS" "$req"
+  if ! echo "$sha  $WHEELS/$file" | sha256sum -c --status; then
+    say "ERROR: $WHEELS/$file does not have sha256 $sha"
+    exit 1
+  fi
+}
+
+step_ort() {
+  local lib=$DATA/lib/libonnxruntime.so.$ORT_VERSION
+  if [ ! -f "$lib" ]; then
+    say "installing ONNX Runtime $ORT_VERSION into $DATA/lib"
+    mkdir -p "$DATA/lib"
+    local tmp
+    tmp=$(mktemp -d)
+    "$PYTHON" -m zipfile -e "$WHEELS/$ORT_WHEEL" "$tmp" >/dev/null
+    cp "$tmp/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$lib.tmp"
+    mv "$lib.tmp" "$lib"
+    rm -rf "$tmp"
+  fi
+  [ "$(readlink "$DATA/lib/libonnxruntime.so" 2>/dev/null)" = "libonnxruntime.so.$ORT_VERSION" ] ||
+    ln -sfn "libonnxruntime.so.$ORT_VERSION" "$DATA/lib/libonnxruntime.so"
+}
+
+step_build() {
+  say "cargo build --release"
+  (cd "$ROOT" && cargo build --release --workspace --quiet)
+}
+
+step_models() {
+  local bin=$ROOT/target/release/aifx-models
+  "$bin" fetch --wheel "$WHEELS" | sed 's/^/  /'
+  "$bin" convert | sed 's/^/  /'
+}
+
+# venv DIR REQUIREMENTS...
+step_venv() {
+  local dir=$1
+  shift
+  local want="$*"
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.aifx-reqs" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  say "creating $dir"
+  rm -rf "$dir"
+  "$PYTHON" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$want" >"$dir/.aifx-reqs"
+}
+
+step_reference() {
+  local out=$CACHE/reference
+  local stamp
+  stamp=$(cat "$ROOT/tests/reference/"*.py "$ROOT/models/catalog.toml" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  say "computing reference tensors (ai-edge-litert) and masks (MediaPipe) in $out"
+  rm -rf "$out"
+  mkdir -p "$out"
+  "$CACHE/venv-ref/bin/python" "$ROOT/tests/reference/litert_reference.py" \
+    "$ROOT/models/catalog.toml" "$DATA/models/tflite" "$out" 2>/dev/null
+  "$CACHE/venv-mediapipe/bin/python" "$ROOT/tests/reference/mediapipe_reference.py" "$out/mediapipe" 2>/dev/null
+  echo "$stamp" >"$out/.stamp"
+}
+
+step_apt
+step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
+step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
+step_ort
+step_build
+step_models
+step_venv "$CACHE/venv-ref" "${REF_REQS[@]}"
+step_venv "$CACHE/venv-mediapipe" "$WHEELS/$MP_WHEEL" "${MP_REQS[@]}"
+step_reference
+say "ready: runtime files in $DATA, references in $CACHE"

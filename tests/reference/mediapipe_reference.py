@@ -1,0 +1,51 @@
+"""End-result truth from MediaPipe itself (mediapipe==0.10.14, protobuf<5, own venv):
+SelfieSegmentation masks at full photo resolution for both models. Writes the exact RGB
+pixels MediaPipe saw (so both sides decode the photo identically), the float32 masks, and a
+manifest.json.
+
+Usage: mediapipe_reference.py OUT_DIR
+"""
+import json
+import os
+import sys
+
+import mediapipe as mp
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data"
+
+
+def photos():
+    yield "astronaut", skdata.astronaut()
+    yield "messi5", np.asarray(Image.open(os.path.join(OPENCV_DATA, "messi5.jpg")).convert("RGB"))
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    manifest = {"selfie": {}}
+    segmenters = {
+        "selfie": mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0),
+        "selfie-landscape": mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1),
+    }
+    for name, rgb in photos():
+        rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
+        h, w, _ = rgb.shape
+        rgb.tofile(os.path.join(out, f"{name}.rgb"))
+        entry = {"width": w, "height": h, "rgb": f"{name}.rgb", "masks": {}}
+        for model, seg in segmenters.items():
+            mask = seg.process(rgb).segmentation_mask.astype(np.float32)
+            assert mask.shape == (h, w), mask.shape
+            fname = f"{name}-{model}.f32"
+            mask.tofile(os.path.join(out, fname))
+            entry["masks"][model] = fname
+        manifest["selfie"][name] = entry
+        print(f"mediapipe reference: {name} {w}x{h}")
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
