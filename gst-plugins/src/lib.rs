@@ -1,0 +1,24 @@
+//! # aifx GStreamer plugin
+//!
+//! Real-time AI video effects as GStreamer elements, built on the `aifx` inference crate.
+//! Elements arrive one module each (`mod.rs` registers, `imp.rs` implements); this crate
+//! also carries the custom metas that carry masks and keypoints between them.
+
+use gst::glib;
+
+fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Elements register here as they are added (`segment::register(plugin)?`, ...).
+    Ok(())
+}
+
+gst::plugin_define!(
+    aifx,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

@@ -1,0 +1,64 @@
+//! The session cache and device fallback on the real runtime and a real converted model
+//! (installed by the set-up; `make test` runs it first).
+
+use std::sync::Arc;
+
+use aifx::paths::resolve_model;
+use aifx::session::{cached_sessions, session, SessionOptions};
+use aifx::Device;
+
+#[test]
+fn sessions_are_shared_per_model_device_and_threads() {
+    let model = resolve_model("selfie").expect("run `make test` to install the models");
+    let a = session(&model, &SessionOptions::default()).unwrap();
+    let before = cached_sessions();
+    let b = session(&model, &SessionOptions::default()).unwrap();
+    assert_eq!(cached_sessions(), before, "a second instance must reuse the session");
+    assert_eq!(a.model, b.model);
+    let c = session(&model, &SessionOptions { threads: 1, ..SessionOptions::default() }).unwrap();
+    assert_eq!(cached_sessions(), before + 1);
+    assert_eq!(c.inputs[0].shape, vec![Some(1), Some(256), Some(256), Some(3)]);
+    assert_eq!(a.outputs[0].shape, vec![Some(1), Some(256), Some(256), Some(1)]);
+
+    // Many threads asking at once still get one session.
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let m = model.clone();
+            std::thread::spawn(move || session(&m, &SessionOptions { threads: 2, ..SessionOptions::default() }).unwrap())
+        })
+        .collect();
+    let sessions: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(cached_sessions(), before + 2);
+    let out = sessions[0].run(&[1, 256, 256, 3], &vec![0.5; 256 * 256 * 3]).unwrap();
+    assert_eq!(out[0].shape, vec![1, 256, 256, 1]);
+    assert!(out[0].data.iter().all(|v| (0.0..=1.0).contains(v)));
+    let _ = Arc::new(());
+}
+
+#[test]
+fn an_unavailable_provider_falls_back_to_cpu() {
+    let model = resolve_model("selfie").expect("run `make test` to install the models");
+    // The CPU wheel of ONNX Runtime has no CUDA/TensorRT/OpenVINO; CoreML/DirectML never on Linux.
+    for d in [Device::Cuda, Device::TensorRt, Device::OpenVino, Device::CoreMl, Device::DirectMl] {
+        let s = session(&model, &SessionOptions { device: d, ..SessionOptions::default() }).unwrap();
+        assert_eq!(s.device, Device::Cpu, "{d} should fall back to cpu here");
+    }
+}
+
+#[test]
+fn corrupt_and_wrong_inputs_are_errors() {
+    let dir = std::env::temp_dir().join(format!("aifx-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("corrupt.onnx");
+    std::fs::write(&bad, b"\x08\x07garbage that is not a model").unwrap();
+    let e = session(&bad, &SessionOptions::default()).err().expect("error").to_string();
+    assert!(e.contains("corrupt.onnx") && e.contains("make demo"), "{e}");
+
+    let model = resolve_model("selfie").unwrap();
+    let s = session(&model, &SessionOptions::default()).unwrap();
+    let e = s.run(&[1, 256, 256, 3], &[0.0; 10]).err().expect("error").to_string();
+    assert!(e.contains("needs"), "{e}");
+    let e = s.run(&[1, 128, 128, 3], &vec![0.0; 128 * 128 * 3]).err().expect("error").to_string();
+    assert!(e.contains("inference failed"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
