@@ -6,5 +6,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
 export AIFX_REFERENCE_DIR=${AIFX_REFERENCE_DIR:-$CACHE/reference}
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+
 target/release/aifx-models verify
-cargo test --release --workspace 2>&1
+status=0
+cargo test --release --workspace 2>&1 | tee "$LOG" || status=$?
+
+# One closing line for the whole run (cargo prints one per test binary).
+passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$LOG" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -oE '[0-9]+ failed;' "$LOG" | awk '{s+=$1} END {print s+0}')
+echo
+echo "aifx: $passed passed, $failed failed"
+exit "$status"

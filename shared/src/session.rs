@@ -180,6 +180,11 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
 }
 
 impl SharedSession {
+    /// True when both handles share one underlying ONNX Runtime session.
+    pub fn same_as(&self, other: &SharedSession) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Runs the model on one float input and copies every output out.
     pub fn run(&self, input_shape: &[usize], input: &[f32]) -> Result<Vec<Output>> {
         let expected: usize = input_shape.iter().product();
