@@ -15,7 +15,11 @@ fn gst_inspect_loads_the_plugin() {
         .expect("gst-inspect-1.0 runs (package gstreamer1.0-tools)");
     let _ = std::fs::remove_file(&registry);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "gst-inspect-1.0 failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gst-inspect-1.0 failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("aifx"), "{text}");
     assert!(text.contains("gst-plugin-aifx"), "{text}");
 }

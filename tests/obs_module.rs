@@ -52,7 +52,8 @@ fn libobs_loads_and_initialises_the_module() {
     let _display = Display::ensure();
     // SAFETY: libobs.so.0 is the system's libobs (package libobs0); loading it runs only its
     // own initialisers.
-    let lib = unsafe { libloading::Library::new("libobs.so.0") }.expect("libobs.so.0 (package libobs0)");
+    let lib =
+        unsafe { libloading::Library::new("libobs.so.0") }.expect("libobs.so.0 (package libobs0)");
     // SAFETY: these symbols have these C signatures in libobs 29 (obs.h).
     unsafe {
         let startup: libloading::Symbol<Startup> = lib.get(b"obs_startup").unwrap();
@@ -65,7 +66,10 @@ fn libobs_loads_and_initialises_the_module() {
         std::fs::create_dir_all(&config).unwrap();
         let locale = CString::new("en-US").unwrap();
         let config_c = CString::new(config.to_str().unwrap()).unwrap();
-        assert!(startup(locale.as_ptr(), config_c.as_ptr(), std::ptr::null_mut()), "obs_startup failed");
+        assert!(
+            startup(locale.as_ptr(), config_c.as_ptr(), std::ptr::null_mut()),
+            "obs_startup failed"
+        );
 
         let mut module: *mut c_void = std::ptr::null_mut();
         let path = CString::new(module_path.to_str().unwrap()).unwrap();

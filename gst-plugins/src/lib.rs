@@ -6,8 +6,12 @@
 
 use gst::glib;
 
-fn plugin_init(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    // Elements register here as they are added (`segment::register(plugin)?`, ...).
+pub mod meta;
+pub mod segment;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    meta::register();
+    segment::register(plugin)?;
     Ok(())
 }
 

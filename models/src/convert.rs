@@ -81,8 +81,9 @@ fn malformed(msg: impl Into<String>) -> ConvertError {
     ConvertError::Malformed(msg.into())
 }
 
+/// Element count; saturates so hostile shapes (huge dims beside a zero) cannot overflow.
 fn elements(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
 /// Permutes a dense row-major array.

@@ -440,6 +440,11 @@ impl Model {
             let mut shape = Vec::with_capacity(raw_shape.len());
             let mut elements: u64 = 1;
             for &d in &raw_shape {
+                if d as u64 > MAX_ELEMENTS {
+                    return Err(bad(format!(
+                        "tensor dimension {d} in {raw_shape:?} is over the limit"
+                    )));
+                }
                 if d < 0 {
                     return Err(ConvertError::Unsupported(format!(
                         "dynamic dimension in tensor shape {raw_shape:?}"

@@ -24,7 +24,11 @@ fn real_models() -> Vec<(String, Vec<u8>)> {
 fn must_not_panic(bytes: &[u8], case: &str) -> bool {
     let t = Instant::now();
     let r = std::panic::catch_unwind(|| convert_bytes(bytes, "hostile", &[]).is_ok());
-    assert!(t.elapsed() < Duration::from_secs(20), "{case}: took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "{case}: took {:?}",
+        t.elapsed()
+    );
     match r {
         Ok(ok) => ok,
         Err(_) => panic!("{case}: the converter panicked"),
@@ -54,7 +58,10 @@ fn truncated_files_are_errors() {
             // The file's tail holds metadata and padding the converter never reads, so only
             // cuts into the body must be refused.
             if cut <= bytes.len() * 22 / 24 {
-                assert!(!ok, "{name} truncated to {cut} bytes converted without error");
+                assert!(
+                    !ok,
+                    "{name} truncated to {cut} bytes converted without error"
+                );
             }
         }
     }
@@ -207,11 +214,22 @@ fn model_bytes(root: Vec<Option<V>>) -> Vec<u8> {
 }
 
 fn tensor(shape: Vec<i32>, ty: u8, buffer: u32) -> V {
-    V::Table(vec![Some(V::I32s(shape)), Some(V::U8(ty)), Some(V::U32(buffer)), Some(V::Bytes(b"t".to_vec()))])
+    V::Table(vec![
+        Some(V::I32s(shape)),
+        Some(V::U8(ty)),
+        Some(V::U32(buffer)),
+        Some(V::Bytes(b"t".to_vec())),
+    ])
 }
 
 /// A one-operator model: input → op(options) → output, with an optional weight tensor.
-fn one_op_model(builtin: i32, input: Vec<i32>, weights: Option<(Vec<i32>, Vec<u8>)>, output: Vec<i32>, options: Option<(u8, V)>) -> Vec<u8> {
+fn one_op_model(
+    builtin: i32,
+    input: Vec<i32>,
+    weights: Option<(Vec<i32>, Vec<u8>)>,
+    output: Vec<i32>,
+    options: Option<(u8, V)>,
+) -> Vec<u8> {
     let mut tensors = vec![tensor(input, 0, 0)];
     let mut buffers = vec![V::Table(vec![])];
     let mut op_inputs = vec![0];
@@ -226,10 +244,32 @@ fn one_op_model(builtin: i32, input: Vec<i32>, weights: Option<(Vec<i32>, Vec<u8
         Some((t, v)) => (Some(V::U8(t)), Some(v)),
         None => (None, None),
     };
-    let op = V::Table(vec![Some(V::U32(0)), Some(V::I32s(op_inputs)), Some(V::I32s(vec![out_idx])), opt_type, opt]);
-    let subgraph = V::Table(vec![Some(V::Tables(tensors)), Some(V::I32s(vec![0])), Some(V::I32s(vec![out_idx])), Some(V::Tables(vec![op]))]);
-    let opcode = V::Table(vec![Some(V::U8(builtin.min(127) as u8)), None, Some(V::I32(1)), Some(V::I32(builtin))]);
-    model_bytes(vec![Some(V::U32(3)), Some(V::Tables(vec![opcode])), Some(V::Tables(vec![subgraph])), None, Some(V::Tables(buffers))])
+    let op = V::Table(vec![
+        Some(V::U32(0)),
+        Some(V::I32s(op_inputs)),
+        Some(V::I32s(vec![out_idx])),
+        opt_type,
+        opt,
+    ]);
+    let subgraph = V::Table(vec![
+        Some(V::Tables(tensors)),
+        Some(V::I32s(vec![0])),
+        Some(V::I32s(vec![out_idx])),
+        Some(V::Tables(vec![op])),
+    ]);
+    let opcode = V::Table(vec![
+        Some(V::U8(builtin.min(127) as u8)),
+        None,
+        Some(V::I32(1)),
+        Some(V::I32(builtin)),
+    ]);
+    model_bytes(vec![
+        Some(V::U32(3)),
+        Some(V::Tables(vec![opcode])),
+        Some(V::Tables(vec![subgraph])),
+        None,
+        Some(V::Tables(buffers)),
+    ])
 }
 
 #[test]
@@ -244,12 +284,27 @@ fn a_hand_built_model_converts() {
 fn absurd_dimensions_are_refused_quickly() {
     let huge = vec![1, 1 << 30, 1 << 30, 3];
     let b = one_op_model(19, huge.clone(), None, huge, None);
-    let e = convert_bytes(&b, "huge", &[]).err().expect("refused").to_string();
-    assert!(e.contains("elements"), "{e}");
+    let e = convert_bytes(&b, "huge", &[])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("over the limit"), "{e}");
 
     let negative = vec![1, -5, 4, 3];
     let b = one_op_model(19, negative.clone(), None, negative, None);
     assert!(convert_bytes(&b, "negative", &[]).is_err());
+
+    // Found by the fuzzer: huge dimensions beside a zero, on a constant with data.
+    let conv_opts = V::Table(vec![Some(V::U8(0)), Some(V::I32(1)), Some(V::I32(1))]);
+    let zero_huge = vec![1 << 27, 1 << 27, 1 << 27, 0];
+    let b = one_op_model(
+        3,
+        vec![1, 4, 4, 2],
+        Some((zero_huge, vec![0, 0, 128, 63])),
+        vec![1, 4, 4, 8],
+        Some((1, conv_opts)),
+    );
+    assert!(convert_bytes(&b, "zero beside huge", &[]).is_err());
 
     let deep = vec![1; 40];
     let b = one_op_model(19, deep.clone(), None, deep, None);
@@ -260,8 +315,17 @@ fn absurd_dimensions_are_refused_quickly() {
 fn weights_that_do_not_match_their_shape_are_refused() {
     // CONV_2D whose weight tensor claims 8×3×3×2 but stores 4 bytes.
     let conv_opts = V::Table(vec![Some(V::U8(0)), Some(V::I32(1)), Some(V::I32(1))]);
-    let b = one_op_model(3, vec![1, 4, 4, 2], Some((vec![8, 3, 3, 2], vec![0, 0, 128, 63])), vec![1, 4, 4, 8], Some((1, conv_opts)));
-    let e = convert_bytes(&b, "short weights", &[]).err().expect("refused").to_string();
+    let b = one_op_model(
+        3,
+        vec![1, 4, 4, 2],
+        Some((vec![8, 3, 3, 2], vec![0, 0, 128, 63])),
+        vec![1, 4, 4, 8],
+        Some((1, conv_opts)),
+    );
+    let e = convert_bytes(&b, "short weights", &[])
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("values for shape"), "{e}");
 }
 
@@ -269,6 +333,9 @@ fn weights_that_do_not_match_their_shape_are_refused() {
 fn unknown_operators_are_named() {
     // SOFTMAX (25) is outside the supported set.
     let b = one_op_model(25, vec![1, 10], None, vec![1, 10], None);
-    let e = convert_bytes(&b, "my-model", &[]).err().expect("refused").to_string();
+    let e = convert_bytes(&b, "my-model", &[])
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("SOFTMAX") && e.contains("my-model"), "{e}");
 }

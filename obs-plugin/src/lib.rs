@@ -26,7 +26,11 @@ impl Module for AifxModule {
             eprintln!(
                 "[aifx] module loaded; model folders {:?}; selfie model {}",
                 models,
-                if found { "found" } else { "missing (run `make demo` in the aifx source tree)" }
+                if found {
+                    "found"
+                } else {
+                    "missing (run `make demo` in the aifx source tree)"
+                }
             );
             true
         })

@@ -4,10 +4,16 @@
 //! cache ([`session`]), model lookup ([`paths`]) and the image helpers the effects build on.
 //! Elements and the OBS filter are thin adapters over this crate.
 
+pub mod composite;
 pub mod device;
 pub mod error;
+pub mod frame;
+pub mod mask;
 pub mod paths;
+pub mod refine;
 pub mod runtime;
+pub mod sample;
+pub mod segmenter;
 pub mod session;
 pub mod tensor;
 

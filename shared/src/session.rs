@@ -15,6 +15,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::runtime::runtime;
+use crate::tensor::InputRange;
 use crate::{Device, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,6 +52,8 @@ pub struct SharedSession {
     pub outputs: Vec<TensorInfo>,
     /// The provider actually in use (after any fallback to CPU).
     pub device: Device,
+    /// The input range the model declares in its metadata (`aifx.input_range = "lo,hi"`).
+    pub input_range: Option<InputRange>,
 }
 
 static CACHE: Lazy<Mutex<HashMap<Key, SharedSession>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -169,6 +172,17 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         .iter()
         .map(|o| info(o.name(), o.dtype().tensor_shape()))
         .collect();
+    let input_range = session
+        .metadata()
+        .ok()
+        .and_then(|m| m.custom("aifx.input_range"))
+        .and_then(|v| {
+            let (lo, hi) = v.split_once(',')?;
+            Some(InputRange {
+                lo: lo.trim().parse().ok()?,
+                hi: hi.trim().parse().ok()?,
+            })
+        });
     log::info!("loaded model {} on {device}", model.display());
     Ok(SharedSession {
         inner: Arc::new(Mutex::new(session)),
@@ -176,6 +190,7 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         inputs,
         outputs,
         device,
+        input_range,
     })
 }
 

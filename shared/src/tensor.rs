@@ -1,5 +1,7 @@
 //! Turning pictures into model input tensors.
 
+use crate::sample::taps;
+
 /// The float range a model expects for pixel values 0..=255, e.g. `[0, 1]` or `[-1, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputRange {
@@ -43,27 +45,6 @@ pub enum Sampling {
     Corners,
     /// Tensor pixel `x` reads source `(x + 0.5)·W/Wt − 0.5` (pixel centres aligned).
     HalfPixel,
-}
-
-fn source_coord(x: usize, src: usize, dst: usize, sampling: Sampling) -> f32 {
-    let scale = src as f32 / dst as f32;
-    let s = match sampling {
-        Sampling::Corners => x as f32 * scale,
-        Sampling::HalfPixel => (x as f32 + 0.5) * scale - 0.5,
-    };
-    s.clamp(0.0, (src - 1) as f32)
-}
-
-/// Precomputed (index, index+1, weight) per output coordinate.
-fn taps(src: usize, dst: usize, sampling: Sampling) -> Vec<(usize, usize, f32)> {
-    (0..dst)
-        .map(|x| {
-            let s = source_coord(x, src, dst, sampling);
-            let i = s.floor() as usize;
-            let j = (i + 1).min(src - 1);
-            (i, j, s - i as f32)
-        })
-        .collect()
 }
 
 /// Resamples an RGB picture (3 bytes per pixel, rows `stride` bytes apart) bilinearly to

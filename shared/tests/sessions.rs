@@ -8,20 +8,56 @@ use aifx::Device;
 #[test]
 fn sessions_are_shared_per_model_device_and_threads() {
     let model = resolve_model("selfie").expect("run `make test` to install the models");
-    let a = session(&model, &SessionOptions { threads: 2, ..SessionOptions::default() }).unwrap();
-    let b = session(&model, &SessionOptions { threads: 2, ..SessionOptions::default() }).unwrap();
+    let a = session(
+        &model,
+        &SessionOptions {
+            threads: 2,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
+    let b = session(
+        &model,
+        &SessionOptions {
+            threads: 2,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
     assert!(a.same_as(&b), "a second instance must reuse the session");
     assert!(cached_sessions() >= 1);
-    let c = session(&model, &SessionOptions { threads: 1, ..SessionOptions::default() }).unwrap();
+    let c = session(
+        &model,
+        &SessionOptions {
+            threads: 1,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
     assert!(!a.same_as(&c), "another thread count is another session");
-    assert_eq!(c.inputs[0].shape, vec![Some(1), Some(256), Some(256), Some(3)]);
-    assert_eq!(a.outputs[0].shape, vec![Some(1), Some(256), Some(256), Some(1)]);
+    assert_eq!(
+        c.inputs[0].shape,
+        vec![Some(1), Some(256), Some(256), Some(3)]
+    );
+    assert_eq!(
+        a.outputs[0].shape,
+        vec![Some(1), Some(256), Some(256), Some(1)]
+    );
 
     // Many threads asking at once still get the one session.
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let m = model.clone();
-            std::thread::spawn(move || session(&m, &SessionOptions { threads: 2, ..SessionOptions::default() }).unwrap())
+            std::thread::spawn(move || {
+                session(
+                    &m,
+                    &SessionOptions {
+                        threads: 2,
+                        ..SessionOptions::default()
+                    },
+                )
+                .unwrap()
+            })
         })
         .collect();
     for h in handles {
@@ -36,8 +72,21 @@ fn sessions_are_shared_per_model_device_and_threads() {
 fn an_unavailable_provider_falls_back_to_cpu() {
     let model = resolve_model("selfie").expect("run `make test` to install the models");
     // The CPU wheel of ONNX Runtime has no CUDA/TensorRT/OpenVINO; CoreML/DirectML never on Linux.
-    for d in [Device::Cuda, Device::TensorRt, Device::OpenVino, Device::CoreMl, Device::DirectMl] {
-        let s = session(&model, &SessionOptions { device: d, ..SessionOptions::default() }).unwrap();
+    for d in [
+        Device::Cuda,
+        Device::TensorRt,
+        Device::OpenVino,
+        Device::CoreMl,
+        Device::DirectMl,
+    ] {
+        let s = session(
+            &model,
+            &SessionOptions {
+                device: d,
+                ..SessionOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(s.device, Device::Cpu, "{d} should fall back to cpu here");
     }
 }
@@ -48,14 +97,25 @@ fn corrupt_and_wrong_inputs_are_errors() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("corrupt.onnx");
     std::fs::write(&bad, b"\x08\x07garbage that is not a model").unwrap();
-    let e = session(&bad, &SessionOptions::default()).err().expect("error").to_string();
+    let e = session(&bad, &SessionOptions::default())
+        .err()
+        .expect("error")
+        .to_string();
     assert!(e.contains("corrupt.onnx") && e.contains("make demo"), "{e}");
 
     let model = resolve_model("selfie").unwrap();
     let s = session(&model, &SessionOptions::default()).unwrap();
-    let e = s.run(&[1, 256, 256, 3], &[0.0; 10]).err().expect("error").to_string();
+    let e = s
+        .run(&[1, 256, 256, 3], &[0.0; 10])
+        .err()
+        .expect("error")
+        .to_string();
     assert!(e.contains("needs"), "{e}");
-    let e = s.run(&[1, 128, 128, 3], &vec![0.0; 128 * 128 * 3]).err().expect("error").to_string();
+    let e = s
+        .run(&[1, 128, 128, 3], &vec![0.0; 128 * 128 * 3])
+        .err()
+        .expect("error")
+        .to_string();
     assert!(e.contains("inference failed"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,190 @@
+//! `aifx-bench segment`: ms/frame and fps of the `segment` element at 720p and 1080p, RGBA
+//! and NV12, for effect=none/blur/replace, beside MediaPipe's SelfieSegmentation on the same
+//! frames in the same run (when a MediaPipe Python is given).
+//!
+//! ```text
+//! aifx-bench segment [--frames N] [--threads N] [--mediapipe-python PATH]
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use aifx::frame::{OwnedFrame, PixelFormat};
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
+const BACKGROUND: &str = "/usr/share/doc/opencv-doc/examples/data/starry_night.jpg";
+
+struct Args {
+    frames: usize,
+    threads: u32,
+    mediapipe: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("segment") => {}
+        other => return Err(format!("usage: aifx-bench segment [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
+    }
+    let mut a = Args {
+        frames: 60,
+        threads: 2,
+        mediapipe: None,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--frames" => a.frames = value.parse().map_err(|e| format!("--frames: {e}"))?,
+            "--threads" => a.threads = value.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--mediapipe-python" => a.mediapipe = Some(PathBuf::from(value)),
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(a)
+}
+
+fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
+    let img = image::open(PHOTO)
+        .expect("opencv-doc's messi5.jpg (make demo installs it)")
+        .to_rgb8();
+    image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle).into_raw()
+}
+
+fn buffer(frame: &OwnedFrame, info: &gst_video::VideoInfo) -> gst::Buffer {
+    let mut buf = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let b = buf.get_mut().unwrap();
+        let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(b, info).unwrap();
+        for p in 0..frame.format.plane_count() {
+            let (row, rows) = frame.format.plane_size(p, frame.width, frame.height);
+            let stride = vf.plane_stride()[p] as usize;
+            let dst = vf.plane_data_mut(p as u32).unwrap();
+            for y in 0..rows {
+                dst[y * stride..y * stride + row]
+                    .copy_from_slice(&frame.planes[p][y * frame.strides[p]..][..row]);
+            }
+        }
+    }
+    buf
+}
+
+/// Average ms per frame of `segment` with these properties, through a harness.
+fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a: &Args) -> f64 {
+    let vf = match format {
+        PixelFormat::Nv12 => gst_video::VideoFormat::Nv12,
+        _ => gst_video::VideoFormat::Rgba,
+    };
+    let info = gst_video::VideoInfo::builder(vf, w, h).build().unwrap();
+    let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, rgb, 0);
+    let buf = buffer(&frame, &info);
+    let mut desc = format!("segment effect={effect} threads={}", a.threads);
+    if effect == "replace" {
+        desc += &format!(" background={BACKGROUND}");
+    }
+    let mut hns = gst_check::Harness::new_parse(&desc);
+    hns.set_src_caps(info.to_caps().unwrap());
+    // Buffers are prepared up front so only the element is timed.
+    let bufs: Vec<gst::Buffer> = (0..a.frames + 5).map(|_| buf.copy()).collect();
+    let mut it = bufs.into_iter();
+    for b in it.by_ref().take(5) {
+        hns.push_and_pull(b).expect("warm-up frame");
+    }
+    let t = Instant::now();
+    for b in it {
+        hns.push_and_pull(b).expect("frame");
+    }
+    t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64
+}
+
+fn mediapipe(
+    python: &PathBuf,
+    sizes: &[(u32, u32)],
+    frames: usize,
+) -> Result<serde_json::Value, String> {
+    let dir = std::env::temp_dir().join(format!("aifx-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for &(w, h) in sizes {
+        std::fs::write(dir.join(format!("{w}x{h}.rgb")), frame_rgb(w, h))
+            .map_err(|e| e.to_string())?;
+    }
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/mediapipe_bench.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&dir)
+        .arg(frames.to_string())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| format!("MediaPipe bench printed `{line}` ({e})"))
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("aifx-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    gst::init().expect("GStreamer");
+    gstaifx::plugin_register_static().expect("aifx plugin");
+    let sizes = [(1280u32, 720u32), (1920, 1080)];
+    println!("segment, {} frames per row after 5 warm-up frames, {} inference threads, smoothing/edge-refine at defaults", a.frames, a.threads);
+    println!(
+        "{:10} {:6} {:8} {:>10} {:>8}",
+        "size", "format", "effect", "ms/frame", "fps"
+    );
+    let mut ours = std::collections::BTreeMap::new();
+    for &(w, h) in &sizes {
+        let rgb = frame_rgb(w, h);
+        for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
+            for effect in ["none", "blur", "replace"] {
+                let ms = time_segment(&rgb, w, h, format, effect, &a);
+                println!(
+                    "{:10} {:6} {:8} {:>10.2} {:>8.1}",
+                    format!("{w}x{h}"),
+                    format!("{format:?}").to_uppercase(),
+                    effect,
+                    ms,
+                    1000.0 / ms
+                );
+                ours.insert((w, h, format!("{format:?}"), effect), ms);
+            }
+        }
+    }
+    let Some(python) = &a.mediapipe else {
+        return;
+    };
+    match mediapipe(python, &sizes, a.frames) {
+        Ok(mp) => {
+            println!("\nMediaPipe 0.10.14 SelfieSegmentation (model_selection=0) on the same frames, RGB in:");
+            println!(
+                "{:10} {:32} {:>10} {:>8} {:>22}",
+                "size", "what", "ms/frame", "fps", "segment RGBA blur is"
+            );
+            for &(w, h) in &sizes {
+                let key = format!("{w}x{h}");
+                let blur = ours[&(w, h, "Rgba".to_string(), "blur")];
+                for (what, label) in [
+                    ("process", "process() alone"),
+                    ("process_blur", "process() + cv2 blur composite"),
+                ] {
+                    if let Some(ms) = mp[&key][what].as_f64() {
+                        println!(
+                            "{key:10} {label:32} {ms:>10.2} {:>8.1} {:>20.2}x faster",
+                            1000.0 / ms,
+                            ms / blur
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => eprintln!("MediaPipe peer skipped: {e}"),
+    }
+}

@@ -1,0 +1,92 @@
+//! Custom buffer metas that carry analysis results between elements and to applications.
+//!
+//! Built on GStreamer's custom metas (a named `GstStructure` per buffer), so any language
+//! binding can read them too; this module is the typed Rust API over them.
+
+use gst::glib;
+
+/// Name of the person-mask meta `segment` attaches to every buffer.
+pub const MASK_META: &str = "AifxMaskMeta";
+
+/// Registers the metas (idempotent; called from `plugin_init`).
+pub fn register() {
+    if !gst::meta::CustomMeta::is_registered(MASK_META) {
+        // Tagged "video": transforms that change the picture drop it.
+        gst::meta::CustomMeta::register(MASK_META, &["video"]);
+    }
+}
+
+/// A person matte at model resolution and how it maps onto the frame: mask pixel (x, y)
+/// covers frame pixels (x·W/w … (x+1)·W/w, y·H/h … (y+1)·H/h), i.e. the whole frame is
+/// stretched onto the mask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskMeta {
+    pub width: u32,
+    pub height: u32,
+    /// Person probability 0–255, row-major, `width`×`height`.
+    pub data: Vec<u8>,
+    pub frame_width: u32,
+    pub frame_height: u32,
+    /// True when the model ran on this buffer; false when an earlier mask was reused.
+    pub inferred: bool,
+}
+
+impl MaskMeta {
+    /// Probability (0–1) at a frame pixel, nearest mask sample.
+    pub fn at_frame(&self, x: u32, y: u32) -> f32 {
+        let mx = (u64::from(x) * u64::from(self.width) / u64::from(self.frame_width.max(1)))
+            .min(u64::from(self.width - 1));
+        let my = (u64::from(y) * u64::from(self.height) / u64::from(self.frame_height.max(1)))
+            .min(u64::from(self.height - 1));
+        f32::from(self.data[(my * u64::from(self.width) + mx) as usize]) / 255.0
+    }
+
+    /// Probability (0–1) at a frame pixel, bilinear with pixel centres aligned — the same
+    /// mapping `segment` uses to upsample the mask when edge refinement is off.
+    pub fn sample(&self, x: u32, y: u32) -> f32 {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let coord = |v: u32, n: usize, frame: u32| {
+            let s = ((v as f32 + 0.5) * n as f32 / frame.max(1) as f32 - 0.5)
+                .clamp(0.0, (n - 1) as f32);
+            let i = s.floor() as usize;
+            (i, (i + 1).min(n - 1), s - i as f32)
+        };
+        let (x0, x1, fx) = coord(x, w, self.frame_width);
+        let (y0, y1, fy) = coord(y, h, self.frame_height);
+        let p = |x: usize, y: usize| f32::from(self.data[y * w + x]) / 255.0;
+        let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
+        let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
+        top + (bottom - top) * fy
+    }
+
+    /// Attaches (or replaces) the meta on a buffer.
+    pub fn add(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
+        if let Ok(existing) = gst::meta::CustomMeta::from_mut_buffer(buffer, MASK_META) {
+            existing.remove()?;
+        }
+        let mut meta = gst::meta::CustomMeta::add(buffer, MASK_META)?;
+        let s = meta.mut_structure();
+        s.set("width", self.width);
+        s.set("height", self.height);
+        s.set("data", glib::Bytes::from(&self.data[..]));
+        s.set("frame-width", self.frame_width);
+        s.set("frame-height", self.frame_height);
+        s.set("inferred", self.inferred);
+        Ok(())
+    }
+
+    /// Reads the meta from a buffer, if present and well-formed.
+    pub fn get(buffer: &gst::BufferRef) -> Option<MaskMeta> {
+        let meta = gst::meta::CustomMeta::from_buffer(buffer, MASK_META).ok()?;
+        let s = meta.structure();
+        let m = MaskMeta {
+            width: s.get("width").ok()?,
+            height: s.get("height").ok()?,
+            data: s.get::<glib::Bytes>("data").ok()?.to_vec(),
+            frame_width: s.get("frame-width").ok()?,
+            frame_height: s.get("frame-height").ok()?,
+            inferred: s.get("inferred").ok()?,
+        };
+        (m.width > 0 && m.height > 0 && m.data.len() == (m.width * m.height) as usize).then_some(m)
+    }
+}

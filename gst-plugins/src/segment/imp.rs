@@ -1,0 +1,578 @@
+//! SECTION:element-segment
+//!
+//! Person segmentation on video, in place, in RGBA/BGRA/RGBx/BGRx/I420/NV12 (YUV frames are
+//! processed in their own planes). Attaches the mask to every buffer as an `AifxMaskMeta`.
+//!
+//! ```text
+//! gst-launch-1.0 v4l2src ! videoconvert ! segment effect=blur ! videoconvert ! autovideosink
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! segment effect=replace background=beach.jpg ! autovideosink
+//! ```
+
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+
+use aifx::composite::Effect;
+use aifx::frame::{FrameMut, PixelFormat, Plane, YuvMatrix};
+use aifx::segmenter::{SegmentSettings, Segmenter};
+use aifx::Device;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::meta::MaskMeta;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "segment",
+        gst::DebugColorFlags::empty(),
+        Some("aifx person segmentation"),
+    )
+});
+
+const DEFAULT_MODEL: &str = "selfie";
+const DEFAULT_THRESHOLD: f64 = 0.0;
+const DEFAULT_FEATHER: u32 = 0;
+const DEFAULT_MIN_REGION: f64 = 0.0;
+const DEFAULT_BLUR_RADIUS: u32 = 24;
+const DEFAULT_BACKGROUND_COLOR: u32 = 0xff00_b140;
+const DEFAULT_INTERVAL: u32 = 1;
+const DEFAULT_SMOOTHING: f64 = 0.7;
+const DEFAULT_EDGE_REFINE: bool = true;
+const DEFAULT_ASYNC: bool = false;
+const DEFAULT_THREADS: u32 = 0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxSegmentEffect")]
+pub enum EffectKind {
+    #[default]
+    #[enum_value(name = "Blur the background", nick = "blur")]
+    Blur,
+    #[enum_value(
+        name = "Replace the background with the `background` image",
+        nick = "replace"
+    )]
+    Replace,
+    #[enum_value(name = "Fill the background with `background-color`", nick = "color")]
+    Color,
+    #[enum_value(
+        name = "Background transparent via the alpha channel (RGBA/BGRA; other formats get `background-color`)",
+        nick = "transparent"
+    )]
+    Transparent,
+    #[enum_value(name = "Output the mask as a grey picture", nick = "matte")]
+    Matte,
+    #[enum_value(
+        name = "Leave the picture untouched (mask metadata only)",
+        nick = "none"
+    )]
+    None,
+}
+
+impl From<EffectKind> for Effect {
+    fn from(e: EffectKind) -> Self {
+        match e {
+            EffectKind::Blur => Effect::Blur,
+            EffectKind::Replace => Effect::Replace,
+            EffectKind::Color => Effect::Color,
+            EffectKind::Transparent => Effect::Transparent,
+            EffectKind::Matte => Effect::Matte,
+            EffectKind::None => Effect::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxDevice")]
+pub enum DeviceKind {
+    #[default]
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu,
+    #[enum_value(name = "NVIDIA CUDA", nick = "cuda")]
+    Cuda,
+    #[enum_value(name = "NVIDIA TensorRT", nick = "tensorrt")]
+    TensorRt,
+    #[enum_value(name = "Intel OpenVINO", nick = "openvino")]
+    OpenVino,
+    #[enum_value(name = "Apple CoreML", nick = "coreml")]
+    CoreMl,
+    #[enum_value(name = "DirectML", nick = "directml")]
+    DirectMl,
+}
+
+impl From<DeviceKind> for Device {
+    fn from(d: DeviceKind) -> Self {
+        match d {
+            DeviceKind::Cpu => Device::Cpu,
+            DeviceKind::Cuda => Device::Cuda,
+            DeviceKind::TensorRt => Device::TensorRt,
+            DeviceKind::OpenVino => Device::OpenVino,
+            DeviceKind::CoreMl => Device::CoreMl,
+            DeviceKind::DirectMl => Device::DirectMl,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: String,
+    effect: EffectKind,
+    threshold: f64,
+    feather: u32,
+    min_region: f64,
+    blur_radius: u32,
+    background: Option<String>,
+    background_color: u32,
+    interval: u32,
+    smoothing: f64,
+    edge_refine: bool,
+    asynchronous: bool,
+    device: DeviceKind,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.into(),
+            effect: EffectKind::default(),
+            threshold: DEFAULT_THRESHOLD,
+            feather: DEFAULT_FEATHER,
+            min_region: DEFAULT_MIN_REGION,
+            blur_radius: DEFAULT_BLUR_RADIUS,
+            background: None,
+            background_color: DEFAULT_BACKGROUND_COLOR,
+            interval: DEFAULT_INTERVAL,
+            smoothing: DEFAULT_SMOOTHING,
+            edge_refine: DEFAULT_EDGE_REFINE,
+            asynchronous: DEFAULT_ASYNC,
+            device: DeviceKind::default(),
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+impl Settings {
+    fn to_shared(&self) -> SegmentSettings {
+        let c = self.background_color;
+        SegmentSettings {
+            model: self.model.clone(),
+            composite: aifx::composite::CompositeParams {
+                effect: self.effect.into(),
+                blur_radius: self.blur_radius as usize,
+                color: [(c >> 16) as u8, (c >> 8) as u8, c as u8],
+                background: self.background.as_ref().map(PathBuf::from),
+            },
+            threshold: self.threshold as f32,
+            feather: self.feather as usize,
+            min_region: self.min_region as f32,
+            interval: self.interval,
+            smoothing: self.smoothing as f32,
+            refine: self.edge_refine,
+            device: self.device.into(),
+            threads: self.threads as usize,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    segmenter: Segmenter,
+}
+
+#[derive(Default)]
+pub struct Segment {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Segment {
+    const NAME: &'static str = "GstAifxSegment";
+    type Type = super::Segment;
+    type ParentType = gst_video::VideoFilter;
+}
+
+fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
+    use gst_video::VideoFormat as V;
+    Some(match f {
+        V::Rgba => PixelFormat::Rgba,
+        V::Bgra => PixelFormat::Bgra,
+        V::Rgbx => PixelFormat::Rgbx,
+        V::Bgrx => PixelFormat::Bgrx,
+        V::I420 => PixelFormat::I420,
+        V::Nv12 => PixelFormat::Nv12,
+        _ => return None,
+    })
+}
+
+fn yuv_matrix(info: &gst_video::VideoInfo) -> YuvMatrix {
+    let c = info.colorimetry();
+    let mut m = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::BT709,
+        gst_video::VideoColorMatrix::Bt2020 => YuvMatrix::BT2020,
+        _ => YuvMatrix::BT601,
+    };
+    m.full_range = c.range() == gst_video::VideoColorRange::Range0_255;
+    m
+}
+
+impl ObjectImpl for Segment {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "Segmentation model: `selfie` (square, general), `selfie-landscape` (16:9), or a path to an \
+                         .onnx file with one RGB input (NHWC [1,H,W,3] or NCHW [1,3,H,W], values 0..1 unless its \
+                         metadata says aifx.input_range) and a one-channel person-probability output",
+                    )
+                    .default_value(Some(DEFAULT_MODEL))
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("effect", EffectKind::default())
+                    .nick("Effect")
+                    .blurb("What happens to the background")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("threshold")
+                    .nick("Threshold")
+                    .blurb("0 keeps the soft matte; above 0, a hard cut at this person probability")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("feather")
+                    .nick("Feather")
+                    .blurb("Width of the soft mask edge in frame pixels (0 = off)")
+                    .maximum(500)
+                    .default_value(DEFAULT_FEATHER)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-region")
+                    .nick("Minimum region")
+                    .blurb("Drop person blobs smaller than this fraction of the frame (0 = keep all)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_MIN_REGION)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("blur-radius")
+                    .nick("Blur radius")
+                    .blurb("Background blur radius in frame pixels (effect=blur)")
+                    .minimum(1)
+                    .maximum(400)
+                    .default_value(DEFAULT_BLUR_RADIUS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("background")
+                    .nick("Background image")
+                    .blurb("Image file (PNG, JPEG) scaled to cover the frame (effect=replace)")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("background-color")
+                    .nick("Background colour")
+                    .blurb("Background colour as 0xAARRGGBB (effect=color, and transparent on formats without alpha)")
+                    .default_value(DEFAULT_BACKGROUND_COLOR)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Run the model on one frame in N and reuse the mask in between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("smoothing")
+                    .nick("Temporal smoothing")
+                    .blurb("Uncertainty-weighted blend with the previous mask (MediaPipe's; 0 = off)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("edge-refine")
+                    .nick("Edge refinement")
+                    .blurb("Upsample the mask with a guided filter so edges follow the picture (off: plain bilinear)")
+                    .default_value(DEFAULT_EDGE_REFINE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("async")
+                    .nick("Asynchronous")
+                    .blurb("Run inference on a worker thread on the newest frame; frames never wait and use the latest mask")
+                    .default_value(DEFAULT_ASYNC)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
+                    .nick("Device")
+                    .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("Inference threads (0 = one per core)")
+                    .maximum(256)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let name = pspec.name();
+        match name {
+            "model" => {
+                s.model = value
+                    .get::<Option<String>>()
+                    .unwrap()
+                    .unwrap_or_else(|| DEFAULT_MODEL.into())
+            }
+            "effect" => s.effect = value.get().unwrap(),
+            "threshold" => s.threshold = value.get().unwrap(),
+            "feather" => s.feather = value.get().unwrap(),
+            "min-region" => s.min_region = value.get().unwrap(),
+            "blur-radius" => s.blur_radius = value.get().unwrap(),
+            "background" => s.background = value.get().unwrap(),
+            "background-color" => s.background_color = value.get().unwrap(),
+            "interval" => s.interval = value.get().unwrap(),
+            "smoothing" => s.smoothing = value.get().unwrap(),
+            "edge-refine" => s.edge_refine = value.get().unwrap(),
+            "async" => s.asynchronous = value.get().unwrap(),
+            "device" => s.device = value.get().unwrap(),
+            "threads" => s.threads = value.get().unwrap(),
+            _ => unreachable!("unknown property {name}"),
+        }
+        gst::info!(CAT, imp = self, "{name} set to {value:?}");
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model" => s.model.to_value(),
+            "effect" => s.effect.to_value(),
+            "threshold" => s.threshold.to_value(),
+            "feather" => s.feather.to_value(),
+            "min-region" => s.min_region.to_value(),
+            "blur-radius" => s.blur_radius.to_value(),
+            "background" => s.background.to_value(),
+            "background-color" => s.background_color.to_value(),
+            "interval" => s.interval.to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            "edge-refine" => s.edge_refine.to_value(),
+            "async" => s.asynchronous.to_value(),
+            "device" => s.device.to_value(),
+            "threads" => s.threads.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for Segment {}
+
+impl ElementImpl for Segment {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Person segmentation",
+                "Filter/Effect/Video",
+                "Separates people from the background (MediaPipe selfie segmentation on ONNX Runtime) and blurs, \
+                 replaces, colours or removes the background; attaches the mask as AifxMaskMeta",
+                "aifx developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            use gst_video::VideoFormat as V;
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list([V::Rgba, V::Bgra, V::Rgbx, V::Bgrx, V::I420, V::Nv12])
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Segment {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().to_shared();
+        let mut state = self.state.lock().unwrap();
+        state.segmenter = Segmenter::new();
+        state
+            .segmenter
+            .prepare(&settings)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("segment: {}", e)))?;
+        if let Some(m) = state.segmenter.model() {
+            gst::info!(
+                CAT,
+                imp = self,
+                "model {} ({}x{}, {}) on {}",
+                m.spec.path.display(),
+                m.spec.width,
+                m.spec.height,
+                if m.spec.nchw { "NCHW" } else { "NHWC" },
+                m.session.device
+            );
+        }
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if matches!(
+            event.view(),
+            gst::EventView::FlushStop(_) | gst::EventView::Eos(_) | gst::EventView::StreamStart(_)
+        ) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "resetting temporal state on {:?}",
+                event.type_()
+            );
+            self.state.lock().unwrap().segmenter.reset();
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings_raw = self.settings.lock().unwrap().clone();
+        let settings = settings_raw.to_shared();
+        let mut state = self.state.lock().unwrap();
+        let Some(info) = state.info.clone() else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("no caps before the first buffer")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let Some(format) = pixel_format(info.format()) else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let result = {
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info)
+                .map_err(|_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Failed,
+                        ("cannot map the buffer writable")
+                    );
+                    gst::FlowError::Error
+                })?;
+            let strides: Vec<usize> = frame
+                .plane_stride()
+                .iter()
+                .map(|&s| s.max(0) as usize)
+                .collect();
+            let (w, h) = (frame.width() as usize, frame.height() as usize);
+            let planes: Vec<Plane<'_>> = frame
+                .planes_data_mut()
+                .into_iter()
+                .take(format.plane_count())
+                .zip(strides)
+                .map(|(data, stride)| Plane { data, stride })
+                .collect();
+            let segmenter = &mut state.segmenter;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut view = FrameMut::new(format, w, h, planes, yuv_matrix(&info))?;
+                segmenter
+                    .process(&mut view, &settings, settings_raw.asynchronous)
+                    .map(|m| (m, w, h))
+            }))
+        };
+        match result {
+            Ok(Ok((m, w, h))) => {
+                let meta = MaskMeta {
+                    width: m.mask.width as u32,
+                    height: m.mask.height as u32,
+                    data: m
+                        .mask
+                        .data
+                        .iter()
+                        .map(|&v| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8)
+                        .collect(),
+                    frame_width: w as u32,
+                    frame_height: h as u32,
+                    inferred: m.inferred,
+                };
+                if let Err(e) = meta.add(buf) {
+                    gst::warning!(CAT, imp = self, "cannot attach the mask meta: {e}");
+                }
+                gst::trace!(CAT, imp = self, "frame done (inferred: {})", m.inferred);
+                Ok(gst::FlowSuccess::Ok)
+            }
+            Ok(Err(e)) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("segment: {}", e));
+                Err(gst::FlowError::Error)
+            }
+            Err(_) => {
+                // Never let a panic cross into GStreamer: log it and pass the frame through.
+                gst::error!(
+                    CAT,
+                    imp = self,
+                    "internal error while segmenting; frame passed through"
+                );
+                state.segmenter.reset();
+                Ok(gst::FlowSuccess::Ok)
+            }
+        }
+    }
+}
+
+impl VideoFilterImpl for Segment {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        if pixel_format(in_info.format()).is_none() {
+            return Err(gst::loggable_error!(
+                CAT,
+                "unsupported format {:?}",
+                in_info.format()
+            ));
+        }
+        gst::debug!(CAT, imp = self, "caps {incaps}");
+        self.state.lock().unwrap().info = Some(in_info.clone());
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}

@@ -1,0 +1,581 @@
+//! Compositing a frame with a full-resolution alpha plane, in the frame's own format.
+//!
+//! YUV frames are composited plane by plane (Y at full resolution, chroma with the 2×2 mean
+//! alpha) and never converted to RGB. The background blur is a normalised convolution at
+//! reduced resolution: colours are weighted by how much background each pixel is, so the
+//! person never bleeds into the blurred background (no halo around the silhouette).
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::frame::{FrameMut, OwnedFrame, PixelFormat};
+use crate::mask::box_blur;
+use crate::{Error, Result};
+
+/// What replaces the background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Effect {
+    #[default]
+    Blur,
+    Replace,
+    Color,
+    /// Alpha out (formats with alpha); formats without alpha get `Color`.
+    Transparent,
+    /// The mask itself as a grey picture.
+    Matte,
+    /// Leave the frame untouched (analysis only).
+    None,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Blur => "blur",
+            Effect::Replace => "replace",
+            Effect::Color => "color",
+            Effect::Transparent => "transparent",
+            Effect::Matte => "matte",
+            Effect::None => "none",
+        }
+    }
+}
+
+/// Parameters of one compositing pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompositeParams {
+    pub effect: Effect,
+    /// Background blur radius in frame pixels.
+    pub blur_radius: usize,
+    /// Background colour as RGB.
+    pub color: [u8; 3],
+    /// Background picture for `Replace` (scaled to cover the frame).
+    pub background: Option<PathBuf>,
+}
+
+impl Default for CompositeParams {
+    fn default() -> Self {
+        Self {
+            effect: Effect::Blur,
+            blur_radius: 24,
+            color: [0, 177, 64],
+            background: None,
+        }
+    }
+}
+
+/// Exact `(a·x + (255−a)·y) / 255` with rounding, in integers.
+#[inline(always)]
+fn blend(fg: u8, bg: u8, a: u8) -> u8 {
+    let v = u32::from(fg) * u32::from(a) + u32::from(bg) * (255 - u32::from(a)) + 128;
+    ((v + (v >> 8)) >> 8) as u8
+}
+
+/// Per plane: bytes per pixel and which byte offsets are colour channels.
+fn plane_layout(format: PixelFormat, p: usize) -> (usize, &'static [usize]) {
+    match (format, p) {
+        (PixelFormat::I420, _) | (PixelFormat::Nv12, 0) => (1, &[0]),
+        (PixelFormat::Nv12, _) => (2, &[0, 1]),
+        (PixelFormat::Rgba | PixelFormat::Bgra | PixelFormat::Rgbx | PixelFormat::Bgrx, _) => {
+            (4, &[0, 1, 2])
+        }
+    }
+}
+
+/// Pixels (not bytes) per row and rows of plane `p`.
+fn plane_pixels(format: PixelFormat, p: usize, w: usize, h: usize) -> (usize, usize) {
+    let (bytes, rows) = format.plane_size(p, w, h);
+    (bytes / plane_layout(format, p).0, rows)
+}
+
+/// The background picture converted to the frame's format and size, cached.
+struct PreparedBackground {
+    path: PathBuf,
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    frame: OwnedFrame,
+}
+
+/// Scratch buffers kept between frames.
+#[derive(Default)]
+pub struct Compositor {
+    chroma_alpha: Vec<u8>,
+    background: Option<PreparedBackground>,
+}
+
+/// Loads a picture and scales it to cover `w`×`h` (centre crop), as interleaved RGB.
+pub fn load_cover(path: &Path, w: usize, h: usize) -> Result<Vec<u8>> {
+    let img = image::open(path)
+        .map_err(|e| Error::BadInput(format!("background image {}: {e}", path.display())))?
+        .to_rgb8();
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
+    let scale = (w as f32 / iw).max(h as f32 / ih);
+    let (sw, sh) = (
+        (iw * scale).ceil().max(w as f32) as u32,
+        (ih * scale).ceil().max(h as f32) as u32,
+    );
+    let src = fast_image_resize::images::Image::from_vec_u8(
+        img.width(),
+        img.height(),
+        img.into_raw(),
+        fast_image_resize::PixelType::U8x3,
+    )
+    .map_err(|e| Error::BadInput(format!("background image {}: {e}", path.display())))?;
+    let mut dst = fast_image_resize::images::Image::new(sw, sh, fast_image_resize::PixelType::U8x3);
+    fast_image_resize::Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &fast_image_resize::ResizeOptions::new().fit_into_destination(None),
+        )
+        .map_err(|e| Error::BadInput(format!("resizing background: {e}")))?;
+    let (ox, oy) = ((sw as usize - w) / 2, (sh as usize - h) / 2);
+    let buf = dst.buffer();
+    let mut out = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        let start = ((oy + y) * sw as usize + ox) * 3;
+        out.extend_from_slice(&buf[start..start + w * 3]);
+    }
+    Ok(out)
+}
+
+impl Compositor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Composites `frame` in place; `alpha` is the full-resolution person alpha (255 = person).
+    pub fn apply(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        alpha: &[u8],
+        params: &CompositeParams,
+    ) -> Result<()> {
+        let (w, h) = (frame.width, frame.height);
+        assert_eq!(alpha.len(), w * h);
+        let mut effect = params.effect;
+        if effect == Effect::None {
+            return Ok(());
+        }
+        if effect == Effect::Transparent {
+            if let Some(off) = frame.format.alpha_offset() {
+                for y in 0..h {
+                    let arow = &alpha[y * w..(y + 1) * w];
+                    for (px, &a) in frame.row_mut(0, y).chunks_exact_mut(4).zip(arow) {
+                        px[off] = a;
+                    }
+                }
+                return Ok(());
+            }
+            effect = Effect::Color;
+        }
+        if frame.format.is_yuv() {
+            self.chroma_alpha(alpha, w, h);
+        }
+        if effect == Effect::Replace {
+            let path = params.background.as_deref().ok_or_else(|| {
+                Error::BadInput("effect `replace` needs a background image".into())
+            })?;
+            self.prepare_background(path, frame.format, w, h, frame.matrix)?;
+        }
+        let background = self.background.as_ref();
+        let colour: Vec<[u8; 4]> = (0..frame.format.plane_count())
+            .map(|p| plane_colour(frame, p, params.color, effect))
+            .collect();
+        for p in 0..frame.format.plane_count() {
+            let (pw, ph) = plane_pixels(frame.format, p, w, h);
+            let (bpp, channels) = plane_layout(frame.format, p);
+            let palpha: &[u8] = if p == 0 { alpha } else { &self.chroma_alpha };
+            let stride = frame.planes[p].stride;
+            match effect {
+                Effect::Blur => {
+                    // Chroma planes are half resolution, so the radius halves there too.
+                    let radius = if p > 0 {
+                        params.blur_radius / 2
+                    } else {
+                        params.blur_radius
+                    }
+                    .max(1);
+                    let d = (radius / 4).clamp(1, 16);
+                    let r = (radius / d).max(1);
+                    let grid = blurred_background(frame, p, pw, ph, bpp, channels, palpha, d, r);
+                    composite_rows(
+                        frame,
+                        p,
+                        pw,
+                        bpp,
+                        channels,
+                        palpha,
+                        |y, out: &mut [f32], c| grid.row(y, c, out),
+                    );
+                }
+                Effect::Replace => {
+                    let bg = &background.expect("prepared above").frame;
+                    let bg_stride = bg.strides[p];
+                    let bg_plane = &bg.planes[p];
+                    let data = &mut frame.planes[p].data;
+                    data.par_chunks_mut(stride)
+                        .take(ph)
+                        .enumerate()
+                        .for_each(|(y, row)| {
+                            let arow = &palpha[y * pw..(y + 1) * pw];
+                            let brow = &bg_plane[y * bg_stride..];
+                            for x in 0..pw {
+                                let a = arow[x];
+                                for &c in channels {
+                                    let i = x * bpp + c;
+                                    row[i] = blend(row[i], brow[i], a);
+                                }
+                            }
+                        });
+                }
+                Effect::Color | Effect::Matte => {
+                    let col = colour[p];
+                    let matte = effect == Effect::Matte;
+                    let yuv = frame.format.is_yuv();
+                    let full = frame.matrix.full_range;
+                    let data = &mut frame.planes[p].data;
+                    data.par_chunks_mut(stride)
+                        .take(ph)
+                        .enumerate()
+                        .for_each(|(y, row)| {
+                            let arow = &palpha[y * pw..(y + 1) * pw];
+                            for x in 0..pw {
+                                let a = arow[x];
+                                for (k, &c) in channels.iter().enumerate() {
+                                    let i = x * bpp + c;
+                                    row[i] = if !matte {
+                                        blend(row[i], col[k], a)
+                                    } else if yuv && p > 0 {
+                                        128
+                                    } else if yuv && !full {
+                                        16 + ((u32::from(a) * 219 + 127) / 255) as u8
+                                    } else {
+                                        a
+                                    };
+                                }
+                            }
+                        });
+                }
+                Effect::Transparent | Effect::None => unreachable!("handled above"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The constant colour of plane `p`'s channels for `Color`.
+fn plane_colour(frame: &FrameMut<'_>, p: usize, rgb: [u8; 3], effect: Effect) -> [u8; 4] {
+    if effect != Effect::Color {
+        return [0; 4];
+    }
+    match frame.format.rgb_offsets() {
+        // Channel k of the layout is byte k of the pixel.
+        Some(o) => {
+            let mut c = [0u8; 4];
+            for (i, &off) in o.iter().enumerate() {
+                c[off] = rgb[i];
+            }
+            c
+        }
+        None => {
+            let [y, u, v] = frame.matrix.from_rgb(rgb);
+            match (frame.format, p) {
+                (_, 0) => [y, 0, 0, 0],
+                (PixelFormat::I420, 1) => [u, 0, 0, 0],
+                (PixelFormat::I420, _) => [v, 0, 0, 0],
+                _ => [u, v, 0, 0],
+            }
+        }
+    }
+}
+
+impl Compositor {
+    fn chroma_alpha(&mut self, alpha: &[u8], w: usize, h: usize) {
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        self.chroma_alpha.resize(cw * ch, 0);
+        for cy in 0..ch {
+            let (y0, y1) = (2 * cy, (2 * cy + 1).min(h - 1));
+            for cx in 0..cw {
+                let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
+                let s = u32::from(alpha[y0 * w + x0])
+                    + u32::from(alpha[y0 * w + x1])
+                    + u32::from(alpha[y1 * w + x0])
+                    + u32::from(alpha[y1 * w + x1]);
+                self.chroma_alpha[cy * cw + cx] = ((s + 2) / 4) as u8;
+            }
+        }
+    }
+
+    fn prepare_background(
+        &mut self,
+        path: &Path,
+        format: PixelFormat,
+        w: usize,
+        h: usize,
+        matrix: crate::frame::YuvMatrix,
+    ) -> Result<()> {
+        let fresh = self.background.as_ref().is_some_and(|b| {
+            b.path == path
+                && b.format == format
+                && b.width == w
+                && b.height == h
+                && b.frame.matrix == matrix
+        });
+        if !fresh {
+            let rgb = load_cover(path, w, h)?;
+            let frame = OwnedFrame::from_rgb_with(format, w, h, &rgb, 0, matrix);
+            self.background = Some(PreparedBackground {
+                path: path.to_path_buf(),
+                format,
+                width: w,
+                height: h,
+                frame,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A blurred background at reduced resolution, one float grid per channel.
+struct Grid {
+    lw: usize,
+    channels: Vec<Vec<f32>>,
+    xs: Vec<(u32, u32, f32)>,
+    ys: Vec<(usize, usize, f32)>,
+}
+
+impl Grid {
+    /// Row `y` (in plane pixels) of channel `c`, upsampled into `out` (plane width).
+    fn row(&self, y: usize, c: usize, out: &mut [f32]) {
+        let (y0, y1, fy) = self.ys[y];
+        let g = &self.channels[c];
+        let (r0, r1) = (&g[y0 * self.lw..][..self.lw], &g[y1 * self.lw..][..self.lw]);
+        for (o, &(i, j, fx)) in out.iter_mut().zip(&self.xs) {
+            let (i, j) = (i as usize, j as usize);
+            let a = r0[i] + (r1[i] - r0[i]) * fy;
+            let b = r0[j] + (r1[j] - r0[j]) * fy;
+            *o = a + (b - a) * fx;
+        }
+    }
+}
+
+/// Background-weighted mean of each `d`×`d` block, blurred (three box passes of radius `r`),
+/// then normalised by the blurred weights.
+#[allow(clippy::too_many_arguments)]
+fn blurred_background(
+    frame: &FrameMut<'_>,
+    p: usize,
+    pw: usize,
+    ph: usize,
+    bpp: usize,
+    channels: &[usize],
+    alpha: &[u8],
+    d: usize,
+    r: usize,
+) -> Grid {
+    let (lw, lh) = (pw.div_ceil(d), ph.div_ceil(d));
+    let mut weight = vec![0f32; lw * lh];
+    let mut sums: Vec<Vec<f32>> = vec![vec![0f32; lw * lh]; channels.len()];
+    for y in 0..ph {
+        let row = frame.row(p, y);
+        let arow = &alpha[y * pw..(y + 1) * pw];
+        let ly = y / d;
+        for x in 0..pw {
+            // A small floor keeps fully-covered blocks defined (they fall back to a plain blur).
+            let wgt = (255 - u32::from(arow[x])) as f32 + 0.5;
+            let cell = ly * lw + x / d;
+            weight[cell] += wgt;
+            for (k, &c) in channels.iter().enumerate() {
+                sums[k][cell] += wgt * f32::from(row[x * bpp + c]);
+            }
+        }
+    }
+    for _ in 0..3 {
+        box_blur(&mut weight, lw, lh, r);
+        for s in &mut sums {
+            box_blur(s, lw, lh, r);
+        }
+    }
+    for s in &mut sums {
+        for (v, &wt) in s.iter_mut().zip(&weight) {
+            *v /= wt.max(1e-6);
+        }
+    }
+    Grid {
+        lw,
+        channels: sums,
+        xs: crate::sample::taps(lw, pw, crate::tensor::Sampling::HalfPixel)
+            .into_iter()
+            .map(|(i, j, f)| (i as u32, j as u32, f))
+            .collect(),
+        ys: crate::sample::taps(lh, ph, crate::tensor::Sampling::HalfPixel),
+    }
+}
+
+/// Blends every row of plane `p` with a per-row background produced by `background`.
+fn composite_rows<F>(
+    frame: &mut FrameMut<'_>,
+    p: usize,
+    pw: usize,
+    bpp: usize,
+    channels: &[usize],
+    alpha: &[u8],
+    background: F,
+) where
+    F: Fn(usize, &mut [f32], usize) + Sync,
+{
+    let (_, ph) = frame.format.plane_size(p, frame.width, frame.height);
+    let stride = frame.planes[p].stride;
+    frame.planes[p]
+        .data
+        .par_chunks_mut(stride)
+        .take(ph)
+        .enumerate()
+        .for_each_init(
+            || vec![0f32; pw],
+            |bg, (y, row)| {
+                let arow = &alpha[y * pw..(y + 1) * pw];
+                for (k, &c) in channels.iter().enumerate() {
+                    background(y, bg, k);
+                    for x in 0..pw {
+                        let i = x * bpp + c;
+                        row[i] = blend(row[i], (bg[x] + 0.5) as u8, arow[x]);
+                    }
+                }
+            },
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checker(w: usize, h: usize) -> Vec<u8> {
+        let mut rgb = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let v = if (x / 2 + y / 2) % 2 == 0 { 220 } else { 30 };
+                rgb.extend_from_slice(&[v, v / 2, 255 - v]);
+            }
+        }
+        rgb
+    }
+
+    /// Left half person (alpha 255), right half background.
+    fn half_alpha(w: usize, h: usize) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| if i % w < w / 2 { 255 } else { 0 })
+            .collect()
+    }
+
+    #[test]
+    fn blend_is_exact_at_the_ends() {
+        assert_eq!(blend(200, 10, 255), 200);
+        assert_eq!(blend(200, 10, 0), 10);
+        assert_eq!(blend(255, 0, 128), 128);
+    }
+
+    #[test]
+    fn blur_keeps_the_person_and_smooths_the_background() {
+        let (w, h) = (64, 32);
+        for format in PixelFormat::ALL {
+            let rgb = checker(w, h);
+            let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 3);
+            let before = f.to_rgb();
+            let alpha = half_alpha(w, h);
+            let mut c = Compositor::new();
+            c.apply(
+                &mut f.view(),
+                &alpha,
+                &CompositeParams {
+                    blur_radius: 8,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let after = f.to_rgb();
+            let var = |img: &[u8], x0: usize, x1: usize| {
+                let vals: Vec<f32> = (0..h)
+                    .flat_map(|y| (x0..x1).map(move |x| (y, x)))
+                    .map(|(y, x)| f32::from(img[(y * w + x) * 3]))
+                    .collect();
+                let m = vals.iter().sum::<f32>() / vals.len() as f32;
+                vals.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / vals.len() as f32
+            };
+            // Person side unchanged (YUV: chroma of the 2×2 blocks at the border may mix).
+            for y in 0..h {
+                for x in 0..w / 2 - 2 {
+                    for k in 0..3 {
+                        let i = (y * w + x) * 3 + k;
+                        assert!(
+                            (i32::from(after[i]) - i32::from(before[i])).abs() <= 2,
+                            "{format:?} ({x},{y})"
+                        );
+                    }
+                }
+            }
+            assert!(
+                var(&after, w / 2 + 4, w) < var(&before, w / 2 + 4, w) * 0.2,
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn color_matte_and_transparent() {
+        let (w, h) = (8, 4);
+        let alpha = half_alpha(w, h);
+        for format in PixelFormat::ALL {
+            let rgb = checker(w, h);
+            let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 0);
+            let params = CompositeParams {
+                effect: Effect::Color,
+                color: [0, 0, 255],
+                ..Default::default()
+            };
+            Compositor::new()
+                .apply(&mut f.view(), &alpha, &params)
+                .unwrap();
+            let out = f.to_rgb();
+            let px = &out[(h / 2 * w + w - 1) * 3..][..3];
+            assert!(px[2] > 240 && px[0] < 15, "{format:?} {px:?}");
+
+            let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 0);
+            let params = CompositeParams {
+                effect: Effect::Matte,
+                ..Default::default()
+            };
+            Compositor::new()
+                .apply(&mut f.view(), &alpha, &params)
+                .unwrap();
+            let out = f.to_rgb();
+            assert!(out[0] > 250 && out[(w - 1) * 3] < 5, "{format:?}");
+        }
+        let mut f = OwnedFrame::from_rgb(PixelFormat::Bgra, w, h, &checker(w, h), 0);
+        let params = CompositeParams {
+            effect: Effect::Transparent,
+            ..Default::default()
+        };
+        Compositor::new()
+            .apply(&mut f.view(), &alpha, &params)
+            .unwrap();
+        assert_eq!(f.planes[0][3], 255);
+        assert_eq!(f.planes[0][(w - 1) * 4 + 3], 0);
+    }
+
+    #[test]
+    fn replace_needs_a_readable_picture() {
+        let mut f = OwnedFrame::new(PixelFormat::Rgba, 4, 4, 0);
+        let params = CompositeParams {
+            effect: Effect::Replace,
+            background: Some(PathBuf::from("/nonexistent/bg.png")),
+            ..Default::default()
+        };
+        let e = Compositor::new()
+            .apply(&mut f.view(), &[0; 16], &params)
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/bg.png"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Person masks at model resolution and the clean-ups applied to them before they are
+//! upsampled: temporal smoothing, hard threshold, feathering and small-blob removal.
+
+/// A one-channel probability map (1.0 = person), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+impl Mask {
+    pub fn new(width: usize, height: usize, data: Vec<f32>) -> Self {
+        assert_eq!(data.len(), width * height);
+        Self {
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// Bilinear sample at a position in mask pixels (pixel centres at +0.5).
+    pub fn sample(&self, x: f32, y: f32) -> f32 {
+        let x = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
+        let y = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let p = |x: usize, y: usize| self.data[y * self.width + x];
+        let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
+        let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
+        top + (bottom - top) * fy
+    }
+}
+
+/// MediaPipe's uncertainty-weighted temporal blend (its segmentation smoothing calculator):
+/// confident new values pass through, uncertain ones (near 0.5) lean on the previous output.
+/// `ratio` 0 turns it off; MediaPipe uses 0.7.
+pub fn smooth(previous: &Mask, current: &mut Mask, ratio: f32) {
+    if ratio <= 0.0 || previous.data.len() != current.data.len() {
+        return;
+    }
+    const C: [f32; 5] = [5.68842, -0.748699, -57.8051, 291.309, -624.717];
+    for (p, &q) in current.data.iter_mut().zip(&previous.data) {
+        let t = *p - 0.5;
+        let x = t * t;
+        let poly = x * (C[0] + x * (C[1] + x * (C[2] + x * (C[3] + x * C[4]))));
+        let uncertainty = 1.0 - poly.min(1.0);
+        *p += (q - *p) * uncertainty * ratio;
+    }
+}
+
+/// `threshold` > 0: a hard cut (1 at or above, 0 below).
+pub fn threshold(mask: &mut Mask, threshold: f32) {
+    if threshold <= 0.0 {
+        return;
+    }
+    for v in &mut mask.data {
+        *v = if *v >= threshold { 1.0 } else { 0.0 };
+    }
+}
+
+/// Running-sum box filter of radius `r` over one line, edges clamped.
+fn blur_line(src: &[f32], dst: &mut [f32], r: usize) {
+    let n = src.len() as isize;
+    let at = |i: isize| src[i.clamp(0, n - 1) as usize];
+    let r = r as isize;
+    let mut sum: f32 = (-r..=r).map(at).sum();
+    let norm = 1.0 / (2 * r + 1) as f32;
+    for i in 0..n {
+        dst[i as usize] = sum * norm;
+        sum += at(i + r + 1) - at(i - r);
+    }
+}
+
+/// Box blur of radius `r` along rows then columns.
+pub fn box_blur(data: &mut [f32], width: usize, height: usize, r: usize) {
+    if r == 0 || data.is_empty() {
+        return;
+    }
+    let mut src = vec![0.0; width.max(height)];
+    let mut dst = vec![0.0; width.max(height)];
+    for row in data.chunks_exact_mut(width) {
+        src[..width].copy_from_slice(row);
+        blur_line(&src[..width], &mut dst[..width], r);
+        row.copy_from_slice(&dst[..width]);
+    }
+    for x in 0..width {
+        for y in 0..height {
+            src[y] = data[y * width + x];
+        }
+        blur_line(&src[..height], &mut dst[..height], r);
+        for y in 0..height {
+            data[y * width + x] = dst[y];
+        }
+    }
+}
+
+/// Softens the mask edge: two box passes of radius `r` mask pixels.
+pub fn feather(mask: &mut Mask, r: usize) {
+    let (w, h) = (mask.width, mask.height);
+    box_blur(&mut mask.data, w, h, r);
+    box_blur(&mut mask.data, w, h, r);
+}
+
+/// Clears person blobs (4-connected, probability > 0.5) smaller than `min_fraction` of the
+/// mask area — stray detections, like obs-backgroundremoval's contour filter.
+pub fn remove_small_regions(mask: &mut Mask, min_fraction: f32) {
+    if min_fraction <= 0.0 {
+        return;
+    }
+    let (w, h) = (mask.width, mask.height);
+    let min_area = (min_fraction * (w * h) as f32).ceil() as usize;
+    let mut label = vec![u32::MAX; w * h];
+    let mut stack = Vec::new();
+    let mut blob = Vec::new();
+    for start in 0..w * h {
+        if label[start] != u32::MAX || mask.data[start] <= 0.5 {
+            continue;
+        }
+        blob.clear();
+        stack.push(start);
+        label[start] = 0;
+        while let Some(i) = stack.pop() {
+            blob.push(i);
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if label[j] == u32::MAX && mask.data[j] > 0.5 {
+                    label[j] = 0;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+        if blob.len() < min_area {
+            for &i in &blob {
+                mask.data[i] = 0.0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_keeps_confident_values_and_blends_uncertain_ones() {
+        let prev = Mask::new(3, 1, vec![0.0, 0.0, 1.0]);
+        let mut cur = Mask::new(3, 1, vec![1.0, 0.5, 0.0]);
+        smooth(&prev, &mut cur, 0.7);
+        // Certain (p = 1, p = 0): unchanged. Uncertain (p = 0.5): moves 70 % toward previous.
+        assert!((cur.data[0] - 1.0).abs() < 1e-3);
+        assert!((cur.data[1] - 0.15).abs() < 1e-5, "{}", cur.data[1]);
+        assert!(cur.data[2].abs() < 1e-3);
+    }
+
+    #[test]
+    fn small_blobs_go_big_ones_stay() {
+        // 10×10: a 3×3 blob (9 %) and a single pixel (1 %).
+        let mut m = Mask::new(10, 10, vec![0.0; 100]);
+        for y in 1..4 {
+            for x in 1..4 {
+                m.data[y * 10 + x] = 0.9;
+            }
+        }
+        m.data[88] = 0.9;
+        remove_small_regions(&mut m, 0.05);
+        assert_eq!(m.data[88], 0.0);
+        assert_eq!(m.data[22], 0.9);
+    }
+
+    #[test]
+    fn threshold_and_box_blur() {
+        let mut m = Mask::new(4, 1, vec![0.2, 0.6, 0.4, 0.9]);
+        threshold(&mut m, 0.5);
+        assert_eq!(m.data, vec![0.0, 1.0, 0.0, 1.0]);
+        let mut d = vec![0.0, 0.0, 3.0, 0.0, 0.0];
+        box_blur(&mut d, 5, 1, 1);
+        assert_eq!(d, vec![0.0, 1.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn sample_interpolates_between_centres() {
+        let m = Mask::new(2, 1, vec![0.0, 1.0]);
+        assert_eq!(m.sample(0.5, 0.5), 0.0);
+        assert_eq!(m.sample(1.0, 0.5), 0.5);
+        assert_eq!(m.sample(5.0, 0.5), 1.0);
+    }
+}

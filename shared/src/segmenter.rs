@@ -1,0 +1,426 @@
+//! Person segmentation end to end: frame → model tensor → mask → clean-up → edge-aware alpha
+//! → composite. The `segment` element and the OBS filter are thin adapters over this.
+//!
+//! Model contract for custom `.onnx` files: one float input holding an RGB picture, NHWC
+//! `[1, H, W, 3]` or NCHW `[1, 3, H, W]` with fixed H and W; values in [0, 1] unless the
+//! model's metadata has `aifx.input_range = "lo,hi"` (the converter writes it). The first
+//! output is one channel `[1, H', W', 1]`, `[1, 1, H', W']` or `[1, H', W']`: person
+//! probability, or logits (detected from values outside [0, 1], then passed through a sigmoid).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::composite::{CompositeParams, Compositor, Effect};
+use crate::frame::FrameMut;
+use crate::mask::{self, Mask};
+use crate::paths::resolve_model;
+use crate::refine::{alpha_plane, guided_coefficients};
+use crate::sample::frame_to_tensor;
+use crate::session::{session, SessionOptions, SharedSession};
+use crate::tensor::{InputRange, Sampling};
+use crate::{Device, Error, Result};
+
+/// Guided-filter window radius, in mask pixels.
+const GUIDE_RADIUS: usize = 1;
+/// Guided-filter regularisation (luma in [0, 1]): lower follows weaker edges.
+const GUIDE_EPS: f32 = 1e-3;
+
+/// Everything a user can set. Cheap to clone; elements copy it out of their lock per frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentSettings {
+    /// Catalog name (`selfie`, `selfie-landscape`) or path to an `.onnx` file.
+    pub model: String,
+    pub composite: CompositeParams,
+    /// 0 = soft matte; above 0, a hard cut at this probability.
+    pub threshold: f32,
+    /// Soft edge width in frame pixels (0 = off).
+    pub feather: usize,
+    /// Person blobs smaller than this fraction of the frame are dropped (0 = off).
+    pub min_region: f32,
+    /// Run the model on one frame in `interval`; reuse the mask in between.
+    pub interval: u32,
+    /// MediaPipe's uncertainty-weighted temporal blend ratio (0 = off).
+    pub smoothing: f32,
+    /// Edge-aware upsampling guided by the frame (off: plain bilinear).
+    pub refine: bool,
+    pub device: Device,
+    pub threads: usize,
+}
+
+impl Default for SegmentSettings {
+    fn default() -> Self {
+        Self {
+            model: "selfie".into(),
+            composite: CompositeParams::default(),
+            threshold: 0.0,
+            feather: 0,
+            min_region: 0.0,
+            interval: 1,
+            smoothing: 0.0,
+            refine: true,
+            device: Device::Cpu,
+            threads: 0,
+        }
+    }
+}
+
+/// How a loaded model is fed.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub path: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub nchw: bool,
+    pub range: InputRange,
+    pub mask_width: usize,
+    pub mask_height: usize,
+}
+
+fn dim(d: Option<usize>, what: &str, path: &std::path::Path) -> Result<usize> {
+    d.filter(|&v| v > 0).ok_or_else(|| Error::ModelInvalid {
+        path: path.to_path_buf(),
+        reason: format!("{what} must have a fixed size"),
+    })
+}
+
+/// Checks a session against the model contract and works out how to feed it.
+pub fn model_spec(s: &SharedSession, range: InputRange) -> Result<ModelSpec> {
+    let bad = |reason: String| Error::ModelInvalid {
+        path: s.model.clone(),
+        reason,
+    };
+    let [input] = &s.inputs[..] else {
+        return Err(bad(format!(
+            "a segmentation model has one input, this one has {}",
+            s.inputs.len()
+        )));
+    };
+    let shape = &input.shape;
+    let (nchw, h, w) = match shape[..] {
+        [_, Some(3), h, w] => (true, h, w),
+        [_, h, w, Some(3)] => (false, h, w),
+        _ => {
+            return Err(bad(format!(
+                "input `{}` has shape {shape:?}; expected [1, H, W, 3] or [1, 3, H, W]",
+                input.name
+            )))
+        }
+    };
+    let out = s
+        .outputs
+        .first()
+        .ok_or_else(|| bad("the model has no output".into()))?;
+    let (mh, mw) = match out.shape[..] {
+        [_, h, w, Some(1)] => (h, w),
+        [_, Some(1), h, w] => (h, w),
+        [_, h, w] => (h, w),
+        _ => {
+            return Err(bad(format!(
+                "output `{}` has shape {:?}; expected one channel",
+                out.name, out.shape
+            )))
+        }
+    };
+    let spec = ModelSpec {
+        path: s.model.clone(),
+        width: dim(w, "input width", &s.model)?,
+        height: dim(h, "input height", &s.model)?,
+        nchw,
+        range,
+        mask_width: dim(mw, "output width", &s.model)?,
+        mask_height: dim(mh, "output height", &s.model)?,
+    };
+    // A mask covers the picture: its aspect ratio stays near the input's. This also tells a
+    // mask from detector-style outputs such as [1, anchors, values].
+    let aspect = |w: usize, h: usize| w as f32 / h as f32;
+    let ratio = aspect(spec.mask_width, spec.mask_height) / aspect(spec.width, spec.height);
+    if !(0.5..=2.0).contains(&ratio) {
+        return Err(bad(format!(
+            "output `{}` of shape {:?} is not a one-channel mask of the {}x{} input",
+            out.name, out.shape, spec.width, spec.height
+        )));
+    }
+    Ok(spec)
+}
+
+/// A loaded model: session plus how to feed it.
+#[derive(Clone)]
+pub struct LoadedModel {
+    pub session: SharedSession,
+    pub spec: ModelSpec,
+    key: (String, Device, usize),
+}
+
+/// Resolves and loads (or fetches from the cache) the model the settings name.
+pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
+    let path = resolve_model(&settings.model)?;
+    let s = session(
+        &path,
+        &SessionOptions {
+            device: settings.device,
+            threads: settings.threads,
+            library: None,
+        },
+    )?;
+    let spec = model_spec(&s, s.input_range.unwrap_or(InputRange::UNIT))?;
+    Ok(LoadedModel {
+        session: s,
+        spec,
+        key: (settings.model.clone(), settings.device, settings.threads),
+    })
+}
+
+/// The model's raw person probability for a prepared tensor.
+pub fn infer(model: &LoadedModel, tensor: &[f32]) -> Result<Mask> {
+    let sp = &model.spec;
+    let shape = if sp.nchw {
+        [1, 3, sp.height, sp.width]
+    } else {
+        [1, sp.height, sp.width, 3]
+    };
+    let planar;
+    let input = if sp.nchw {
+        let n = sp.width * sp.height;
+        planar = (0..3 * n)
+            .map(|i| tensor[(i % n) * 3 + i / n])
+            .collect::<Vec<f32>>();
+        &planar[..]
+    } else {
+        tensor
+    };
+    let out = model.session.run(&shape, input)?;
+    let first = out
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Inference("the model returned nothing".into()))?;
+    let mut data = first.data;
+    if data.len() != sp.mask_width * sp.mask_height {
+        return Err(Error::Inference(format!(
+            "output has {} values, expected {}",
+            data.len(),
+            sp.mask_width * sp.mask_height
+        )));
+    }
+    if data.iter().any(|v| !(0.0..=1.0).contains(v)) {
+        for v in &mut data {
+            *v = 1.0 / (1.0 + (-*v).exp());
+        }
+    }
+    Ok(Mask::new(sp.mask_width, sp.mask_height, data))
+}
+
+/// What one frame produced.
+#[derive(Debug, Clone)]
+pub struct FrameMask {
+    /// The cleaned-up mask at model resolution (what the effect used).
+    pub mask: Arc<Mask>,
+    /// True when the model ran on this frame (false when an earlier mask was reused).
+    pub inferred: bool,
+}
+
+/// A job for the asynchronous worker: the newest frame's tensor.
+struct Job {
+    tensor: Vec<f32>,
+    model: LoadedModel,
+}
+
+/// Latest-frame-wins hand-off between the streaming thread and the inference worker.
+#[derive(Default)]
+struct Slot {
+    job: Mutex<Option<Job>>,
+    wake: Condvar,
+    result: Mutex<Option<Result<Mask>>>,
+    stop: Mutex<bool>,
+}
+
+/// Segmentation state for one stream.
+#[derive(Default)]
+pub struct Segmenter {
+    model: Option<LoadedModel>,
+    /// The last raw (smoothed) model mask, before threshold/feather/min-region.
+    raw: Option<Mask>,
+    frames: u64,
+    compositor: Compositor,
+    alpha: Vec<u8>,
+    worker: Option<(Arc<Slot>, std::thread::JoinHandle<()>)>,
+    inferences: u64,
+}
+
+impl Segmenter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads the model now (so a bad model fails the state change, not the first frame).
+    pub fn prepare(&mut self, settings: &SegmentSettings) -> Result<()> {
+        let key = (settings.model.clone(), settings.device, settings.threads);
+        if self.model.as_ref().is_some_and(|m| m.key == key) {
+            return Ok(());
+        }
+        let m = load_model(settings)?;
+        if self
+            .model
+            .as_ref()
+            .is_some_and(|old| old.spec.path != m.spec.path)
+        {
+            self.raw = None;
+        }
+        self.model = Some(m);
+        Ok(())
+    }
+
+    pub fn model(&self) -> Option<&LoadedModel> {
+        self.model.as_ref()
+    }
+
+    /// Forgets temporal state (flush, seek, EOS).
+    pub fn reset(&mut self) {
+        self.raw = None;
+        self.frames = 0;
+        if let Some((slot, _)) = &self.worker {
+            *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *slot.result.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// How many times the model has run.
+    pub fn inferences(&self) -> u64 {
+        self.inferences
+    }
+
+    fn start_worker(&mut self) -> Arc<Slot> {
+        if let Some((slot, _)) = &self.worker {
+            return slot.clone();
+        }
+        let slot = Arc::new(Slot::default());
+        let s = slot.clone();
+        let handle = std::thread::Builder::new()
+            .name("aifx-segment".into())
+            .spawn(move || loop {
+                let job = {
+                    let mut guard = s.job.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if *s.stop.lock().unwrap_or_else(|e| e.into_inner()) {
+                            return;
+                        }
+                        if let Some(j) = guard.take() {
+                            break j;
+                        }
+                        guard = s.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    infer(&job.model, &job.tensor)
+                }))
+                .unwrap_or_else(|_| Err(Error::Inference("the inference worker panicked".into())));
+                *s.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            })
+            .expect("spawning the inference worker");
+        self.worker = Some((slot.clone(), handle));
+        slot
+    }
+
+    fn stop_worker(&mut self) {
+        if let Some((slot, handle)) = self.worker.take() {
+            *slot.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            slot.wake.notify_all();
+            let _ = handle.join();
+        }
+    }
+
+    /// Segments `frame` and applies the effect in place. With `asynchronous`, inference runs on
+    /// a worker thread on the newest frame and this frame uses the latest finished mask.
+    pub fn process(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        settings: &SegmentSettings,
+        asynchronous: bool,
+    ) -> Result<FrameMask> {
+        self.prepare(settings)?;
+        let model = self.model.clone().expect("prepared");
+        let sp = &model.spec;
+        let (tensor, luma) =
+            frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Corners);
+        let due = self.raw.is_none() || self.frames % u64::from(settings.interval.max(1)) == 0;
+        self.frames += 1;
+        let mut inferred = false;
+        let fresh = if asynchronous {
+            let slot = self.start_worker();
+            if due {
+                *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Job {
+                    tensor,
+                    model: model.clone(),
+                });
+                slot.wake.notify_one();
+            }
+            let done = slot.result.lock().unwrap_or_else(|e| e.into_inner()).take();
+            done.transpose()?
+        } else {
+            self.stop_worker();
+            if due {
+                Some(infer(&model, &tensor)?)
+            } else {
+                None
+            }
+        };
+        if let Some(mut m) = fresh {
+            inferred = true;
+            self.inferences += 1;
+            if let Some(prev) = &self.raw {
+                mask::smooth(prev, &mut m, settings.smoothing);
+            }
+            self.raw = Some(m);
+        }
+        let Some(raw) = &self.raw else {
+            // Asynchronous start-up: no mask yet, the frame passes through.
+            return Ok(FrameMask {
+                mask: Arc::new(Mask::new(1, 1, vec![1.0])),
+                inferred,
+            });
+        };
+        let mut m = raw.clone();
+        mask::remove_small_regions(&mut m, settings.min_region);
+        mask::threshold(&mut m, settings.threshold);
+        if settings.feather > 0 {
+            let r = (settings.feather * m.width)
+                .div_ceil(frame.width.max(1))
+                .max(1);
+            mask::feather(&mut m, r);
+        }
+        if settings.composite.effect != Effect::None {
+            let guide = if settings.refine {
+                let g = if (m.width, m.height) == (sp.width, sp.height) {
+                    luma
+                } else {
+                    frame_to_tensor(
+                        frame,
+                        m.width,
+                        m.height,
+                        InputRange::UNIT,
+                        Sampling::Corners,
+                    )
+                    .1
+                };
+                // Radius 1 at mask resolution (≈ 2–8 frame pixels) and eps 1e-3: edges
+                // follow the picture without the glow larger windows spread around the person
+                // (checked by eye on messi5/astronaut, see the segment demo).
+                Some(guided_coefficients(&m, &g, GUIDE_RADIUS, GUIDE_EPS))
+            } else {
+                None
+            };
+            alpha_plane(frame, &m, guide.as_ref(), &mut self.alpha);
+            self.compositor
+                .apply(frame, &self.alpha, &settings.composite)?;
+        }
+        Ok(FrameMask {
+            mask: Arc::new(m),
+            inferred,
+        })
+    }
+}
+
+impl Drop for Segmenter {
+    fn drop(&mut self) {
+        self.stop_worker();
+    }
+}

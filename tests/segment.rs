@@ -1,0 +1,554 @@
+//! `segment` in real GStreamer: harnesses and pipelines around the element, the real model
+//! under ONNX Runtime, and MediaPipe's own masks as the truth (from `make test`'s set-up).
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use aifx::frame::{OwnedFrame, PixelFormat};
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gstaifx::meta::MaskMeta;
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstaifx::plugin_register_static().expect("register the aifx plugin");
+    });
+}
+
+fn video_format(f: PixelFormat) -> gst_video::VideoFormat {
+    use gst_video::VideoFormat as V;
+    match f {
+        PixelFormat::Rgba => V::Rgba,
+        PixelFormat::Bgra => V::Bgra,
+        PixelFormat::Rgbx => V::Rgbx,
+        PixelFormat::Bgrx => V::Bgrx,
+        PixelFormat::I420 => V::I420,
+        PixelFormat::Nv12 => V::Nv12,
+    }
+}
+
+/// A GStreamer buffer (default strides for the format) holding `frame`, plus its info.
+fn to_buffer(frame: &OwnedFrame) -> (gst::Buffer, gst_video::VideoInfo) {
+    let info = gst_video::VideoInfo::builder(
+        video_format(frame.format),
+        frame.width as u32,
+        frame.height as u32,
+    )
+    .build()
+    .unwrap();
+    let mut buf = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let b = buf.get_mut().unwrap();
+        let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).unwrap();
+        for p in 0..frame.format.plane_count() {
+            let (row, rows) = frame.format.plane_size(p, frame.width, frame.height);
+            let stride = vf.plane_stride()[p] as usize;
+            let dst = vf.plane_data_mut(p as u32).unwrap();
+            for y in 0..rows {
+                dst[y * stride..y * stride + row]
+                    .copy_from_slice(&frame.planes[p][y * frame.strides[p]..][..row]);
+            }
+        }
+    }
+    (buf, info)
+}
+
+/// Reads a buffer of `info`'s layout back into an owned frame.
+fn from_buffer(
+    buf: &gst::BufferRef,
+    info: &gst_video::VideoInfo,
+    format: PixelFormat,
+) -> OwnedFrame {
+    let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, info).unwrap();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let mut out = OwnedFrame::new(format, w, h, 0);
+    for p in 0..format.plane_count() {
+        let (row, rows) = format.plane_size(p, w, h);
+        let stride = vf.plane_stride()[p] as usize;
+        let src = vf.plane_data(p as u32).unwrap();
+        for y in 0..rows {
+            out.planes[p][y * row..(y + 1) * row]
+                .copy_from_slice(&src[y * stride..y * stride + row]);
+        }
+    }
+    out
+}
+
+fn harness(props: &[(&str, &str)], info: &gst_video::VideoInfo) -> gst_check::Harness {
+    let mut h = gst_check::Harness::new("segment");
+    {
+        let e = h.element().unwrap();
+        for (k, v) in props {
+            e.set_property_from_str(k, v);
+        }
+    }
+    h.set_src_caps(info.to_caps().unwrap());
+    h
+}
+
+fn run_once(props: &[(&str, &str)], frame: &OwnedFrame) -> (OwnedFrame, MaskMeta) {
+    let (buf, info) = to_buffer(frame);
+    let mut h = harness(props, &info);
+    let out = h.push_and_pull(buf).expect("segment returns the frame");
+    let meta = MaskMeta::get(&out).expect("mask meta on the buffer");
+    (from_buffer(&out, &info, frame.format), meta)
+}
+
+fn messi() -> (Vec<u8>, usize, usize) {
+    let img = image::open("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    (img.into_raw(), w, h)
+}
+
+#[test]
+fn every_format_matches_rgba() {
+    init();
+    let (rgb, w, h) = messi();
+    let props = [("effect", "blur"), ("smoothing", "0")];
+    let (mut reference, ref_meta) = run_once(
+        &props,
+        &OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0),
+    );
+    let want = reference.to_rgb();
+    for format in PixelFormat::ALL {
+        let (mut out, meta) = run_once(&props, &OwnedFrame::from_rgb(format, w, h, &rgb, 0));
+        let got = out.to_rgb();
+        let mean = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() as f64)
+            .sum::<f64>()
+            / want.len() as f64;
+        let mask_diff = meta
+            .data
+            .iter()
+            .zip(&ref_meta.data)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() as f64)
+            .sum::<f64>()
+            / meta.data.len() as f64;
+        println!(
+            "{format:?}: mean |RGB - RGBA path| = {mean:.2}, mean mask diff {mask_diff:.2}/255"
+        );
+        // YUV round-trips through 4:2:0 chroma and 8-bit YUV, so the model sees slightly
+        // different pixels; packed formats must agree exactly.
+        let (tol, mask_tol) = if format.is_yuv() {
+            (3.0, 2.0)
+        } else {
+            (0.01, 0.0)
+        };
+        assert!(mean <= tol, "{format:?}: mean diff {mean}");
+        assert!(mask_diff <= mask_tol, "{format:?}: mask diff {mask_diff}");
+    }
+}
+
+#[test]
+fn odd_tiny_padded_and_4k_frames_work() {
+    init();
+    for format in PixelFormat::ALL {
+        for (w, h) in [(1, 1), (3, 3), (7, 5), (33, 17)] {
+            let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+            for effect in ["blur", "color", "matte", "transparent", "none"] {
+                let (out, meta) = run_once(
+                    &[("effect", effect)],
+                    &OwnedFrame::from_rgb(format, w, h, &rgb, 0),
+                );
+                assert_eq!((out.width, out.height), (w, h));
+                assert_eq!((meta.frame_width, meta.frame_height), (w as u32, h as u32));
+            }
+        }
+    }
+    // 4K, the largest common size, in the two native layouts.
+    for format in [PixelFormat::Nv12, PixelFormat::Rgba] {
+        let (w, h) = (3840, 2160);
+        let frame = OwnedFrame::new(format, w, h, 0);
+        let (out, meta) = run_once(&[("effect", "blur")], &frame);
+        assert_eq!(out.width, w);
+        assert!(meta.inferred);
+    }
+}
+
+#[test]
+fn explicitly_padded_strides_are_respected() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (want, _) = run_once(&[("effect", "color"), ("smoothing", "0")], &frame);
+    // Same picture in rows of 4·w + 64 bytes, described by a VideoMeta.
+    let stride = w * 4 + 64;
+    let mut data = vec![0xABu8; stride * h];
+    for y in 0..h {
+        data[y * stride..y * stride + w * 4]
+            .copy_from_slice(&frame.planes[0][y * w * 4..(y + 1) * w * 4]);
+    }
+    let mut buf = gst::Buffer::from_mut_slice(data);
+    gst_video::VideoMeta::add_full(
+        buf.get_mut().unwrap(),
+        gst_video::VideoFrameFlags::empty(),
+        gst_video::VideoFormat::Rgba,
+        w as u32,
+        h as u32,
+        &[0],
+        &[stride as i32],
+    )
+    .unwrap();
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, w as u32, h as u32)
+        .build()
+        .unwrap();
+    let mut hns = harness(&[("effect", "color"), ("smoothing", "0")], &info);
+    let out = hns.push_and_pull(buf).unwrap();
+    let map = out.map_readable().unwrap();
+    for y in 0..h {
+        let row = &map[y * stride..y * stride + w * 4];
+        assert_eq!(row, &want.planes[0][y * w * 4..(y + 1) * w * 4], "row {y}");
+        assert!(
+            map[y * stride + w * 4..(y + 1) * stride]
+                .iter()
+                .all(|&b| b == 0xAB),
+            "padding of row {y} was written"
+        );
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct MpManifest {
+    selfie: std::collections::BTreeMap<String, MpPhoto>,
+}
+
+#[derive(serde::Deserialize)]
+struct MpPhoto {
+    width: usize,
+    height: usize,
+    rgb: String,
+    masks: std::collections::BTreeMap<String, String>,
+}
+
+fn mediapipe_dir() -> PathBuf {
+    common::reference_dir().join("mediapipe")
+}
+
+fn read_f32(p: &std::path::Path) -> Vec<f32> {
+    std::fs::read(p)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn matte_matches_mediapipe_at_full_resolution() {
+    init();
+    let dir = mediapipe_dir();
+    let manifest: MpManifest = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("manifest.json")).expect("run `make test`"),
+    )
+    .unwrap();
+    for (photo, p) in &manifest.selfie {
+        let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
+        for (model, file) in &p.masks {
+            let theirs = read_f32(&dir.join(file));
+            for refine in ["false", "true"] {
+                let props = [
+                    ("effect", "matte"),
+                    ("smoothing", "0"),
+                    ("edge-refine", refine),
+                    ("model", model.as_str()),
+                ];
+                let (out, _) = run_once(
+                    &props,
+                    &OwnedFrame::from_rgb(PixelFormat::Rgba, p.width, p.height, &rgb, 0),
+                );
+                let (mut inter, mut union) = (0u64, 0u64);
+                for (i, &t) in theirs.iter().enumerate() {
+                    let ours = out.planes[0][i * 4] >= 128;
+                    let t = t > 0.5;
+                    inter += u64::from(ours && t);
+                    union += u64::from(ours || t);
+                }
+                let iou = inter as f64 / union.max(1) as f64;
+                println!(
+                    "{photo} {model} edge-refine={refine}: IoU at 0.5 vs MediaPipe = {iou:.4}"
+                );
+                if refine == "false" {
+                    assert!(iou >= 0.98, "{photo} {model}: IoU {iou}");
+                } else {
+                    assert!(iou >= 0.95, "{photo} {model} refined: IoU {iou}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn blur_keeps_people_and_smooths_the_background() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (out, meta) = run_once(
+        &[
+            ("effect", "blur"),
+            ("smoothing", "0"),
+            ("edge-refine", "false"),
+        ],
+        &frame,
+    );
+    let (mut person, mut changed) = (0, 0);
+    let (mut bg_before, mut bg_after) = (Vec::new(), Vec::new());
+    for y in 0..h {
+        for x in 0..w {
+            let p = meta.at_frame(x as u32, y as u32);
+            let i = (y * w + x) * 4;
+            // Deep inside the person (all mask neighbours confident).
+            // The alpha there is 255 (bilinear from the mask, as with edge-refine off).
+            let inside = meta.sample(x as u32, y as u32) >= 254.5 / 255.0;
+            if inside && p > 0.99 {
+                person += 1;
+                if (0..3).any(|c| {
+                    (i32::from(out.planes[0][i + c]) - i32::from(frame.planes[0][i + c])).abs() > 2
+                }) {
+                    changed += 1;
+                }
+            } else if p < 0.005 && x > 0 && x + 1 < w {
+                // Local contrast: difference to the right neighbour.
+                let d = |img: &[u8]| (i32::from(img[i]) - i32::from(img[i + 4])).abs() as f64;
+                bg_before.push(d(&frame.planes[0]));
+                bg_after.push(d(&out.planes[0]));
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "person pixels {person}, changed {changed}; background local contrast {:.2} → {:.2}",
+        mean(&bg_before),
+        mean(&bg_after)
+    );
+    assert!(person > 10_000);
+    assert_eq!(changed, 0);
+    assert!(mean(&bg_after) < mean(&bg_before) * 0.5);
+}
+
+#[test]
+fn replace_color_and_transparent_follow_the_mask() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let bg_path = std::env::temp_dir().join(format!("aifx-bg-{}.png", std::process::id()));
+    image::RgbImage::from_pixel(64, 48, image::Rgb([10, 20, 250]))
+        .save(&bg_path)
+        .unwrap();
+    let bg = bg_path.to_str().unwrap();
+    let common = [("smoothing", "0"), ("edge-refine", "false")];
+    let cases: [(&[(&str, &str)], [u8; 3]); 2] = [
+        (&[("effect", "replace"), ("background", bg)], [10, 20, 250]),
+        (
+            &[("effect", "color"), ("background-color", "0xffff0000")],
+            [255, 0, 0],
+        ),
+    ];
+    for (props, colour) in cases {
+        let all: Vec<_> = props.iter().chain(common.iter()).copied().collect();
+        let (out, meta) = run_once(&all, &frame);
+        let (mut checked, mut wrong) = (0, 0);
+        for y in 0..h {
+            for x in 0..w {
+                let p = meta.at_frame(x as u32, y as u32);
+                let i = (y * w + x) * 4;
+                let px = &out.planes[0][i..i + 3];
+                if p < 0.002 {
+                    checked += 1;
+                    wrong += usize::from(
+                        (0..3).any(|c| (i32::from(px[c]) - i32::from(colour[c])).abs() > 3),
+                    );
+                }
+            }
+        }
+        println!("{props:?}: {checked} background pixels, {wrong} not the background");
+        assert!(
+            checked > 50_000 && wrong * 100 < checked,
+            "{wrong} of {checked}"
+        );
+    }
+    let (out, meta) = run_once(
+        &[
+            ("effect", "transparent"),
+            ("smoothing", "0"),
+            ("edge-refine", "false"),
+        ],
+        &frame,
+    );
+    let mut max_err = 0i32;
+    for y in 0..h {
+        for x in 0..w {
+            let a = i32::from(out.planes[0][(y * w + x) * 4 + 3]);
+            let p = meta.sample(x as u32, y as u32);
+            max_err = max_err.max((a - (p * 255.0).round() as i32).abs());
+        }
+    }
+    // The meta holds the mask in 8 bits, the element used floats.
+    assert!(max_err <= 2, "alpha off by {max_err}");
+    let _ = std::fs::remove_file(&bg_path);
+}
+
+#[test]
+fn property_changes_apply_from_the_next_frame_and_interval_skips_inference() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (buf, info) = to_buffer(&frame);
+    let mut hns = harness(&[("effect", "none"), ("interval", "3")], &info);
+    let mut inferred = Vec::new();
+    for i in 0..9 {
+        if i == 5 {
+            hns.element()
+                .unwrap()
+                .set_property_from_str("effect", "color");
+        }
+        let out = hns.push_and_pull(buf.copy()).unwrap();
+        inferred.push(MaskMeta::get(&out).unwrap().inferred);
+        let changed =
+            out.map_readable().unwrap().as_slice() != buf.map_readable().unwrap().as_slice();
+        assert_eq!(
+            changed,
+            i >= 5,
+            "frame {i}: effect change must apply from the next frame"
+        );
+    }
+    assert_eq!(
+        inferred,
+        vec![true, false, false, true, false, false, true, false, false]
+    );
+}
+
+#[test]
+fn async_mode_never_waits_and_catches_up() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (buf, info) = to_buffer(&frame);
+    let mut hns = harness(&[("effect", "color"), ("async", "true")], &info);
+    let mut any_inferred = false;
+    for _ in 0..40 {
+        let out = hns.push_and_pull(buf.copy()).unwrap();
+        any_inferred |= MaskMeta::get(&out).unwrap().inferred;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(any_inferred, "the worker's masks reach the frames");
+}
+
+fn start_error(desc: &str) -> String {
+    let pipeline = match gst::parse::launch(desc) {
+        Ok(p) => p,
+        // Caps that cannot link are refused while the pipeline is built.
+        Err(e) => return e.to_string(),
+    };
+    let bus = pipeline.bus().unwrap();
+    let r = pipeline.set_state(gst::State::Paused);
+    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(r.is_err() || msg.is_some(), "{desc} started");
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => {
+            format!("{} {}", e.error(), e.debug().unwrap_or_default())
+        }
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn bad_models_fail_the_state_change_with_a_clear_message() {
+    init();
+    let e = start_error(
+        "videotestsrc num-buffers=1 ! segment model=/nonexistent/person.onnx ! fakesink",
+    );
+    assert!(
+        e.contains("/nonexistent/person.onnx") && e.contains("make demo"),
+        "{e}"
+    );
+
+    let corrupt = std::env::temp_dir().join(format!("aifx-corrupt-{}.onnx", std::process::id()));
+    std::fs::write(&corrupt, b"not a model at all").unwrap();
+    let e = start_error(&format!(
+        "videotestsrc num-buffers=1 ! segment model={} ! fakesink",
+        corrupt.display()
+    ));
+    assert!(
+        e.contains(corrupt.to_str().unwrap()) && e.contains("make demo"),
+        "{e}"
+    );
+    let _ = std::fs::remove_file(&corrupt);
+
+    // A real ONNX model with the wrong interface: the pose detector's outputs are not a mask.
+    let e = start_error("videotestsrc num-buffers=1 ! segment model=pose-detection ! fakesink");
+    assert!(e.contains("one-channel mask"), "{e}");
+}
+
+#[test]
+fn a_missing_background_is_an_error_on_the_bus() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment effect=replace background=/nonexistent/bg.jpg ! fakesink",
+    )
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Error, gst::MessageType::Eos],
+        )
+        .unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    match msg.view() {
+        gst::MessageView::Error(e) => assert!(
+            e.error().to_string().contains("/nonexistent/bg.jpg"),
+            "{}",
+            e.error()
+        ),
+        // (A crash would have ended the test process instead.)
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_caps_fail_negotiation() {
+    init();
+    let e =
+        start_error("videotestsrc num-buffers=1 ! video/x-raw,format=GRAY8 ! segment ! fakesink");
+    assert!(
+        e.to_lowercase().contains("negotiat") || e.contains("can't handle caps"),
+        "{e}"
+    );
+}
+
+#[test]
+fn flush_and_eos_reset_temporal_state() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let dark = OwnedFrame::new(PixelFormat::Rgba, w, h, 0);
+    let (buf, info) = to_buffer(&frame);
+    let (dark_buf, _) = to_buffer(&dark);
+    let mut hns = harness(&[("effect", "none"), ("smoothing", "0.9")], &info);
+    let first = MaskMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
+    // An empty frame in between drags the smoothed mask toward it...
+    let _ = hns.push_and_pull(dark_buf.copy()).unwrap();
+    let smoothed = MaskMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
+    assert_ne!(
+        smoothed.data, first.data,
+        "smoothing carries state between frames"
+    );
+    // ...until a flush resets it: the next frame is as if it were the first.
+    assert!(hns.push_event(gst::event::FlushStart::new()));
+    assert!(hns.push_event(gst::event::FlushStop::new(true)));
+    hns.set_src_caps(info.to_caps().unwrap());
+    let _ = hns.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    let after = MaskMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
+    assert_eq!(after.data, first.data);
+}
