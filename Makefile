@@ -3,7 +3,7 @@
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aifx
 
-.PHONY: all setup demo test install bench-models fuzz
+.PHONY: all setup demo test install bench bench-models fuzz
 
 all: setup
 
@@ -18,6 +18,10 @@ test: setup
 
 install: setup
 	@scripts/install.sh
+
+# segment element at 720p/1080p vs MediaPipe SelfieSegmentation on the same frames.
+bench: setup
+	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 
 # ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
 bench-models: setup

@@ -1,11 +1,47 @@
 #!/usr/bin/env bash
-# The demo on packaged media: person masks from the converted selfie model.
+# The demo on packaged media: every `segment` effect on packaged photos, through real
+# gst-launch-1.0 pipelines, plus a side-by-side montage per photo (target/demo/).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
 OUT=${AIFX_DEMO_OUT:-$ROOT/target/demo}
-SKIMAGE_DATA=$("$CACHE/venv-ref/bin/python" -c 'import skimage.data, os; print(os.path.dirname(skimage.data.__file__))')
+PY=$CACHE/venv-ref/bin/python
+OPENCV=/usr/share/doc/opencv-doc/examples/data
+SKIMAGE_DATA=$("$PY" -c 'import skimage.data, os; print(os.path.dirname(skimage.data.__file__))')
+export GST_PLUGIN_PATH=$ROOT/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}
+mkdir -p "$OUT"
+
 "$ROOT/target/release/aifx-models" list
-"$ROOT/target/release/aifx-models" demo --out "$OUT" \
-  "$SKIMAGE_DATA/astronaut.png" /usr/share/doc/opencv-doc/examples/data/messi5.jpg
-echo "demo images are in $OUT"
+
+declare -A PHOTOS=([messi5]="$OPENCV/messi5.jpg" [astronaut]="$SKIMAGE_DATA/astronaut.png")
+EFFECTS=("none" "blur" "replace background=$OPENCV/starry_night.jpg" "color" "transparent" "matte")
+for name in "${!PHOTOS[@]}"; do
+  src=${PHOTOS[$name]}
+  for e in "${EFFECTS[@]}"; do
+    effect=${e%% *}
+    # shellcheck disable=SC2086
+    gst-launch-1.0 -q filesrc location="$src" ! decodebin ! videoconvert ! video/x-raw,format=RGBA \
+      ! segment effect=$e ! videoconvert ! pngenc ! filesink location="$OUT/$name-$effect.png"
+  done
+  "$PY" - "$OUT" "$name" <<'PYEOF'
+import sys
+from PIL import Image, ImageDraw
+out, name = sys.argv[1], sys.argv[2]
+effects = ["none", "blur", "replace", "color", "transparent", "matte"]
+tiles = [Image.open(f"{out}/{name}-{e}.png").convert("RGBA") for e in effects]
+w, h = tiles[0].size
+sheet = Image.new("RGB", (w * 3, (h + 24) * 2), "white")
+checker = Image.new("RGBA", (w, h))
+d = ImageDraw.Draw(checker)
+for y in range(0, h, 16):
+    for x in range(0, w, 16):
+        d.rectangle([x, y, x + 15, y + 15], fill=(200, 200, 200, 255) if (x // 16 + y // 16) % 2 else (255, 255, 255, 255))
+for i, (e, t) in enumerate(zip(effects, tiles)):
+    x, y = (i % 3) * w, (i // 3) * (h + 24)
+    sheet.paste(Image.alpha_composite(checker, t).convert("RGB"), (x, y + 24))
+    ImageDraw.Draw(sheet).text((x + 6, y + 6), "effect=" + e + (" (original)" if e == "none" else ""), fill="black")
+sheet.save(f"{out}/{name}-effects.png")
+print(f"{out}/{name}-effects.png")
+PYEOF
+done
+echo "demo images are in $OUT (open *-effects.png for the side-by-side view)"

@@ -132,6 +132,13 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
                 .with_intra_threads(opts.threads)
                 .map_err(|e| invalid(model, e))?;
         }
+        // ONNX Runtime's workers spin for a while after each run; the effects run right
+        // after inference on the same cores (rayon), and spinning workers starve them.
+        if std::env::var_os("AIFX_ORT_SPIN").is_none() {
+            b = b
+                .with_intra_op_spinning(false)
+                .map_err(|e| invalid(model, e))?;
+        }
         if let Some(p) = provider(device) {
             b = b
                 .with_execution_providers([p])
