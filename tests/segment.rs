@@ -343,7 +343,8 @@ fn replace_color_and_transparent_follow_the_mask() {
         .unwrap();
     let bg = bg_path.to_str().unwrap();
     let common = [("smoothing", "0"), ("edge-refine", "false")];
-    let cases: [(&[(&str, &str)], [u8; 3]); 2] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], [u8; 3]);
+    let cases: [Case; 2] = [
         (&[("effect", "replace"), ("background", bg)], [10, 20, 250]),
         (
             &[("effect", "color"), ("background-color", "0xffff0000")],

@@ -191,8 +191,8 @@ fn densify<T: Copy + Default>(shape: &[usize], sp: &Sparsity, values: &[T]) -> R
                 let (Some(&a), Some(&b)) = (segments.get(pos), segments.get(pos + 1)) else {
                     return Err(malformed("sparse segment index out of range"));
                 };
-                for j in a as usize..b as usize {
-                    children.push((level + 1, j, flat * shape[level] + indices[j] as usize));
+                for (j, &index) in indices.iter().enumerate().take(b as usize).skip(a as usize) {
+                    children.push((level + 1, j, flat * shape[level] + index as usize));
                 }
             }
         }
@@ -935,7 +935,7 @@ impl<'m> Cx<'m> {
         };
         let x = self.act_tflite(self.input(op, 0)?)?;
         let w = self.cst(self.input(op, 1)?)?;
-        if w.shape.len() != 2 || w.shape[1] == 0 || elements(&x.shape) % w.shape[1] != 0 {
+        if w.shape.len() != 2 || w.shape[1] == 0 || !elements(&x.shape).is_multiple_of(w.shape[1]) {
             return Err(malformed(format!(
                 "FULLY_CONNECTED weights {:?} for input {:?}",
                 w.shape, x.shape

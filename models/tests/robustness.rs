@@ -116,7 +116,7 @@ enum V {
 }
 
 fn align(buf: &mut Vec<u8>, n: usize) {
-    while buf.len() % n != 0 {
+    while !buf.len().is_multiple_of(n) {
         buf.push(0);
     }
 }

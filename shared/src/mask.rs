@@ -61,37 +61,61 @@ pub fn threshold(mask: &mut Mask, threshold: f32) {
 }
 
 /// Running-sum box filter of radius `r` over one line, edges clamped.
+#[allow(clippy::needless_range_loop)] // three index ranges over two slices read best as loops
 fn blur_line(src: &[f32], dst: &mut [f32], r: usize) {
-    let n = src.len() as isize;
-    let at = |i: isize| src[i.clamp(0, n - 1) as usize];
-    let r = r as isize;
-    let mut sum: f32 = (-r..=r).map(at).sum();
+    let n = src.len();
+    let at = |i: isize| src[i.clamp(0, n as isize - 1) as usize];
+    let ri = r as isize;
+    let mut sum: f32 = (-ri..=ri).map(at).sum();
     let norm = 1.0 / (2 * r + 1) as f32;
-    for i in 0..n {
-        dst[i as usize] = sum * norm;
-        sum += at(i + r + 1) - at(i - r);
+    // Clamped reads only near the ends; the interior indexes directly.
+    let (lo, hi) = (r.min(n), n.saturating_sub(r + 1).max(r.min(n)));
+    for i in 0..lo {
+        dst[i] = sum * norm;
+        sum += at((i + r + 1) as isize) - at(i as isize - ri);
+    }
+    for i in lo..hi {
+        dst[i] = sum * norm;
+        sum += src[i + r + 1] - src[i - r];
+    }
+    for i in hi..n {
+        dst[i] = sum * norm;
+        sum += at((i + r + 1) as isize) - at(i as isize - ri);
     }
 }
 
-/// Box blur of radius `r` along rows then columns.
+/// Box blur of radius `r` (edges clamped): running sums along each row, then a running sum
+/// of whole rows for the vertical pass so it streams through memory and vectorises.
 pub fn box_blur(data: &mut [f32], width: usize, height: usize, r: usize) {
     if r == 0 || data.is_empty() {
         return;
     }
-    let mut src = vec![0.0; width.max(height)];
-    let mut dst = vec![0.0; width.max(height)];
+    let mut line = vec![0.0; width];
     for row in data.chunks_exact_mut(width) {
-        src[..width].copy_from_slice(row);
-        blur_line(&src[..width], &mut dst[..width], r);
-        row.copy_from_slice(&dst[..width]);
+        blur_line(row, &mut line, r);
+        row.copy_from_slice(&line);
     }
-    for x in 0..width {
-        for y in 0..height {
-            src[y] = data[y * width + x];
+    let src = data.to_vec();
+    let row = |y: isize| {
+        let y = y.clamp(0, height as isize - 1) as usize;
+        &src[y * width..(y + 1) * width]
+    };
+    let r = r as isize;
+    let mut acc = vec![0.0f32; width];
+    for k in -r..=r {
+        for (a, &v) in acc.iter_mut().zip(row(k)) {
+            *a += v;
         }
-        blur_line(&src[..height], &mut dst[..height], r);
-        for y in 0..height {
-            data[y * width + x] = dst[y];
+    }
+    let norm = 1.0 / (2 * r + 1) as f32;
+    for (y, out) in data.chunks_exact_mut(width).enumerate() {
+        let y = y as isize;
+        for (o, &a) in out.iter_mut().zip(&acc) {
+            *o = a * norm;
+        }
+        let (add, sub) = (row(y + r + 1), row(y - r));
+        for ((a, &p), &m) in acc.iter_mut().zip(add).zip(sub) {
+            *a += p - m;
         }
     }
 }

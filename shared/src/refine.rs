@@ -23,45 +23,83 @@ pub fn guided_coefficients(mask: &Mask, guide: &[f32], radius: usize, eps: f32) 
     let (w, h) = (mask.width, mask.height);
     assert_eq!(guide.len(), w * h);
     let p = &mask.data;
-    let blur = |mut v: Vec<f32>| {
-        box_blur(&mut v, w, h, radius);
-        v
-    };
-    let mean_i = blur(guide.to_vec());
-    let mean_p = blur(p.clone());
-    let corr_i = blur(guide.iter().map(|i| i * i).collect());
-    let corr_ip = blur(guide.iter().zip(p).map(|(i, p)| i * p).collect());
-    let mut a = Vec::with_capacity(w * h);
-    let mut b = Vec::with_capacity(w * h);
-    for k in 0..w * h {
-        let var = corr_i[k] - mean_i[k] * mean_i[k];
-        let cov = corr_ip[k] - mean_i[k] * mean_p[k];
+    // The four local means, blurred in parallel.
+    let mut planes = [
+        guide.to_vec(),
+        p.clone(),
+        guide.iter().map(|i| i * i).collect(),
+        guide.iter().zip(p).map(|(i, p)| i * p).collect(),
+    ];
+    planes
+        .par_iter_mut()
+        .for_each(|v| box_blur(v, w, h, radius));
+    let [mean_i, mean_p, corr_i, corr_ip] = planes;
+    let mut a = corr_ip;
+    let mut b = mean_p;
+    for (((a, b), &mi), &ci) in a.iter_mut().zip(b.iter_mut()).zip(&mean_i).zip(&corr_i) {
+        let var = ci - mi * mi;
+        let cov = *a - mi * *b;
         let ak = cov / (var + eps);
-        a.push(ak);
-        b.push(mean_p[k] - ak * mean_i[k]);
+        *b -= ak * mi;
+        *a = ak;
     }
+    rayon::join(
+        || box_blur(&mut a, w, h, radius),
+        || box_blur(&mut b, w, h, radius),
+    );
     Coefficients {
-        a: Mask::new(w, h, blur(a)),
-        b: Mask::new(w, h, blur(b)),
+        a: Mask::new(w, h, a),
+        b: Mask::new(w, h, b),
     }
 }
 
-/// Horizontal taps from frame columns into mask columns (pixel centres aligned).
-fn column_taps(frame_w: usize, mask_w: usize) -> Vec<(u32, u32, f32)> {
-    crate::sample::taps(mask_w, frame_w, crate::tensor::Sampling::HalfPixel)
-        .into_iter()
-        .map(|(i, j, f)| (i as u32, j as u32, f))
-        .collect()
+/// Every row of `m` resampled horizontally to `width` (pixel centres aligned), so the
+/// per-pixel work below is a vertical lerp between two contiguous rows (vectorises).
+fn upsample_rows(m: &Mask, width: usize, out: &mut Vec<f32>) {
+    let xs = crate::sample::taps(m.width, width, crate::tensor::Sampling::HalfPixel);
+    out.resize(m.height * width, 0.0);
+    out.par_chunks_mut(width).enumerate().for_each(|(k, row)| {
+        let src = &m.data[k * m.width..(k + 1) * m.width];
+        for (o, &(i, j, f)) in row.iter_mut().zip(&xs) {
+            *o = src[i] + (src[j] - src[i]) * f;
+        }
+    });
 }
 
-/// Interpolates mask row `fy` (fractional, in mask rows) into `out`.
-fn mask_row(m: &Mask, y0: usize, y1: usize, fy: f32, out: &mut [f32]) {
+/// Buffers reused from frame to frame: reallocating them per frame costs page faults that
+/// showed up as a third of the alpha pass in profiles.
+#[derive(Default)]
+pub struct AlphaScratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+#[inline]
+fn lerp_rows(up: &[f32], width: usize, y0: usize, y1: usize, fy: f32, out: &mut [f32]) {
     let (r0, r1) = (
-        &m.data[y0 * m.width..][..m.width],
-        &m.data[y1 * m.width..][..m.width],
+        &up[y0 * width..(y0 + 1) * width],
+        &up[y1 * width..(y1 + 1) * width],
     );
     for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
         *o = a + (b - a) * fy;
+    }
+}
+
+/// Luma of packed pixels with R at byte `R` and B at byte `B` (monomorphised so the byte
+/// positions are constants and the loop vectorises).
+fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
+    const K: f32 = 1.0 / 255.0;
+    let (kr, kg, kb) = (0.299 * K, 0.587 * K, 0.114 * K);
+    // Whole pixels as little-endian words: shifts and masks on u32 lanes vectorise where
+    // byte-wise strided loads do not.
+    for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
+        let v = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+        let (r, g, b) = (
+            (v >> (8 * R)) & 0xff,
+            (v >> 8) & 0xff,
+            (v >> (8 * B)) & 0xff,
+        );
+        *o = kr * r as i32 as f32 + kg * g as i32 as f32 + kb * b as i32 as f32;
     }
 }
 
@@ -69,14 +107,8 @@ fn mask_row(m: &Mask, y0: usize, y1: usize, fy: f32, out: &mut [f32]) {
 fn luma_row(frame: &FrameMut<'_>, y: usize, out: &mut [f32]) {
     const K: f32 = 1.0 / 255.0;
     match frame.format.rgb_offsets() {
-        Some([r, g, b]) => {
-            for (o, px) in out.iter_mut().zip(frame.row(0, y).chunks_exact(4)) {
-                *o = (0.299 * f32::from(px[r])
-                    + 0.587 * f32::from(px[g])
-                    + 0.114 * f32::from(px[b]))
-                    * K;
-            }
-        }
+        Some([0, _, _]) => packed_luma::<0, 2>(frame.row(0, y), out),
+        Some(_) => packed_luma::<2, 0>(frame.row(0, y), out),
         None => {
             let (lo, scale) = if frame.matrix.full_range {
                 (0.0, K)
@@ -92,51 +124,58 @@ fn luma_row(frame: &FrameMut<'_>, y: usize, out: &mut [f32]) {
 
 /// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
 /// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.
+// `max().min()` instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
+#[allow(clippy::manual_clamp)]
 pub fn alpha_plane(
     frame: &FrameMut<'_>,
     mask: &Mask,
     coefficients: Option<&Coefficients>,
     alpha: &mut Vec<u8>,
+    scratch: &mut AlphaScratch,
 ) {
     let (w, h) = (frame.width, frame.height);
     alpha.resize(w * h, 0);
-    let xs = column_taps(w, mask.width);
     let ys = crate::sample::taps(mask.height, h, crate::tensor::Sampling::HalfPixel);
-    alpha.par_chunks_mut(w).enumerate().for_each_init(
-        || {
-            (
-                vec![0.0f32; mask.width],
-                vec![0.0f32; mask.width],
-                vec![0.0f32; w],
-            )
-        },
-        |(ra, rb, luma), (y, out)| {
-            let (y0, y1, fy) = ys[y];
-            match coefficients {
-                Some(c) => {
-                    mask_row(&c.a, y0, y1, fy, ra);
-                    mask_row(&c.b, y0, y1, fy, rb);
+    match coefficients {
+        Some(c) => {
+            upsample_rows(&c.a, w, &mut scratch.a);
+            upsample_rows(&c.b, w, &mut scratch.b);
+            let (ua, ub) = (&scratch.a, &scratch.b);
+            alpha.par_chunks_mut(w).enumerate().for_each_init(
+                || (vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]),
+                |(ra, rb, luma), (y, out)| {
+                    let (y0, y1, fy) = ys[y];
+                    lerp_rows(ua, w, y0, y1, fy, ra);
+                    lerp_rows(ub, w, y0, y1, fy, rb);
                     luma_row(frame, y, luma);
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let (i, j, f) = xs[x];
-                        let (i, j) = (i as usize, j as usize);
-                        let a = ra[i] + (ra[j] - ra[i]) * f;
-                        let b = rb[i] + (rb[j] - rb[i]) * f;
-                        *o = ((a * luma[x] + b).clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                    for (((o, &a), &b), &l) in out
+                        .iter_mut()
+                        .zip(ra.iter())
+                        .zip(rb.iter())
+                        .zip(luma.iter())
+                    {
+                        // max/min rather than clamp, and an i32 cast of a value known to be in
+                        // range: both vectorise.
+                        *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
                     }
-                }
-                None => {
-                    mask_row(mask, y0, y1, fy, ra);
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let (i, j, f) = xs[x];
-                        let (i, j) = (i as usize, j as usize);
-                        let v = ra[i] + (ra[j] - ra[i]) * f;
-                        *o = (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+                },
+            );
+        }
+        None => {
+            upsample_rows(mask, w, &mut scratch.a);
+            let um = &scratch.a;
+            alpha.par_chunks_mut(w).enumerate().for_each_init(
+                || vec![0.0f32; w],
+                |rm, (y, out)| {
+                    let (y0, y1, fy) = ys[y];
+                    lerp_rows(um, w, y0, y1, fy, rm);
+                    for (o, &v) in out.iter_mut().zip(rm.iter()) {
+                        *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
                     }
-                }
-            }
-        },
-    );
+                },
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +195,13 @@ mod tests {
         assert!(c.a.data.iter().all(|a| a.abs() < 1e-3));
         let mut f = OwnedFrame::from_rgb(PixelFormat::Rgba, 8, 8, &[128u8; 8 * 8 * 3], 0);
         let mut alpha = Vec::new();
-        alpha_plane(&f.view(), &m, None, &mut alpha);
+        alpha_plane(
+            &f.view(),
+            &m,
+            None,
+            &mut alpha,
+            &mut AlphaScratch::default(),
+        );
         assert_eq!(alpha[0], 255);
         assert_eq!(alpha[7], 0);
     }
@@ -183,7 +228,13 @@ mod tests {
         }
         let mut f = OwnedFrame::from_rgb(PixelFormat::Rgbx, w, w, &rgb, 4);
         let mut alpha = Vec::new();
-        alpha_plane(&f.view(), &mask, Some(&c), &mut alpha);
+        alpha_plane(
+            &f.view(),
+            &mask,
+            Some(&c),
+            &mut alpha,
+            &mut AlphaScratch::default(),
+        );
         let row = &alpha[8 * w..9 * w];
         // The step between columns 5 and 6 is much larger than in the plain bilinear mask.
         let jump = i32::from(row[5]) - i32::from(row[6]);

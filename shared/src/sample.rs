@@ -65,27 +65,33 @@ pub fn frame_to_tensor(
     let (scale, offset) = range.scale_offset();
     let xs = taps(f.width, tw, sampling);
     let ys = taps(f.height, th, sampling);
-    let mut tensor = Vec::with_capacity(tw * th * 3);
-    let mut luma = Vec::with_capacity(tw * th);
-    let mut push = |rgb: [f32; 3]| {
-        for c in rgb {
-            tensor.push(c.clamp(0.0, 255.0) * scale + offset);
-        }
-        luma.push((0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).clamp(0.0, 255.0) / 255.0);
+    let mut tensor = vec![0.0f32; tw * th * 3];
+    let mut luma = vec![0.0f32; tw * th];
+    let mut store = |k: usize, rgb: [f32; 3]| {
+        let [r, g, b] = rgb.map(|c| c.clamp(0.0, 255.0));
+        tensor[k * 3] = r * scale + offset;
+        tensor[k * 3 + 1] = g * scale + offset;
+        tensor[k * 3 + 2] = b * scale + offset;
+        luma[k] = (0.299 * r + 0.587 * g + 0.114 * b) * (1.0 / 255.0);
     };
-    if let Some(o) = f.format.rgb_offsets() {
-        for &(y0, y1, fy) in &ys {
+    if let Some([ro, go, bo]) = f.format.rgb_offsets() {
+        let xb: Vec<(usize, usize, f32)> =
+            xs.iter().map(|&(i, j, fx)| (i * 4, j * 4, fx)).collect();
+        for (ty, &(y0, y1, fy)) in ys.iter().enumerate() {
             let (r0, r1) = (f.row(0, y0), f.row(0, y1));
-            for &(x0, x1, fx) in &xs {
-                let rgb = o.map(|c| {
-                    let p = |r: &[u8], x: usize| f32::from(r[x * 4 + c]);
-                    lerp(
-                        lerp(p(r0, x0), p(r0, x1), fx),
-                        lerp(p(r1, x0), p(r1, x1), fx),
-                        fy,
-                    )
-                });
-                push(rgb);
+            for (tx, &(i, j, fx)) in xb.iter().enumerate() {
+                let (p00, p01, p10, p11) =
+                    (&r0[i..i + 4], &r0[j..j + 4], &r1[i..i + 4], &r1[j..j + 4]);
+                let ch = |c: usize| {
+                    let (a, b, c2, d) = (
+                        f32::from(p00[c]),
+                        f32::from(p01[c]),
+                        f32::from(p10[c]),
+                        f32::from(p11[c]),
+                    );
+                    lerp(lerp(a, b, fx), lerp(c2, d, fx), fy)
+                };
+                store(ty * tw + tx, [ch(ro), ch(go), ch(bo)]);
             }
         }
         return (tensor, luma);
@@ -93,36 +99,46 @@ pub fn frame_to_tensor(
     // Chroma sample positions: luma coordinate / 2 (centred chroma siting is within half a
     // chroma pixel of this, far below the model's resolution).
     let (cw, ch) = (f.width.div_ceil(2), f.height.div_ceil(2));
-    let cx_taps: Vec<_> = xs
-        .iter()
-        .map(|&(x0, _, fx)| {
-            let s = ((x0 as f32 + fx) / 2.0).min((cw - 1) as f32);
-            let i = s.floor() as usize;
-            (i, (i + 1).min(cw - 1), s - i as f32)
-        })
-        .collect();
-    for &(y0, y1, fy) in &ys {
-        let s = ((y0 as f32 + fy) / 2.0).min((ch - 1) as f32);
-        let (cy0, cy1, cfy) = (
-            s.floor() as usize,
-            (s.floor() as usize + 1).min(ch - 1),
-            s - s.floor(),
-        );
+    let half = |i: usize, fr: f32, n: usize| {
+        let s = ((i as f32 + fr) / 2.0).min((n - 1) as f32);
+        let k = s.floor() as usize;
+        (k, (k + 1).min(n - 1), s - k as f32)
+    };
+    let cxs: Vec<_> = xs.iter().map(|&(x0, _, fx)| half(x0, fx, cw)).collect();
+    let nv12 = f.format == PixelFormat::Nv12;
+    for (ty, &(y0, y1, fy)) in ys.iter().enumerate() {
+        let (cy0, cy1, cfy) = half(y0, fy, ch);
         let (l0, l1) = (f.row(0, y0), f.row(0, y1));
-        for (&(x0, x1, fx), &(cx0, cx1, cfx)) in xs.iter().zip(&cx_taps) {
+        // (U row, V row, bytes per chroma sample, V offset) for both chroma rows.
+        let chroma_rows = |cy: usize| -> (&[u8], &[u8]) {
+            if nv12 {
+                let r = f.row(1, cy);
+                (r, &r[1..])
+            } else {
+                (f.row(1, cy), f.row(2, cy))
+            }
+        };
+        let step = if nv12 { 2 } else { 1 };
+        let ((u0, v0), (u1, v1)) = (chroma_rows(cy0), chroma_rows(cy1));
+        for (tx, (&(x0, x1, fx), &(cx0, cx1, cfx))) in xs.iter().zip(&cxs).enumerate() {
             let p = |r: &[u8], x: usize| f32::from(r[x]);
             let yv = lerp(
                 lerp(p(l0, x0), p(l0, x1), fx),
                 lerp(p(l1, x0), p(l1, x1), fx),
                 fy,
             );
-            let (u00, v00) = chroma_at(f, cx0, cy0);
-            let (u01, v01) = chroma_at(f, cx1, cy0);
-            let (u10, v10) = chroma_at(f, cx0, cy1);
-            let (u11, v11) = chroma_at(f, cx1, cy1);
-            let u = lerp(lerp(u00, u01, cfx), lerp(u10, u11, cfx), cfy);
-            let v = lerp(lerp(v00, v01, cfx), lerp(v10, v11, cfx), cfy);
-            push(f.matrix.to_rgb(yv, u, v));
+            let (a, b) = (cx0 * step, cx1 * step);
+            let u = lerp(
+                lerp(p(u0, a), p(u0, b), cfx),
+                lerp(p(u1, a), p(u1, b), cfx),
+                cfy,
+            );
+            let v = lerp(
+                lerp(p(v0, a), p(v0, b), cfx),
+                lerp(p(v1, a), p(v1, b), cfx),
+                cfy,
+            );
+            store(ty * tw + tx, f.matrix.to_rgb(yv, u, v));
         }
     }
     (tensor, luma)

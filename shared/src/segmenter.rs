@@ -14,7 +14,7 @@ use crate::composite::{CompositeParams, Compositor, Effect};
 use crate::frame::FrameMut;
 use crate::mask::{self, Mask};
 use crate::paths::resolve_model;
-use crate::refine::{alpha_plane, guided_coefficients};
+use crate::refine::{alpha_plane, guided_coefficients, AlphaScratch};
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
@@ -242,6 +242,7 @@ pub struct Segmenter {
     frames: u64,
     compositor: Compositor,
     alpha: Vec<u8>,
+    alpha_scratch: AlphaScratch,
     worker: Option<(Arc<Slot>, std::thread::JoinHandle<()>)>,
     inferences: u64,
 }
@@ -341,7 +342,10 @@ impl Segmenter {
         let sp = &model.spec;
         let (tensor, luma) =
             frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Corners);
-        let due = self.raw.is_none() || self.frames % u64::from(settings.interval.max(1)) == 0;
+        let due = self.raw.is_none()
+            || self
+                .frames
+                .is_multiple_of(u64::from(settings.interval.max(1)));
         self.frames += 1;
         let mut inferred = false;
         let fresh = if asynchronous {
@@ -408,7 +412,13 @@ impl Segmenter {
             } else {
                 None
             };
-            alpha_plane(frame, &m, guide.as_ref(), &mut self.alpha);
+            alpha_plane(
+                frame,
+                &m,
+                guide.as_ref(),
+                &mut self.alpha,
+                &mut self.alpha_scratch,
+            );
             self.compositor
                 .apply(frame, &self.alpha, &settings.composite)?;
         }

@@ -56,6 +56,17 @@ pub struct SharedSession {
     pub input_range: Option<InputRange>,
 }
 
+impl std::fmt::Debug for SharedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSession")
+            .field("model", &self.model)
+            .field("device", &self.device)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish()
+    }
+}
+
 static CACHE: Lazy<Mutex<HashMap<Key, SharedSession>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// Options for [`session`].

@@ -44,7 +44,7 @@ fn missing_and_broken_libraries_are_errors_that_name_the_fix() {
         library: Some(fake.clone()),
         ..SessionOptions::default()
     };
-    let e = session(&model, &opts).err().expect("error").to_string();
+    let e = session(&model, &opts).expect_err("error").to_string();
     assert!(e.contains("make demo"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -98,8 +98,7 @@ fn corrupt_and_wrong_inputs_are_errors() {
     let bad = dir.join("corrupt.onnx");
     std::fs::write(&bad, b"\x08\x07garbage that is not a model").unwrap();
     let e = session(&bad, &SessionOptions::default())
-        .err()
-        .expect("error")
+        .expect_err("error")
         .to_string();
     assert!(e.contains("corrupt.onnx") && e.contains("make demo"), "{e}");
 
@@ -107,14 +106,12 @@ fn corrupt_and_wrong_inputs_are_errors() {
     let s = session(&model, &SessionOptions::default()).unwrap();
     let e = s
         .run(&[1, 256, 256, 3], &[0.0; 10])
-        .err()
-        .expect("error")
+        .expect_err("error")
         .to_string();
     assert!(e.contains("needs"), "{e}");
     let e = s
         .run(&[1, 128, 128, 3], &vec![0.0; 128 * 128 * 3])
-        .err()
-        .expect("error")
+        .expect_err("error")
         .to_string();
     assert!(e.contains("inference failed"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);

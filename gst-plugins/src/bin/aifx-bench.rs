@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
-use gst::prelude::*;
 use gst_video::prelude::*;
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
