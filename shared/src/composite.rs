@@ -91,28 +91,52 @@ fn plane_pixels(format: PixelFormat, p: usize, w: usize, h: usize) -> (usize, us
     (bytes / plane_layout(format, p).0, rows)
 }
 
-/// Blends one row with a background row of the same layout. `alpha4` is scratch space.
-/// Non-colour bytes (alpha/padding of packed formats) get alpha 255, which keeps them.
+/// Pixels per chunk for skipping work: chunks entirely inside the person are left alone.
+const CHUNK: usize = 32;
+
+/// Blends one row with a background produced per byte range by `background`. Chunks whose
+/// alpha is all 255 (inside the person, typically a third of the frame) are skipped without
+/// computing their background. Non-colour bytes (alpha/padding of packed formats) get alpha
+/// 255, which keeps them.
 #[inline]
-fn blend_row(row: &mut [u8], bg: &[u8], alpha: &[u8], bpp: usize, alpha4: &mut Vec<u8>) {
-    let a: &[u8] = match bpp {
-        1 => alpha,
-        _ => {
-            alpha4.resize(row.len(), 0);
-            if bpp == 4 {
-                for (q, &a) in alpha4.chunks_exact_mut(4).zip(alpha) {
-                    q.copy_from_slice(&[a, a, a, 255]);
-                }
-            } else {
-                for (q, &a) in alpha4.chunks_exact_mut(2).zip(alpha) {
-                    q.copy_from_slice(&[a, a]);
-                }
-            }
-            alpha4
+fn blend_row<F>(row: &mut [u8], alpha: &[u8], bpp: usize, scratch: &mut (Vec<u8>, Vec<u8>), mut background: F)
+where
+    F: FnMut(std::ops::Range<usize>, &mut [u8]),
+{
+    let (bg, a4) = scratch;
+    let n = alpha.len();
+    let mut x0 = 0;
+    while x0 < n {
+        let x1 = (x0 + CHUNK).min(n);
+        let ach = &alpha[x0..x1];
+        if ach.iter().all(|&a| a == 255) {
+            x0 = x1;
+            continue;
         }
-    };
-    for ((p, &b), &a) in row.iter_mut().zip(bg).zip(a) {
-        *p = blend(*p, b, a);
+        let bytes = x0 * bpp..x1 * bpp;
+        let len = bytes.len();
+        bg.resize(len.max(bg.len()), 0);
+        background(bytes.clone(), &mut bg[..len]);
+        let a: &[u8] = match bpp {
+            1 => ach,
+            _ => {
+                a4.resize(len.max(a4.len()), 0);
+                if bpp == 4 {
+                    for (q, &a) in a4[..len].chunks_exact_mut(4).zip(ach) {
+                        q.copy_from_slice(&[a, a, a, 255]);
+                    }
+                } else {
+                    for (q, &a) in a4[..len].chunks_exact_mut(2).zip(ach) {
+                        q.copy_from_slice(&[a, a]);
+                    }
+                }
+                &a4[..len]
+            }
+        };
+        for ((p, &b), &a) in row[bytes].iter_mut().zip(&bg[..len]).zip(a) {
+            *p = blend(*p, b, a);
+        }
+        x0 = x1;
     }
 }
 
@@ -244,60 +268,29 @@ impl Compositor {
                         &mut self.grid_acc,
                         &mut self.grid_rows,
                     );
-                    frame.planes[p]
-                        .data
-                        .par_chunks_mut(stride)
-                        .take(ph)
-                        .enumerate()
-                        .for_each_init(
-                            || (vec![0u8; row_bytes], Vec::new()),
-                            |(bg, a4), (y, row)| {
-                                grid.row(y, bg);
-                                blend_row(
-                                    &mut row[..row_bytes],
-                                    bg,
-                                    &palpha[y * pw..(y + 1) * pw],
-                                    bpp,
-                                    a4,
-                                );
-                            },
-                        );
+                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
+                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
+                        let arow = &palpha[y * pw..(y + 1) * pw];
+                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| grid.row(y, r, out));
+                    });
                 }
                 Effect::Replace => {
                     let bg = &background.expect("prepared above").frame;
                     let (bg_stride, bg_plane) = (bg.strides[p], &bg.planes[p]);
-                    frame.planes[p]
-                        .data
-                        .par_chunks_mut(stride)
-                        .take(ph)
-                        .enumerate()
-                        .for_each_init(Vec::new, |a4, (y, row)| {
-                            let brow = &bg_plane[y * bg_stride..y * bg_stride + row_bytes];
-                            blend_row(
-                                &mut row[..row_bytes],
-                                brow,
-                                &palpha[y * pw..(y + 1) * pw],
-                                bpp,
-                                a4,
-                            );
-                        });
+                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
+                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
+                        let brow = &bg_plane[y * bg_stride..y * bg_stride + row_bytes];
+                        let arow = &palpha[y * pw..(y + 1) * pw];
+                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| out.copy_from_slice(&brow[r]));
+                    });
                 }
                 Effect::Color => {
                     let bg: Vec<u8> = (0..row_bytes).map(|i| col[i % bpp]).collect();
-                    frame.planes[p]
-                        .data
-                        .par_chunks_mut(stride)
-                        .take(ph)
-                        .enumerate()
-                        .for_each_init(Vec::new, |a4, (y, row)| {
-                            blend_row(
-                                &mut row[..row_bytes],
-                                &bg,
-                                &palpha[y * pw..(y + 1) * pw],
-                                bpp,
-                                a4,
-                            );
-                        });
+                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
+                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
+                        let arow = &palpha[y * pw..(y + 1) * pw];
+                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| out.copy_from_slice(&bg[r]));
+                    });
                 }
                 Effect::Matte => {
                     let yuv = frame.format.is_yuv();
@@ -410,13 +403,13 @@ struct Grid<'a> {
 }
 
 impl Grid<'_> {
-    /// Background row `y` of the plane, in the plane's layout.
-    fn row(&self, y: usize, out: &mut [u8]) {
+    /// Bytes `range` of background row `y` of the plane, in the plane's layout.
+    fn row(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         let (y0, y1, fy) = self.ys[y];
         let n = self.row_bytes;
         let (r0, r1) = (
-            &self.rows[y0 * n..(y0 + 1) * n],
-            &self.rows[y1 * n..(y1 + 1) * n],
+            &self.rows[y0 * n..(y0 + 1) * n][range.clone()],
+            &self.rows[y1 * n..(y1 + 1) * n][range],
         );
         let f = (fy * 256.0) as u16;
         for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {

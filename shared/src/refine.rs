@@ -103,20 +103,17 @@ fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
     }
 }
 
-/// Full-resolution luma of one row, in [0, 1].
-fn luma_row(frame: &FrameMut<'_>, y: usize, out: &mut [f32]) {
+/// Full-resolution luma of pixels `x0..x0 + out.len()` of row `y`, in [0, 1].
+fn luma_span(frame: &FrameMut<'_>, y: usize, x0: usize, out: &mut [f32]) {
     const K: f32 = 1.0 / 255.0;
+    let n = out.len();
     match frame.format.rgb_offsets() {
-        Some([0, _, _]) => packed_luma::<0, 2>(frame.row(0, y), out),
-        Some(_) => packed_luma::<2, 0>(frame.row(0, y), out),
+        Some([0, _, _]) => packed_luma::<0, 2>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
+        Some(_) => packed_luma::<2, 0>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
         None => {
-            let (lo, scale) = if frame.matrix.full_range {
-                (0.0, K)
-            } else {
-                (16.0, 1.0 / 219.0)
-            };
-            for (o, &v) in out.iter_mut().zip(frame.row(0, y)) {
-                *o = ((f32::from(v) - lo) * scale).clamp(0.0, 1.0);
+            let (lo, scale) = if frame.matrix.full_range { (0.0, K) } else { (16.0, 1.0 / 219.0) };
+            for (o, &v) in out.iter_mut().zip(&frame.row(0, y)[x0..x0 + n]) {
+                *o = ((f32::from(v) - lo) * scale).max(0.0).min(1.0);
             }
         }
     }
@@ -147,16 +144,27 @@ pub fn alpha_plane(
                     let (y0, y1, fy) = ys[y];
                     lerp_rows(ua, w, y0, y1, fy, ra);
                     lerp_rows(ub, w, y0, y1, fy, rb);
-                    luma_row(frame, y, luma);
-                    for (((o, &a), &b), &l) in out
-                        .iter_mut()
-                        .zip(ra.iter())
-                        .zip(rb.iter())
-                        .zip(luma.iter())
-                    {
-                        // max/min rather than clamp, and an i32 cast of a value known to be in
-                        // range: both vectorise.
-                        *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                    // Where the filter's slope is ~0 (flat picture or confident mask, most of
+                    // the frame) alpha is just b: skip the frame's luma there.
+                    const CHUNK: usize = 32;
+                    let mut x0 = 0;
+                    while x0 < w {
+                        let x1 = (x0 + CHUNK).min(w);
+                        let (ac, bc, oc) = (&ra[x0..x1], &rb[x0..x1], &mut out[x0..x1]);
+                        if ac.iter().all(|a| a.abs() < 1e-3) {
+                            for (o, &b) in oc.iter_mut().zip(bc) {
+                                *o = (b.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                            }
+                        } else {
+                            let lc = &mut luma[x0..x1];
+                            luma_span(frame, y, x0, lc);
+                            for (((o, &a), &b), &l) in oc.iter_mut().zip(ac).zip(bc).zip(lc.iter()) {
+                                // max/min rather than clamp, and an i32 cast of a value known
+                                // to be in range: both vectorise.
+                                *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                            }
+                        }
+                        x0 = x1;
                     }
                 },
             );

@@ -143,13 +143,13 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
                 .with_intra_threads(opts.threads)
                 .map_err(|e| invalid(model, e))?;
         }
-        // ONNX Runtime's workers spin for a while after each run; the effects run right
-        // after inference on the same cores (rayon), and spinning workers starve them.
-        if std::env::var_os("AIFX_ORT_SPIN").is_none() {
-            b = b
-                .with_intra_op_spinning(false)
-                .map_err(|e| invalid(model, e))?;
-        }
+        // ONNX Runtime's workers spin-wait between operators (fast) and keep spinning after a
+        // run; the effects run right after inference on the same cores (rayon) and spinning
+        // workers starved them. Spin during runs, stop at the end of each.
+        b = b
+            .with_intra_op_spinning(true)
+            .and_then(|b| b.with_config_entry("session.force_spinning_stop", "1"))
+            .map_err(|e| invalid(model, e))?;
         if let Some(p) = provider(device) {
             b = b
                 .with_execution_providers([p])
