@@ -99,8 +99,13 @@ const CHUNK: usize = 32;
 /// computing their background. Non-colour bytes (alpha/padding of packed formats) get alpha
 /// 255, which keeps them.
 #[inline]
-fn blend_row<F>(row: &mut [u8], alpha: &[u8], bpp: usize, scratch: &mut (Vec<u8>, Vec<u8>), mut background: F)
-where
+fn blend_row<F>(
+    row: &mut [u8],
+    alpha: &[u8],
+    bpp: usize,
+    scratch: &mut (Vec<u8>, Vec<u8>),
+    mut background: F,
+) where
     F: FnMut(std::ops::Range<usize>, &mut [u8]),
 {
     let (bg, a4) = scratch;
@@ -269,28 +274,43 @@ impl Compositor {
                         &mut self.grid_rows,
                     );
                     let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
-                        let arow = &palpha[y * pw..(y + 1) * pw];
-                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| grid.row(y, r, out));
-                    });
+                    rows.enumerate().for_each_init(
+                        <(Vec<u8>, Vec<u8>)>::default,
+                        |scratch, (y, row)| {
+                            let arow = &palpha[y * pw..(y + 1) * pw];
+                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
+                                grid.row(y, r, out)
+                            });
+                        },
+                    );
                 }
                 Effect::Replace => {
                     let bg = &background.expect("prepared above").frame;
                     let (bg_stride, bg_plane) = (bg.strides[p], &bg.planes[p]);
                     let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
-                        let brow = &bg_plane[y * bg_stride..y * bg_stride + row_bytes];
-                        let arow = &palpha[y * pw..(y + 1) * pw];
-                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| out.copy_from_slice(&brow[r]));
-                    });
+                    rows.enumerate().for_each_init(
+                        <(Vec<u8>, Vec<u8>)>::default,
+                        |scratch, (y, row)| {
+                            let brow = &bg_plane[y * bg_stride..y * bg_stride + row_bytes];
+                            let arow = &palpha[y * pw..(y + 1) * pw];
+                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
+                                out.copy_from_slice(&brow[r])
+                            });
+                        },
+                    );
                 }
                 Effect::Color => {
                     let bg: Vec<u8> = (0..row_bytes).map(|i| col[i % bpp]).collect();
                     let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(<(Vec<u8>, Vec<u8>)>::default, |scratch, (y, row)| {
-                        let arow = &palpha[y * pw..(y + 1) * pw];
-                        blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| out.copy_from_slice(&bg[r]));
-                    });
+                    rows.enumerate().for_each_init(
+                        <(Vec<u8>, Vec<u8>)>::default,
+                        |scratch, (y, row)| {
+                            let arow = &palpha[y * pw..(y + 1) * pw];
+                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
+                                out.copy_from_slice(&bg[r])
+                            });
+                        },
+                    );
                 }
                 Effect::Matte => {
                     let yuv = frame.format.is_yuv();

@@ -111,9 +111,13 @@ fn luma_span(frame: &FrameMut<'_>, y: usize, x0: usize, out: &mut [f32]) {
         Some([0, _, _]) => packed_luma::<0, 2>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
         Some(_) => packed_luma::<2, 0>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
         None => {
-            let (lo, scale) = if frame.matrix.full_range { (0.0, K) } else { (16.0, 1.0 / 219.0) };
+            let (lo, scale) = if frame.matrix.full_range {
+                (0.0, K)
+            } else {
+                (16.0, 1.0 / 219.0)
+            };
             for (o, &v) in out.iter_mut().zip(&frame.row(0, y)[x0..x0 + n]) {
-                *o = ((f32::from(v) - lo) * scale).max(0.0).min(1.0);
+                *o = ((f32::from(v) - lo) * scale).clamp(0.0, 1.0);
             }
         }
     }
@@ -158,7 +162,8 @@ pub fn alpha_plane(
                         } else {
                             let lc = &mut luma[x0..x1];
                             luma_span(frame, y, x0, lc);
-                            for (((o, &a), &b), &l) in oc.iter_mut().zip(ac).zip(bc).zip(lc.iter()) {
+                            for (((o, &a), &b), &l) in oc.iter_mut().zip(ac).zip(bc).zip(lc.iter())
+                            {
                                 // max/min rather than clamp, and an i32 cast of a value known
                                 // to be in range: both vectorise.
                                 *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;

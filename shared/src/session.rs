@@ -148,7 +148,8 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         // workers starved them. Spin during runs, stop at the end of each.
         b = b
             .with_intra_op_spinning(true)
-            .and_then(|b| b.with_config_entry("session.force_spinning_stop", "1"))
+            .map_err(|e| invalid(model, e))?
+            .with_config_entry("session.force_spinning_stop", "1")
             .map_err(|e| invalid(model, e))?;
         if let Some(p) = provider(device) {
             b = b

@@ -78,14 +78,24 @@ fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a
     let info = gst_video::VideoInfo::builder(vf, w, h).build().unwrap();
     let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, rgb, 0);
     let buf = buffer(&frame, &info);
-    let mut desc = format!("segment effect={effect} threads={}", a.threads);
+    let (effect, asynchronous) = match effect.strip_suffix("+async") {
+        Some(e) => (e, true),
+        None => (effect, false),
+    };
+    let mut desc = format!(
+        "segment effect={effect} threads={} async={asynchronous}",
+        a.threads
+    );
     if effect == "replace" {
         desc += &format!(" background={BACKGROUND}");
     }
     let mut hns = gst_check::Harness::new_parse(&desc);
     hns.set_src_caps(info.to_caps().unwrap());
-    // Buffers are prepared up front so only the element is timed.
-    let bufs: Vec<gst::Buffer> = (0..a.frames + 5).map(|_| buf.copy()).collect();
+    // Buffers are prepared up front (deep copies, so they are writable as a decoder's would
+    // be) and only the element is timed.
+    let bufs: Vec<gst::Buffer> = (0..a.frames + 5)
+        .map(|_| buf.copy_deep().unwrap())
+        .collect();
     let mut it = bufs.into_iter();
     for b in it.by_ref().take(5) {
         hns.push_and_pull(b).expect("warm-up frame");
@@ -143,7 +153,7 @@ fn main() {
     for &(w, h) in &sizes {
         let rgb = frame_rgb(w, h);
         for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
-            for effect in ["none", "blur", "replace"] {
+            for effect in ["none", "blur", "replace", "blur+async"] {
                 let ms = time_segment(&rgb, w, h, format, effect, &a);
                 println!(
                     "{:10} {:6} {:8} {:>10.2} {:>8.1}",
