@@ -10,6 +10,7 @@ pub mod error;
 pub mod frame;
 pub mod mask;
 pub mod paths;
+pub mod pose;
 pub mod refine;
 pub mod runtime;
 pub mod sample;
