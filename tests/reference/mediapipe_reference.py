@@ -43,6 +43,19 @@ def main():
             entry["masks"][model] = fname
         manifest["selfie"][name] = entry
         print(f"mediapipe reference: {name} {w}x{h}")
+    # Pose (static image mode, full landmark model), landmarks in pixels.
+    manifest["pose"] = {}
+    with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False) as pose:
+        for name, rgb in list(photos()) + [("coffee", skdata.coffee())]:
+            rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
+            h, w, _ = rgb.shape
+            rgb.tofile(os.path.join(out, f"{name}.rgb"))
+            r = pose.process(rgb)
+            lms = None
+            if r.pose_landmarks:
+                lms = [[l.x * w, l.y * h, l.z * w, l.visibility, l.presence] for l in r.pose_landmarks.landmark]
+            manifest["pose"][name] = {"width": w, "height": h, "rgb": f"{name}.rgb", "landmarks": lms}
+            print(f"mediapipe pose reference: {name} {'person' if lms else 'no person'}")
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 

@@ -84,3 +84,4 @@ pub const NAMES: [&str; 33] = [
     "left_foot_index",
     "right_foot_index",
 ];
+pub mod pipeline;

@@ -1,0 +1,134 @@
+//! The two-stage BlazePose pipeline over the converted models: letterboxed detection → ROI →
+//! landmarks in the ROI. (Tracking, smoothing and several people build on these steps.)
+
+use super::anchors::{generate, Anchor, AnchorOptions};
+use super::detection::{decode, letterbox_padding, remove_letterbox, weighted_nms, Detection};
+use super::landmarks::{self, Landmark, INPUT, MODEL_LANDMARKS, POSE_LANDMARKS};
+use super::roi::{from_alignment_points, Roi};
+use crate::frame::FrameMut;
+use crate::paths::resolve_model;
+use crate::sample::pixel_rgb;
+use crate::session::{session, SessionOptions, SharedSession};
+use crate::{Error, Result};
+
+const DETECTOR_INPUT: usize = 224;
+/// MediaPipe enlarges the alignment-point ROI by this for the landmark model.
+const ROI_SCALE: f32 = 1.25;
+
+/// The detector and landmark sessions plus the detector's anchors.
+#[derive(Clone)]
+pub struct PoseModels {
+    pub detector: SharedSession,
+    pub landmark: SharedSession,
+    anchors: Vec<Anchor>,
+}
+
+impl PoseModels {
+    pub fn load(opts: &SessionOptions) -> Result<Self> {
+        Ok(Self {
+            detector: session(&resolve_model("pose-detection")?, opts)?,
+            landmark: session(&resolve_model("pose-landmark-full")?, opts)?,
+            anchors: generate(&AnchorOptions::pose_detection()),
+        })
+    }
+}
+
+/// One person's result: 33 landmarks in frame pixels, world landmarks in metres, the ROI they
+/// were found in and the auxiliary landmarks (for the next frame's ROI).
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub score: f32,
+    pub landmarks: Vec<Landmark>,
+    pub world: Vec<[f32; 3]>,
+    pub roi: Roi,
+    pub aux: [Landmark; 2],
+}
+
+/// The whole frame letterboxed into the detector's square input, RGB in [−1, 1] (padding −1).
+fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
+    let side = f.width.max(f.height) as f32;
+    let scale = side / DETECTOR_INPUT as f32;
+    let (ox, oy) = ((side - f.width as f32) / 2.0, (side - f.height as f32) / 2.0);
+    let mut t = Vec::with_capacity(DETECTOR_INPUT * DETECTOR_INPUT * 3);
+    for ty in 0..DETECTOR_INPUT {
+        for tx in 0..DETECTOR_INPUT {
+            let (x, y) = (tx as f32 * scale - ox, ty as f32 * scale - oy);
+            if x < 0.0 || y < 0.0 || x > (f.width - 1) as f32 || y > (f.height - 1) as f32 {
+                t.extend_from_slice(&[-1.0; 3]);
+                continue;
+            }
+            let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
+            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+            let (a, b, c, d) = (pixel_rgb(f, x0, y0), pixel_rgb(f, x1, y0), pixel_rgb(f, x0, y1), pixel_rgb(f, x1, y1));
+            for k in 0..3 {
+                let top = f32::from(a[k]) + (f32::from(b[k]) - f32::from(a[k])) * fx;
+                let bottom = f32::from(c[k]) + (f32::from(d[k]) - f32::from(c[k])) * fx;
+                t.push((top + (bottom - top) * fy) / 127.5 - 1.0);
+            }
+        }
+    }
+    t
+}
+
+/// Runs the detector; detections are in normalised coordinates of the frame.
+pub fn detect(m: &PoseModels, f: &FrameMut<'_>, min_score: f32) -> Result<Vec<Detection>> {
+    let input = detector_input(f);
+    let out = m.detector.run(&[1, DETECTOR_INPUT, DETECTOR_INPUT, 3], &input)?;
+    let find = |n: &str| out.iter().find(|o| o.name == n).ok_or_else(|| Error::Inference(format!("detector output `{n}` missing")));
+    let (boxes, scores) = (find("Identity")?, find("Identity_1")?);
+    let dets = decode(&boxes.data, &scores.data, &m.anchors, DETECTOR_INPUT as f32, min_score);
+    let pad = letterbox_padding(f.width, f.height);
+    Ok(weighted_nms(dets, 0.3).iter().map(|d| remove_letterbox(d, pad)).collect())
+}
+
+/// The landmark ROI of a detection (keypoint 0 = hip centre, 1 = scale/rotation point).
+pub fn roi_from_detection(d: &Detection, width: usize, height: usize) -> Roi {
+    let px = |k: usize| [d.keypoints[k][0] * width as f32, d.keypoints[k][1] * height as f32];
+    from_alignment_points(px(0), px(1), ROI_SCALE)
+}
+
+/// Runs the landmark model in `roi`; `None` when its presence score is at or below `min_presence`.
+pub fn landmarks_in_roi(m: &PoseModels, f: &FrameMut<'_>, roi: &Roi, min_presence: f32) -> Result<Option<Person>> {
+    let input = landmarks::crop(f, roi);
+    let out = m.landmark.run(&[1, INPUT, INPUT, 3], &input)?;
+    let find = |n: &str| out.iter().find(|o| o.name == n).ok_or_else(|| Error::Inference(format!("landmark output `{n}` missing")));
+    let presence = find("Identity_1")?.data.first().copied().unwrap_or(0.0);
+    if presence <= min_presence {
+        return Ok(None);
+    }
+    let mut lms = landmarks::decode(&find("Identity")?.data);
+    if lms.len() < MODEL_LANDMARKS {
+        return Err(Error::Inference("landmark output too short".into()));
+    }
+    landmarks::refine_with_heatmap(&mut lms, &find("Identity_3")?.data, 64, MODEL_LANDMARKS, 7, 0.5);
+    let projected = landmarks::project(&lms, roi);
+    let (s, c) = roi.rotation.sin_cos();
+    let world = find("Identity_4")?
+        .data
+        .chunks_exact(3)
+        .take(POSE_LANDMARKS)
+        .map(|v| [c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
+        .collect();
+    Ok(Some(Person {
+        score: presence,
+        landmarks: projected[..POSE_LANDMARKS].to_vec(),
+        world,
+        roi: *roi,
+        aux: [projected[33], projected[34]],
+    }))
+}
+
+/// Static-image mode: detect, then find landmarks for the best detection.
+pub fn estimate_static(m: &PoseModels, f: &FrameMut<'_>, min_detection: f32, min_presence: f32) -> Result<Option<Person>> {
+    let dets = detect(m, f, min_detection)?;
+    let Some(best) = dets.first() else {
+        return Ok(None);
+    };
+    landmarks_in_roi(m, f, &roi_from_detection(best, f.width, f.height), min_presence)
+}
+
+/// The next frame's ROI from this frame's auxiliary landmarks (tracking).
+pub fn roi_from_aux(p: &Person) -> Roi {
+    from_alignment_points([p.aux[0].x, p.aux[0].y], [p.aux[1].x, p.aux[1].y], ROI_SCALE)
+}
