@@ -85,3 +85,4 @@ pub const NAMES: [&str; 33] = [
     "right_foot_index",
 ];
 pub mod pipeline;
+pub mod tracker;

@@ -48,7 +48,10 @@ pub struct Person {
 fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
     let side = f.width.max(f.height) as f32;
     let scale = side / DETECTOR_INPUT as f32;
-    let (ox, oy) = ((side - f.width as f32) / 2.0, (side - f.height as f32) / 2.0);
+    let (ox, oy) = (
+        (side - f.width as f32) / 2.0,
+        (side - f.height as f32) / 2.0,
+    );
     let mut t = Vec::with_capacity(DETECTOR_INPUT * DETECTOR_INPUT * 3);
     for ty in 0..DETECTOR_INPUT {
         for tx in 0..DETECTOR_INPUT {
@@ -60,7 +63,12 @@ fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
             let (x0, y0) = (x.floor() as usize, y.floor() as usize);
             let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
             let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-            let (a, b, c, d) = (pixel_rgb(f, x0, y0), pixel_rgb(f, x1, y0), pixel_rgb(f, x0, y1), pixel_rgb(f, x1, y1));
+            let (a, b, c, d) = (
+                pixel_rgb(f, x0, y0),
+                pixel_rgb(f, x1, y0),
+                pixel_rgb(f, x0, y1),
+                pixel_rgb(f, x1, y1),
+            );
             for k in 0..3 {
                 let top = f32::from(a[k]) + (f32::from(b[k]) - f32::from(a[k])) * fx;
                 let bottom = f32::from(c[k]) + (f32::from(d[k]) - f32::from(c[k])) * fx;
@@ -74,25 +82,54 @@ fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
 /// Runs the detector; detections are in normalised coordinates of the frame.
 pub fn detect(m: &PoseModels, f: &FrameMut<'_>, min_score: f32) -> Result<Vec<Detection>> {
     let input = detector_input(f);
-    let out = m.detector.run(&[1, DETECTOR_INPUT, DETECTOR_INPUT, 3], &input)?;
-    let find = |n: &str| out.iter().find(|o| o.name == n).ok_or_else(|| Error::Inference(format!("detector output `{n}` missing")));
+    let out = m
+        .detector
+        .run(&[1, DETECTOR_INPUT, DETECTOR_INPUT, 3], &input)?;
+    let find = |n: &str| {
+        out.iter()
+            .find(|o| o.name == n)
+            .ok_or_else(|| Error::Inference(format!("detector output `{n}` missing")))
+    };
     let (boxes, scores) = (find("Identity")?, find("Identity_1")?);
-    let dets = decode(&boxes.data, &scores.data, &m.anchors, DETECTOR_INPUT as f32, min_score);
+    let dets = decode(
+        &boxes.data,
+        &scores.data,
+        &m.anchors,
+        DETECTOR_INPUT as f32,
+        min_score,
+    );
     let pad = letterbox_padding(f.width, f.height);
-    Ok(weighted_nms(dets, 0.3).iter().map(|d| remove_letterbox(d, pad)).collect())
+    Ok(weighted_nms(dets, 0.3)
+        .iter()
+        .map(|d| remove_letterbox(d, pad))
+        .collect())
 }
 
 /// The landmark ROI of a detection (keypoint 0 = hip centre, 1 = scale/rotation point).
 pub fn roi_from_detection(d: &Detection, width: usize, height: usize) -> Roi {
-    let px = |k: usize| [d.keypoints[k][0] * width as f32, d.keypoints[k][1] * height as f32];
+    let px = |k: usize| {
+        [
+            d.keypoints[k][0] * width as f32,
+            d.keypoints[k][1] * height as f32,
+        ]
+    };
     from_alignment_points(px(0), px(1), ROI_SCALE)
 }
 
 /// Runs the landmark model in `roi`; `None` when its presence score is at or below `min_presence`.
-pub fn landmarks_in_roi(m: &PoseModels, f: &FrameMut<'_>, roi: &Roi, min_presence: f32) -> Result<Option<Person>> {
+pub fn landmarks_in_roi(
+    m: &PoseModels,
+    f: &FrameMut<'_>,
+    roi: &Roi,
+    min_presence: f32,
+) -> Result<Option<Person>> {
     let input = landmarks::crop(f, roi);
     let out = m.landmark.run(&[1, INPUT, INPUT, 3], &input)?;
-    let find = |n: &str| out.iter().find(|o| o.name == n).ok_or_else(|| Error::Inference(format!("landmark output `{n}` missing")));
+    let find = |n: &str| {
+        out.iter()
+            .find(|o| o.name == n)
+            .ok_or_else(|| Error::Inference(format!("landmark output `{n}` missing")))
+    };
     let presence = find("Identity_1")?.data.first().copied().unwrap_or(0.0);
     if presence <= min_presence {
         return Ok(None);
@@ -101,7 +138,14 @@ pub fn landmarks_in_roi(m: &PoseModels, f: &FrameMut<'_>, roi: &Roi, min_presenc
     if lms.len() < MODEL_LANDMARKS {
         return Err(Error::Inference("landmark output too short".into()));
     }
-    landmarks::refine_with_heatmap(&mut lms, &find("Identity_3")?.data, 64, MODEL_LANDMARKS, 7, 0.5);
+    landmarks::refine_with_heatmap(
+        &mut lms,
+        &find("Identity_3")?.data,
+        64,
+        MODEL_LANDMARKS,
+        7,
+        0.5,
+    );
     let projected = landmarks::project(&lms, roi);
     let (s, c) = roi.rotation.sin_cos();
     let world = find("Identity_4")?
@@ -120,15 +164,29 @@ pub fn landmarks_in_roi(m: &PoseModels, f: &FrameMut<'_>, roi: &Roi, min_presenc
 }
 
 /// Static-image mode: detect, then find landmarks for the best detection.
-pub fn estimate_static(m: &PoseModels, f: &FrameMut<'_>, min_detection: f32, min_presence: f32) -> Result<Option<Person>> {
+pub fn estimate_static(
+    m: &PoseModels,
+    f: &FrameMut<'_>,
+    min_detection: f32,
+    min_presence: f32,
+) -> Result<Option<Person>> {
     let dets = detect(m, f, min_detection)?;
     let Some(best) = dets.first() else {
         return Ok(None);
     };
-    landmarks_in_roi(m, f, &roi_from_detection(best, f.width, f.height), min_presence)
+    landmarks_in_roi(
+        m,
+        f,
+        &roi_from_detection(best, f.width, f.height),
+        min_presence,
+    )
 }
 
 /// The next frame's ROI from this frame's auxiliary landmarks (tracking).
 pub fn roi_from_aux(p: &Person) -> Roi {
-    from_alignment_points([p.aux[0].x, p.aux[0].y], [p.aux[1].x, p.aux[1].y], ROI_SCALE)
+    from_alignment_points(
+        [p.aux[0].x, p.aux[0].y],
+        [p.aux[1].x, p.aux[1].y],
+        ROI_SCALE,
+    )
 }
