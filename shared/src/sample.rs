@@ -42,6 +42,27 @@ pub fn pixel_rgb(f: &FrameMut<'_>, x: usize, y: usize) -> [u8; 3] {
         .map(|c| c.round().clamp(0.0, 255.0) as u8)
 }
 
+/// Bilinear RGB (0–255) at a fractional frame position, borders replicated (slow path for
+/// rotated crops and letterboxes, where each output pixel maps anywhere).
+pub fn rgb_at(f: &FrameMut<'_>, x: f32, y: f32) -> [f32; 3] {
+    let x = x.clamp(0.0, (f.width - 1) as f32);
+    let y = y.clamp(0.0, (f.height - 1) as f32);
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let (p00, p01, p10, p11) = (
+        pixel_rgb(f, x0, y0),
+        pixel_rgb(f, x1, y0),
+        pixel_rgb(f, x0, y1),
+        pixel_rgb(f, x1, y1),
+    );
+    std::array::from_fn(|c| {
+        let top = lerp(f32::from(p00[c]), f32::from(p01[c]), fx);
+        let bottom = lerp(f32::from(p10[c]), f32::from(p11[c]), fx);
+        lerp(top, bottom, fy)
+    })
+}
+
 #[inline]
 fn chroma_at(f: &FrameMut<'_>, cx: usize, cy: usize) -> (f32, f32) {
     match f.format {

@@ -3,7 +3,7 @@
 
 use super::roi::Roi;
 use crate::frame::FrameMut;
-use crate::sample::pixel_rgb;
+use crate::sample::rgb_at;
 
 /// Landmarks the model emits: 33 pose + 2 auxiliary (centre, size/rotation) + 4 unused.
 pub const MODEL_LANDMARKS: usize = 39;
@@ -96,26 +96,6 @@ pub fn project(lms: &[Landmark], roi: &Roi) -> Vec<Landmark> {
         .collect()
 }
 
-/// Bilinear RGB at a fractional frame position, borders replicated.
-fn sample_rgb(f: &FrameMut<'_>, x: f32, y: f32) -> [f32; 3] {
-    let x = x.clamp(0.0, (f.width - 1) as f32);
-    let y = y.clamp(0.0, (f.height - 1) as f32);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let (p00, p01, p10, p11) = (
-        pixel_rgb(f, x0, y0),
-        pixel_rgb(f, x1, y0),
-        pixel_rgb(f, x0, y1),
-        pixel_rgb(f, x1, y1),
-    );
-    std::array::from_fn(|c| {
-        let top = f32::from(p00[c]) + (f32::from(p01[c]) - f32::from(p00[c])) * fx;
-        let bottom = f32::from(p10[c]) + (f32::from(p11[c]) - f32::from(p10[c])) * fx;
-        top + (bottom - top) * fy
-    })
-}
-
 /// The landmark model's input: the rotated ROI resampled to `INPUT`² RGB in [0, 1] (NHWC).
 /// Tensor pixel (u, v) reads the frame at `roi.to_frame(u / INPUT, v / INPUT)`.
 pub fn crop(f: &FrameMut<'_>, roi: &Roi) -> Vec<f32> {
@@ -123,7 +103,7 @@ pub fn crop(f: &FrameMut<'_>, roi: &Roi) -> Vec<f32> {
     for v in 0..INPUT {
         for u in 0..INPUT {
             let [x, y] = roi.to_frame(u as f32 / INPUT as f32, v as f32 / INPUT as f32);
-            for c in sample_rgb(f, x, y) {
+            for c in rgb_at(f, x, y) {
                 t.push(c / 255.0);
             }
         }

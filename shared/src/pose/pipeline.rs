@@ -7,7 +7,7 @@ use super::landmarks::{self, Landmark, INPUT, MODEL_LANDMARKS, POSE_LANDMARKS};
 use super::roi::{from_alignment_points, Roi};
 use crate::frame::FrameMut;
 use crate::paths::resolve_model;
-use crate::sample::pixel_rgb;
+use crate::sample::rgb_at;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::{Error, Result};
 
@@ -60,20 +60,7 @@ fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
                 t.extend_from_slice(&[-1.0; 3]);
                 continue;
             }
-            let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-            let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
-            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-            let (a, b, c, d) = (
-                pixel_rgb(f, x0, y0),
-                pixel_rgb(f, x1, y0),
-                pixel_rgb(f, x0, y1),
-                pixel_rgb(f, x1, y1),
-            );
-            for k in 0..3 {
-                let top = f32::from(a[k]) + (f32::from(b[k]) - f32::from(a[k])) * fx;
-                let bottom = f32::from(c[k]) + (f32::from(d[k]) - f32::from(c[k])) * fx;
-                t.push((top + (bottom - top) * fy) / 127.5 - 1.0);
-            }
+            t.extend(rgb_at(f, x, y).map(|c| c / 127.5 - 1.0));
         }
     }
     t
