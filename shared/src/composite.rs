@@ -91,24 +91,62 @@ fn plane_pixels(format: PixelFormat, p: usize, w: usize, h: usize) -> (usize, us
     (bytes / plane_layout(format, p).0, rows)
 }
 
+/// Where the person alpha of each frame row comes from. `plane0` is the row's visible bytes
+/// in plane 0 (packed pixels or Y) before compositing, for edge-aware sources.
+pub trait AlphaRows: Sync {
+    fn row(&self, y: usize, plane0: &[u8], out: &mut [u8]);
+
+    /// A cheaper approximation of row `y` (no edge refinement), for the blur's weights.
+    fn coarse_row(&self, y: usize, out: &mut [u8]);
+}
+
+/// A precomputed full-resolution alpha plane.
+pub struct PlaneAlpha<'a> {
+    pub alpha: &'a [u8],
+    pub width: usize,
+}
+
+impl AlphaRows for PlaneAlpha<'_> {
+    fn row(&self, y: usize, _plane0: &[u8], out: &mut [u8]) {
+        out.copy_from_slice(&self.alpha[y * self.width..(y + 1) * self.width]);
+    }
+
+    fn coarse_row(&self, y: usize, out: &mut [u8]) {
+        self.row(y, &[], out);
+    }
+}
+
 /// Pixels per chunk for skipping work: chunks entirely inside the person are left alone.
 const CHUNK: usize = 32;
 
-/// Blends one row with a background produced per byte range by `background`. Chunks whose
-/// alpha is all 255 (inside the person, typically a third of the frame) are skipped without
-/// computing their background. Non-colour bytes (alpha/padding of packed formats) get alpha
-/// 255, which keeps them.
-#[inline]
-fn blend_row<F>(
+/// Per-plane background source, filled per byte range of a row.
+enum Background<'a> {
+    Grid(Grid<'a>),
+    Frame { plane: &'a [u8], stride: usize },
+    Const(Vec<u8>),
+}
+
+impl Background<'_> {
+    fn fill(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
+        match self {
+            Background::Grid(g) => g.row(y, range, out),
+            Background::Frame { plane, stride } => out.copy_from_slice(&plane[y * stride..][range]),
+            Background::Const(row) => out.copy_from_slice(&row[range]),
+        }
+    }
+}
+
+/// Blends row `y` of one plane with its background. Chunks whose alpha is all 255 (inside the
+/// person) are skipped without computing their background. Non-colour bytes (alpha/padding
+/// of packed formats) get alpha 255, which keeps them.
+fn blend_row(
     row: &mut [u8],
+    y: usize,
     alpha: &[u8],
     bpp: usize,
-    scratch: &mut (Vec<u8>, Vec<u8>),
-    mut background: F,
-) where
-    F: FnMut(std::ops::Range<usize>, &mut [u8]),
-{
-    let (bg, a4) = scratch;
+    bg_src: &Background<'_>,
+    scratch: &mut Scratch,
+) {
     let n = alpha.len();
     let mut x0 = 0;
     while x0 < n {
@@ -120,28 +158,54 @@ fn blend_row<F>(
         }
         let bytes = x0 * bpp..x1 * bpp;
         let len = bytes.len();
-        bg.resize(len.max(bg.len()), 0);
-        background(bytes.clone(), &mut bg[..len]);
+        let bg = &mut scratch.bg[..len];
+        bg_src.fill(y, bytes.clone(), bg);
         let a: &[u8] = match bpp {
             1 => ach,
             _ => {
-                a4.resize(len.max(a4.len()), 0);
+                let a4 = &mut scratch.a4[..len];
                 if bpp == 4 {
-                    for (q, &a) in a4[..len].chunks_exact_mut(4).zip(ach) {
+                    for (q, &a) in a4.chunks_exact_mut(4).zip(ach) {
                         q.copy_from_slice(&[a, a, a, 255]);
                     }
                 } else {
-                    for (q, &a) in a4[..len].chunks_exact_mut(2).zip(ach) {
+                    for (q, &a) in a4.chunks_exact_mut(2).zip(ach) {
                         q.copy_from_slice(&[a, a]);
                     }
                 }
-                &a4[..len]
+                a4
             }
         };
-        for ((p, &b), &a) in row[bytes].iter_mut().zip(&bg[..len]).zip(a) {
+        for ((p, &b), &a) in row[bytes].iter_mut().zip(bg.iter()).zip(a) {
             *p = blend(*p, b, a);
         }
         x0 = x1;
+    }
+}
+
+/// Per-thread scratch of the compositing pass.
+struct Scratch {
+    bg: Vec<u8>,
+    a4: Vec<u8>,
+    alpha: [Vec<u8>; 2],
+    chroma: Vec<u8>,
+}
+
+impl Scratch {
+    fn new(width: usize) -> Self {
+        Self {
+            bg: vec![0; CHUNK * 4],
+            a4: vec![0; CHUNK * 4],
+            alpha: [vec![0; width], vec![0; width]],
+            chroma: vec![0; width.div_ceil(2)],
+        }
+    }
+}
+
+/// Writes the matte (mask as grey) into one plane row.
+fn matte_row(row: &mut [u8], alpha: &[u8], bpp: usize, nch: usize, value: impl Fn(u8) -> u8) {
+    for (px, &a) in row.chunks_exact_mut(bpp).zip(alpha) {
+        px[..nch].fill(value(a));
     }
 }
 
@@ -158,10 +222,9 @@ struct PreparedBackground {
 /// faults that showed up in profiles).
 #[derive(Default)]
 pub struct Compositor {
-    chroma_alpha: Vec<u8>,
     background: Option<PreparedBackground>,
-    grid_acc: Vec<f32>,
-    grid_rows: Vec<u8>,
+    grid_acc: [Vec<f32>; 3],
+    grid_rows: [Vec<u8>; 3],
 }
 
 /// Loads a picture and scales it to cover `w`×`h` (centre crop), as interleaved RGB.
@@ -205,49 +268,73 @@ impl Compositor {
         Self::default()
     }
 
-    /// Composites `frame` in place; `alpha` is the full-resolution person alpha (255 = person).
+    /// Composites `frame` in place with a precomputed full-resolution alpha plane.
     pub fn apply(
         &mut self,
         frame: &mut FrameMut<'_>,
         alpha: &[u8],
         params: &CompositeParams,
     ) -> Result<()> {
+        assert_eq!(alpha.len(), frame.width * frame.height);
+        let width = frame.width;
+        self.render(frame, &PlaneAlpha { alpha, width }, params)
+    }
+
+    /// Composites `frame` in place in one pass over its rows, taking each row's alpha from
+    /// `alpha` just before that row is written (so the alpha never exists as a whole plane).
+    pub fn render(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        alpha: &dyn AlphaRows,
+        params: &CompositeParams,
+    ) -> Result<()> {
         let (w, h) = (frame.width, frame.height);
-        assert_eq!(alpha.len(), w * h);
         let mut effect = params.effect;
         if effect == Effect::None {
             return Ok(());
         }
+        let format = frame.format;
         if effect == Effect::Transparent {
-            if let Some(off) = frame.format.alpha_offset() {
-                for y in 0..h {
-                    let arow = &alpha[y * w..(y + 1) * w];
-                    for (px, &a) in frame.row_mut(0, y).chunks_exact_mut(4).zip(arow) {
-                        px[off] = a;
-                    }
-                }
+            if let Some(off) = format.alpha_offset() {
+                let stride = frame.planes[0].stride;
+                frame.planes[0]
+                    .data
+                    .par_chunks_mut(stride)
+                    .take(h)
+                    .enumerate()
+                    .for_each_init(
+                        || vec![0u8; w],
+                        |a, (y, row)| {
+                            let row = &mut row[..w * 4];
+                            alpha.row(y, row, a);
+                            for (px, &v) in row.chunks_exact_mut(4).zip(a.iter()) {
+                                px[off] = v;
+                            }
+                        },
+                    );
                 return Ok(());
             }
             effect = Effect::Color;
-        }
-        if frame.format.is_yuv() {
-            self.chroma_alpha(alpha, w, h);
         }
         if effect == Effect::Replace {
             let path = params.background.as_deref().ok_or_else(|| {
                 Error::BadInput("effect `replace` needs a background image".into())
             })?;
-            self.prepare_background(path, frame.format, w, h, frame.matrix)?;
+            self.prepare_background(path, format, w, h, frame.matrix)?;
         }
-        let background = self.background.as_ref();
-        for p in 0..frame.format.plane_count() {
-            let col = plane_colour(frame, p, params.color, effect);
-            let (pw, ph) = plane_pixels(frame.format, p, w, h);
-            let (bpp, nch) = plane_layout(frame.format, p);
-            let palpha: &[u8] = if p == 0 { alpha } else { &self.chroma_alpha };
-            let stride = frame.planes[p].stride;
-            let row_bytes = pw * bpp;
-            match effect {
+        let planes = format.plane_count();
+        // Background sources per plane (blur grids are built from the frame before any write).
+        let mut sources: Vec<Background<'_>> = Vec::with_capacity(planes);
+        let mut grid_acc = self.grid_acc.iter_mut();
+        let mut grid_rows = self.grid_rows.iter_mut();
+        for p in 0..planes {
+            let (pw, ph) = plane_pixels(format, p, w, h);
+            let (bpp, nch) = plane_layout(format, p);
+            let (acc, rows) = (
+                grid_acc.next().expect("3 planes"),
+                grid_rows.next().expect("3 planes"),
+            );
+            sources.push(match effect {
                 Effect::Blur => {
                     // Chroma planes are half resolution, so the radius halves there too.
                     let radius = if p > 0 {
@@ -260,128 +347,148 @@ impl Compositor {
                     // of radius 2 cells ≈ a Gaussian of σ ≈ radius/2 at full resolution.
                     let d = (radius / 2).clamp(1, 64);
                     let r = (radius / d).clamp(1, 2);
-                    let grid = blurred_background(
-                        frame,
-                        p,
-                        pw,
-                        ph,
-                        bpp,
-                        nch,
-                        palpha,
-                        d,
-                        r,
-                        &mut self.grid_acc,
-                        &mut self.grid_rows,
-                    );
-                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(
-                        <(Vec<u8>, Vec<u8>)>::default,
-                        |scratch, (y, row)| {
-                            let arow = &palpha[y * pw..(y + 1) * pw];
-                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
-                                grid.row(y, r, out)
-                            });
-                        },
-                    );
+                    Background::Grid(blurred_background(
+                        frame, p, pw, ph, bpp, nch, alpha, d, r, acc, rows,
+                    ))
                 }
                 Effect::Replace => {
-                    let bg = &background.expect("prepared above").frame;
-                    let (bg_stride, bg_plane) = (bg.strides[p], &bg.planes[p]);
-                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(
-                        <(Vec<u8>, Vec<u8>)>::default,
-                        |scratch, (y, row)| {
-                            let brow = &bg_plane[y * bg_stride..y * bg_stride + row_bytes];
-                            let arow = &palpha[y * pw..(y + 1) * pw];
-                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
-                                out.copy_from_slice(&brow[r])
-                            });
-                        },
-                    );
+                    let bg = &self.background.as_ref().expect("prepared above").frame;
+                    Background::Frame {
+                        plane: &bg.planes[p],
+                        stride: bg.strides[p],
+                    }
                 }
-                Effect::Color => {
-                    let bg: Vec<u8> = (0..row_bytes).map(|i| col[i % bpp]).collect();
-                    let rows = frame.planes[p].data.par_chunks_mut(stride).take(ph);
-                    rows.enumerate().for_each_init(
-                        <(Vec<u8>, Vec<u8>)>::default,
-                        |scratch, (y, row)| {
-                            let arow = &palpha[y * pw..(y + 1) * pw];
-                            blend_row(&mut row[..row_bytes], arow, bpp, scratch, |r, out| {
-                                out.copy_from_slice(&bg[r])
-                            });
-                        },
-                    );
+                _ => {
+                    let col = plane_colour(frame, p, params.color, effect);
+                    Background::Const((0..pw * bpp).map(|i| col[i % bpp]).collect())
                 }
-                Effect::Matte => {
-                    let yuv = frame.format.is_yuv();
-                    let full = frame.matrix.full_range;
-                    frame.planes[p]
-                        .data
-                        .par_chunks_mut(stride)
-                        .take(ph)
-                        .enumerate()
-                        .for_each(|(y, row)| {
-                            let arow = &palpha[y * pw..(y + 1) * pw];
-                            for (px, &a) in row[..row_bytes].chunks_exact_mut(bpp).zip(arow) {
-                                let v = if yuv && p > 0 {
-                                    128
-                                } else if yuv && !full {
-                                    16 + ((u32::from(a) * 219 + 127) / 255) as u8
-                                } else {
-                                    a
-                                };
-                                px[..nch].fill(v);
-                            }
-                        });
-                }
-                Effect::Transparent | Effect::None => unreachable!("handled above"),
+            });
+        }
+        let matte = effect == Effect::Matte;
+        let full = frame.matrix.full_range;
+        let matte_y = move |a: u8| {
+            if format.is_yuv() && !full {
+                16 + ((u32::from(a) * 219 + 127) / 255) as u8
+            } else {
+                a
             }
+        };
+        if !format.is_yuv() {
+            let stride = frame.planes[0].stride;
+            let bg = &sources[0];
+            frame.planes[0]
+                .data
+                .par_chunks_mut(stride)
+                .take(h)
+                .enumerate()
+                .for_each_init(
+                    || Scratch::new(w),
+                    |sc, (y, row)| {
+                        let row = &mut row[..w * 4];
+                        let mut a = std::mem::take(&mut sc.alpha[0]);
+                        alpha.row(y, row, &mut a);
+                        if matte {
+                            matte_row(row, &a, 4, 3, |v| v);
+                        } else {
+                            blend_row(row, y, &a, 4, bg, sc);
+                        }
+                        sc.alpha[0] = a;
+                    },
+                );
+            return Ok(());
+        }
+        // YUV: one work item per chroma row, with its two luma rows.
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (ys, chroma) = frame.planes.split_at_mut(1);
+        let y_stride = ys[0].stride;
+        let y_rows = ys[0].data.par_chunks_mut(2 * y_stride).take(ch);
+        let c_stride = chroma[0].stride;
+        let (first, second) = chroma.split_at_mut(1);
+        let u_rows = first[0].data.par_chunks_mut(c_stride).take(ch);
+        let v_stride = second.first().map_or(c_stride, |p| p.stride);
+        let mut no_v: Vec<u8> = Vec::new();
+        let v_data: &mut [u8] = match second.first_mut() {
+            Some(p) => p.data,
+            None => &mut no_v[..],
+        };
+        let nv12 = format == PixelFormat::Nv12;
+        let v_rows = v_data.par_chunks_mut(v_stride.max(1));
+        let work = |sc: &mut Scratch,
+                    cy: usize,
+                    ychunk: &mut [u8],
+                    urow: &mut [u8],
+                    vrow: Option<&mut [u8]>| {
+            let y0 = 2 * cy;
+            let y1 = (y0 + 1).min(h - 1);
+            let [mut a0, mut a1] = std::mem::take(&mut sc.alpha);
+            {
+                let (r0, rest) = ychunk.split_at_mut(y_stride.min(ychunk.len()));
+                alpha.row(y0, &r0[..w], &mut a0);
+                if y1 != y0 {
+                    alpha.row(y1, &rest[..w], &mut a1);
+                } else {
+                    a1.copy_from_slice(&a0);
+                }
+                for (yy, row, a) in [
+                    (y0, &mut r0[..w], &a0),
+                    (y1, &mut rest[..if y1 != y0 { w } else { 0 }], &a1),
+                ] {
+                    if row.is_empty() {
+                        continue;
+                    }
+                    if matte {
+                        matte_row(row, a, 1, 1, matte_y);
+                    } else {
+                        blend_row(row, yy, a, 1, &sources[0], sc);
+                    }
+                }
+            }
+            let mut ca = std::mem::take(&mut sc.chroma);
+            for (cx, c) in ca.iter_mut().enumerate() {
+                let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
+                let s =
+                    u32::from(a0[x0]) + u32::from(a0[x1]) + u32::from(a1[x0]) + u32::from(a1[x1]);
+                *c = ((s + 2) / 4) as u8;
+            }
+            if nv12 {
+                let row = &mut urow[..cw * 2];
+                if matte {
+                    row.fill(128);
+                } else {
+                    blend_row(row, cy, &ca, 2, &sources[1], sc);
+                }
+            } else {
+                let vrow = vrow.expect("I420 has a V plane");
+                for (row, src) in [
+                    (&mut urow[..cw], &sources[1]),
+                    (&mut vrow[..cw], &sources[2]),
+                ] {
+                    if matte {
+                        row.fill(128);
+                    } else {
+                        blend_row(row, cy, &ca, 1, src, sc);
+                    }
+                }
+            }
+            sc.chroma = ca;
+            sc.alpha = [a0, a1];
+        };
+        if nv12 {
+            y_rows.zip(u_rows).enumerate().for_each_init(
+                || Scratch::new(w),
+                |sc, (cy, (yc, uc))| work(sc, cy, yc, uc, None),
+            );
+        } else {
+            y_rows
+                .zip(u_rows)
+                .zip(v_rows.take(ch))
+                .enumerate()
+                .for_each_init(
+                    || Scratch::new(w),
+                    |sc, (cy, ((yc, uc), vc))| work(sc, cy, yc, uc, Some(vc)),
+                );
         }
         Ok(())
-    }
-}
-
-/// The constant colour of plane `p`'s channels for `Color`.
-fn plane_colour(frame: &FrameMut<'_>, p: usize, rgb: [u8; 3], effect: Effect) -> [u8; 4] {
-    if effect != Effect::Color {
-        return [0; 4];
-    }
-    match frame.format.rgb_offsets() {
-        // Channel k of the layout is byte k of the pixel.
-        Some(o) => {
-            let mut c = [0u8; 4];
-            for (i, &off) in o.iter().enumerate() {
-                c[off] = rgb[i];
-            }
-            c
-        }
-        None => {
-            let [y, u, v] = frame.matrix.from_rgb(rgb);
-            match (frame.format, p) {
-                (_, 0) => [y, 0, 0, 0],
-                (PixelFormat::I420, 1) => [u, 0, 0, 0],
-                (PixelFormat::I420, _) => [v, 0, 0, 0],
-                _ => [u, v, 0, 0],
-            }
-        }
-    }
-}
-
-impl Compositor {
-    fn chroma_alpha(&mut self, alpha: &[u8], w: usize, h: usize) {
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        self.chroma_alpha.resize(cw * ch, 0);
-        for cy in 0..ch {
-            let (y0, y1) = (2 * cy, (2 * cy + 1).min(h - 1));
-            for cx in 0..cw {
-                let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
-                let s = u32::from(alpha[y0 * w + x0])
-                    + u32::from(alpha[y0 * w + x1])
-                    + u32::from(alpha[y1 * w + x0])
-                    + u32::from(alpha[y1 * w + x1]);
-                self.chroma_alpha[cy * cw + cx] = ((s + 2) / 4) as u8;
-            }
-        }
     }
 
     fn prepare_background(
@@ -414,6 +521,32 @@ impl Compositor {
     }
 }
 
+/// The constant colour of plane `p`'s channels for `Color`.
+fn plane_colour(frame: &FrameMut<'_>, p: usize, rgb: [u8; 3], effect: Effect) -> [u8; 4] {
+    if effect != Effect::Color {
+        return [0; 4];
+    }
+    match frame.format.rgb_offsets() {
+        // Channel k of the layout is byte k of the pixel.
+        Some(o) => {
+            let mut c = [0u8; 4];
+            for (i, &off) in o.iter().enumerate() {
+                c[off] = rgb[i];
+            }
+            c
+        }
+        None => {
+            let [y, u, v] = frame.matrix.from_rgb(rgb);
+            match (frame.format, p) {
+                (_, 0) => [y, 0, 0, 0],
+                (PixelFormat::I420, 1) => [u, 0, 0, 0],
+                (PixelFormat::I420, _) => [v, 0, 0, 0],
+                _ => [u, v, 0, 0],
+            }
+        }
+    }
+}
+
 /// A blurred background at reduced resolution, kept as rows already resampled to the plane's
 /// width (bytes in the plane's own layout), so each output row is one vertical lerp.
 struct Grid<'a> {
@@ -439,7 +572,8 @@ impl Grid<'_> {
 }
 
 /// Background-weighted mean of each `d`×`d` block, blurred (three box passes of radius `r`),
-/// normalised by the blurred weights, then resampled to full-width rows.
+/// normalised by the blurred weights, then resampled to full-width rows. Weights are
+/// `255 − alpha`, so the person never bleeds into the blurred background.
 #[allow(clippy::too_many_arguments)]
 fn blurred_background<'a>(
     frame: &FrameMut<'_>,
@@ -448,7 +582,7 @@ fn blurred_background<'a>(
     ph: usize,
     bpp: usize,
     nch: usize,
-    alpha: &[u8],
+    alpha: &dyn AlphaRows,
     d: usize,
     r: usize,
     acc: &mut Vec<f32>,
@@ -461,24 +595,30 @@ fn blurred_background<'a>(
     acc.resize(lw * lh * cell, 0.0);
     // Large cells are sampled on a sparser lattice: the result is blurred far beyond the
     // lattice spacing, so this only drops work.
-    let step = (d / 4).max(1);
-    acc.par_chunks_mut(lw * cell)
-        .enumerate()
-        .for_each(|(ly, out)| {
+    let step = (d / 3).max(1);
+    // Chroma planes take the alpha of the luma row and column at twice their coordinates.
+    let sub = if p > 0 { 2 } else { 1 };
+    acc.par_chunks_mut(lw * cell).enumerate().for_each_init(
+        || vec![0u8; frame.width],
+        |a, (ly, out)| {
             for y in (ly * d..((ly + 1) * d).min(ph)).step_by(step) {
+                alpha.coarse_row((y * sub).min(frame.height - 1), a);
                 let row = frame.row(p, y);
-                let arow = &alpha[y * pw..(y + 1) * pw];
-                for (x, (px, &a)) in row.chunks_exact(bpp).zip(arow).enumerate().step_by(step) {
-                    // A small floor keeps fully-covered blocks defined (a plain blur there).
-                    let wgt = (255 - u32::from(a)) as f32 + 0.5;
-                    let c = &mut out[(x / d) * cell..(x / d + 1) * cell];
-                    c[0] += wgt;
-                    for k in 0..nch {
-                        c[k + 1] += wgt * f32::from(px[k]);
+                // Cell by cell (no per-pixel division by d).
+                for (cx, c) in out.chunks_exact_mut(cell).enumerate() {
+                    for x in (cx * d..((cx + 1) * d).min(pw)).step_by(step) {
+                        let px = &row[x * bpp..x * bpp + bpp];
+                        // A small floor keeps fully-covered blocks defined (a plain blur there).
+                        let wgt = (255 - u32::from(a[(x * sub).min(frame.width - 1)])) as f32 + 0.5;
+                        c[0] += wgt;
+                        for k in 0..nch {
+                            c[k + 1] += wgt * f32::from(px[k]);
+                        }
                     }
                 }
             }
-        });
+        },
+    );
     let mut planes: Vec<Vec<f32>> = (0..cell)
         .map(|k| acc.iter().skip(k).step_by(cell).copied().collect())
         .collect();
@@ -490,18 +630,23 @@ fn blurred_background<'a>(
     let xs = crate::sample::taps(lw, pw, crate::tensor::Sampling::HalfPixel);
     let row_bytes = pw * bpp;
     rows.resize(lh * row_bytes, 0);
-    let (weight, sums) = planes.split_first().expect("weight plane");
+    // Normalise once per cell, then resample rows (one division per cell, not per pixel).
+    let (weight, sums) = planes.split_first_mut().expect("weight plane");
+    for s in sums.iter_mut() {
+        for (v, &wt) in s.iter_mut().zip(weight.iter()) {
+            *v /= wt.max(1e-6);
+        }
+    }
+    let sums = &*sums;
     rows.par_chunks_mut(row_bytes)
         .enumerate()
         .for_each(|(ly, out)| {
             let base = ly * lw;
-            let wrow = &weight[base..base + lw];
-            for k in 0..nch {
-                let srow = &sums[k][base..base + lw];
-                let v = |i: usize| srow[i] / wrow[i].max(1e-6);
-                for (x, &(i, j, f)) in xs.iter().enumerate() {
-                    let (a, b) = (v(i), v(j));
-                    out[x * bpp + k] = (a + (b - a) * f + 0.5).clamp(0.0, 255.0) as u8;
+            for (k, plane) in sums.iter().enumerate() {
+                let srow = &plane[base..base + lw];
+                for (px, &(i, j, f)) in out.chunks_exact_mut(bpp).zip(&xs) {
+                    let (a, b) = (srow[i], srow[j]);
+                    px[k] = (a + (b - a) * f + 0.5) as i32 as u8;
                 }
             }
         });

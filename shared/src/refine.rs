@@ -74,59 +74,157 @@ pub struct AlphaScratch {
     b: Vec<f32>,
 }
 
-#[inline]
-fn lerp_rows(up: &[f32], width: usize, y0: usize, y1: usize, fy: f32, out: &mut [f32]) {
-    let (r0, r1) = (
-        &up[y0 * width..(y0 + 1) * width],
-        &up[y1 * width..(y1 + 1) * width],
-    );
-    for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
-        *o = a + (b - a) * fy;
-    }
-}
-
-/// Luma of packed pixels with R at byte `R` and B at byte `B` (monomorphised so the byte
-/// positions are constants and the loop vectorises).
+/// Luma in [0, 1] of a run of packed pixels with R at byte `R` and B at byte `B`
+/// (monomorphised so the byte positions are constants and the loop vectorises).
 fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
     const K: f32 = 1.0 / 255.0;
     let (kr, kg, kb) = (0.299 * K, 0.587 * K, 0.114 * K);
-    // Whole pixels as little-endian words: shifts and masks on u32 lanes vectorise where
-    // byte-wise strided loads do not.
     for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
-        let v = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
-        let (r, g, b) = (
-            (v >> (8 * R)) & 0xff,
-            (v >> 8) & 0xff,
-            (v >> (8 * B)) & 0xff,
-        );
-        *o = kr * r as i32 as f32 + kg * g as i32 as f32 + kb * b as i32 as f32;
+        *o = kr * f32::from(px[R]) + kg * f32::from(px[1]) + kb * f32::from(px[B]);
     }
 }
 
-/// Full-resolution luma of pixels `x0..x0 + out.len()` of row `y`, in [0, 1].
-fn luma_span(frame: &FrameMut<'_>, y: usize, x0: usize, out: &mut [f32]) {
-    const K: f32 = 1.0 / 255.0;
-    let n = out.len();
-    match frame.format.rgb_offsets() {
-        Some([0, _, _]) => packed_luma::<0, 2>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
-        Some(_) => packed_luma::<2, 0>(&frame.row(0, y)[x0 * 4..(x0 + n) * 4], out),
-        None => {
-            let (lo, scale) = if frame.matrix.full_range {
-                (0.0, K)
-            } else {
-                (16.0, 1.0 / 219.0)
-            };
-            for (o, &v) in out.iter_mut().zip(&frame.row(0, y)[x0..x0 + n]) {
-                *o = ((f32::from(v) - lo) * scale).clamp(0.0, 1.0);
+/// How to read luma from plane 0 of a frame.
+#[derive(Clone, Copy)]
+enum LumaKind {
+    Rgb,
+    Bgr,
+    /// Y plane: (offset, scale) to [0, 1].
+    Y(f32, f32),
+}
+
+/// Per-row alpha of a mask upsampled to the frame: edge-aware (guided-filter coefficients
+/// applied to the frame's own luma) or plain bilinear. Coefficient rows are resampled to the
+/// frame width once per frame; each frame row is then a vertical lerp plus, only where the
+/// filter's slope is not ~0 (edges), the luma of the row.
+pub struct MaskAlpha<'a> {
+    width: usize,
+    luma: LumaKind,
+    ys: Vec<(usize, usize, f32)>,
+    a: &'a [f32],
+    b: Option<&'a [f32]>,
+}
+
+impl<'a> MaskAlpha<'a> {
+    /// `coefficients` None: plain bilinear upsampling of `mask`.
+    pub fn new(
+        frame: &FrameMut<'_>,
+        mask: &Mask,
+        coefficients: Option<&Coefficients>,
+        scratch: &'a mut AlphaScratch,
+    ) -> Self {
+        let w = frame.width;
+        let luma = match frame.format.rgb_offsets() {
+            Some([0, _, _]) => LumaKind::Rgb,
+            Some(_) => LumaKind::Bgr,
+            None if frame.matrix.full_range => LumaKind::Y(0.0, 1.0 / 255.0),
+            None => LumaKind::Y(16.0, 1.0 / 219.0),
+        };
+        let ys = crate::sample::taps(
+            mask.height,
+            frame.height,
+            crate::tensor::Sampling::HalfPixel,
+        );
+        let AlphaScratch { a, b } = scratch;
+        match coefficients {
+            Some(c) => {
+                rayon::join(|| upsample_rows(&c.a, w, a), || upsample_rows(&c.b, w, b));
+                MaskAlpha {
+                    width: w,
+                    luma,
+                    ys,
+                    a,
+                    b: Some(b),
+                }
             }
+            None => {
+                upsample_rows(mask, w, a);
+                MaskAlpha {
+                    width: w,
+                    luma,
+                    ys,
+                    a,
+                    b: None,
+                }
+            }
+        }
+    }
+}
+
+impl crate::composite::AlphaRows for MaskAlpha<'_> {
+    // The guided filter's offset b is the locally averaged mask where the slope is ~0, and a
+    // smoothed mask at edges: close enough for weighting a heavy blur.
+    #[allow(clippy::manual_clamp)]
+    fn coarse_row(&self, y: usize, out: &mut [u8]) {
+        let w = self.width;
+        let (y0, y1, fy) = self.ys[y];
+        let src = self.b.unwrap_or(self.a);
+        let (r0, r1) = (&src[y0 * w..(y0 + 1) * w], &src[y1 * w..(y1 + 1) * w]);
+        for ((o, &p), &q) in out.iter_mut().zip(r0).zip(r1) {
+            *o = ((p + (q - p) * fy).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+        }
+    }
+
+    // `max().min()` instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
+    #[allow(clippy::manual_clamp)]
+    fn row(&self, y: usize, plane0: &[u8], out: &mut [u8]) {
+        const CHUNK: usize = 32;
+        let w = self.width;
+        let (y0, y1, fy) = self.ys[y];
+        let (a0, a1) = (&self.a[y0 * w..(y0 + 1) * w], &self.a[y1 * w..(y1 + 1) * w]);
+        let mut ra = [0f32; CHUNK];
+        let mut rb = [0f32; CHUNK];
+        let mut luma = [0f32; CHUNK];
+        let mut x0 = 0;
+        while x0 < w {
+            let x1 = (x0 + CHUNK).min(w);
+            let n = x1 - x0;
+            for ((o, &p), &q) in ra[..n].iter_mut().zip(&a0[x0..x1]).zip(&a1[x0..x1]) {
+                *o = p + (q - p) * fy;
+            }
+            let oc = &mut out[x0..x1];
+            match self.b {
+                None => {
+                    for (o, &v) in oc.iter_mut().zip(&ra[..n]) {
+                        *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                    }
+                }
+                Some(b) => {
+                    let (b0, b1) = (&b[y0 * w..(y0 + 1) * w], &b[y1 * w..(y1 + 1) * w]);
+                    for ((o, &p), &q) in rb[..n].iter_mut().zip(&b0[x0..x1]).zip(&b1[x0..x1]) {
+                        *o = p + (q - p) * fy;
+                    }
+                    if ra[..n].iter().all(|a| a.abs() < 1e-3) {
+                        // Flat picture or confident mask (most of the frame): alpha is b.
+                        for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
+                            *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                        }
+                    } else {
+                        let l = &mut luma[..n];
+                        match self.luma {
+                            LumaKind::Rgb => packed_luma::<0, 2>(&plane0[x0 * 4..x1 * 4], l),
+                            LumaKind::Bgr => packed_luma::<2, 0>(&plane0[x0 * 4..x1 * 4], l),
+                            LumaKind::Y(lo, k) => {
+                                for (o, &v) in l.iter_mut().zip(&plane0[x0..x1]) {
+                                    *o = ((f32::from(v) - lo) * k).max(0.0).min(1.0);
+                                }
+                            }
+                        }
+                        for (((o, &a), &b), &l) in
+                            oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter())
+                        {
+                            *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+                        }
+                    }
+                }
+            }
+            x0 = x1;
         }
     }
 }
 
 /// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
 /// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.
-// `max().min()` instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
-#[allow(clippy::manual_clamp)]
 pub fn alpha_plane(
     frame: &FrameMut<'_>,
     mask: &Mask,
@@ -134,61 +232,14 @@ pub fn alpha_plane(
     alpha: &mut Vec<u8>,
     scratch: &mut AlphaScratch,
 ) {
+    use crate::composite::AlphaRows;
     let (w, h) = (frame.width, frame.height);
     alpha.resize(w * h, 0);
-    let ys = crate::sample::taps(mask.height, h, crate::tensor::Sampling::HalfPixel);
-    match coefficients {
-        Some(c) => {
-            upsample_rows(&c.a, w, &mut scratch.a);
-            upsample_rows(&c.b, w, &mut scratch.b);
-            let (ua, ub) = (&scratch.a, &scratch.b);
-            alpha.par_chunks_mut(w).enumerate().for_each_init(
-                || (vec![0.0f32; w], vec![0.0f32; w], vec![0.0f32; w]),
-                |(ra, rb, luma), (y, out)| {
-                    let (y0, y1, fy) = ys[y];
-                    lerp_rows(ua, w, y0, y1, fy, ra);
-                    lerp_rows(ub, w, y0, y1, fy, rb);
-                    // Where the filter's slope is ~0 (flat picture or confident mask, most of
-                    // the frame) alpha is just b: skip the frame's luma there.
-                    const CHUNK: usize = 32;
-                    let mut x0 = 0;
-                    while x0 < w {
-                        let x1 = (x0 + CHUNK).min(w);
-                        let (ac, bc, oc) = (&ra[x0..x1], &rb[x0..x1], &mut out[x0..x1]);
-                        if ac.iter().all(|a| a.abs() < 1e-3) {
-                            for (o, &b) in oc.iter_mut().zip(bc) {
-                                *o = (b.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                            }
-                        } else {
-                            let lc = &mut luma[x0..x1];
-                            luma_span(frame, y, x0, lc);
-                            for (((o, &a), &b), &l) in oc.iter_mut().zip(ac).zip(bc).zip(lc.iter())
-                            {
-                                // max/min rather than clamp, and an i32 cast of a value known
-                                // to be in range: both vectorise.
-                                *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                            }
-                        }
-                        x0 = x1;
-                    }
-                },
-            );
-        }
-        None => {
-            upsample_rows(mask, w, &mut scratch.a);
-            let um = &scratch.a;
-            alpha.par_chunks_mut(w).enumerate().for_each_init(
-                || vec![0.0f32; w],
-                |rm, (y, out)| {
-                    let (y0, y1, fy) = ys[y];
-                    lerp_rows(um, w, y0, y1, fy, rm);
-                    for (o, &v) in out.iter_mut().zip(rm.iter()) {
-                        *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                    }
-                },
-            );
-        }
-    }
+    let src = MaskAlpha::new(frame, mask, coefficients, scratch);
+    alpha
+        .par_chunks_mut(w)
+        .enumerate()
+        .for_each(|(y, out)| src.row(y, frame.row(0, y), out));
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::composite::{CompositeParams, Compositor, Effect};
 use crate::frame::FrameMut;
 use crate::mask::{self, Mask};
 use crate::paths::resolve_model;
-use crate::refine::{alpha_plane, guided_coefficients, AlphaScratch};
+use crate::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
@@ -241,7 +241,6 @@ pub struct Segmenter {
     raw: Option<Mask>,
     frames: u64,
     compositor: Compositor,
-    alpha: Vec<u8>,
     alpha_scratch: AlphaScratch,
     worker: Option<(Arc<Slot>, std::thread::JoinHandle<()>)>,
     inferences: u64,
@@ -412,15 +411,9 @@ impl Segmenter {
             } else {
                 None
             };
-            alpha_plane(
-                frame,
-                &m,
-                guide.as_ref(),
-                &mut self.alpha,
-                &mut self.alpha_scratch,
-            );
-            self.compositor
-                .apply(frame, &self.alpha, &settings.composite)?;
+            // Alpha is produced row by row inside the compositing pass (never a whole plane).
+            let alpha = MaskAlpha::new(frame, &m, guide.as_ref(), &mut self.alpha_scratch);
+            self.compositor.render(frame, &alpha, &settings.composite)?;
         }
         Ok(FrameMask {
             mask: Arc::new(m),

@@ -154,6 +154,13 @@ fn main() {
         let rgb = frame_rgb(w, h);
         for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
             for effect in ["none", "blur", "replace", "blur+async"] {
+                // AIFX_BENCH_ONLY=WxH/FORMAT/effect restricts the run (for profiling one row).
+                let key = format!("{w}x{h}/{format:?}/{effect}");
+                if std::env::var("AIFX_BENCH_ONLY")
+                    .is_ok_and(|only| !key.eq_ignore_ascii_case(&only))
+                {
+                    continue;
+                }
                 let ms = time_segment(&rgb, w, h, format, effect, &a);
                 println!(
                     "{:10} {:6} {:8} {:>10.2} {:>8.1}",
@@ -179,7 +186,9 @@ fn main() {
             );
             for &(w, h) in &sizes {
                 let key = format!("{w}x{h}");
-                let blur = ours[&(w, h, "Rgba".to_string(), "blur")];
+                let Some(&blur) = ours.get(&(w, h, "Rgba".to_string(), "blur")) else {
+                    continue;
+                };
                 for (what, label) in [
                     ("process", "process() alone"),
                     ("process_blur", "process() + cv2 blur composite"),
