@@ -3,91 +3,16 @@
 
 mod common;
 
+use common::{from_buffer, init, to_buffer};
+
 use std::path::PathBuf;
-use std::sync::Once;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
 use gst::prelude::*;
-use gst_video::prelude::*;
 use gstaifx::meta::MaskMeta;
 
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstaifx::plugin_register_static().expect("register the aifx plugin");
-    });
-}
-
-fn video_format(f: PixelFormat) -> gst_video::VideoFormat {
-    use gst_video::VideoFormat as V;
-    match f {
-        PixelFormat::Rgba => V::Rgba,
-        PixelFormat::Bgra => V::Bgra,
-        PixelFormat::Rgbx => V::Rgbx,
-        PixelFormat::Bgrx => V::Bgrx,
-        PixelFormat::I420 => V::I420,
-        PixelFormat::Nv12 => V::Nv12,
-    }
-}
-
-/// A GStreamer buffer (default strides for the format) holding `frame`, plus its info.
-fn to_buffer(frame: &OwnedFrame) -> (gst::Buffer, gst_video::VideoInfo) {
-    let info = gst_video::VideoInfo::builder(
-        video_format(frame.format),
-        frame.width as u32,
-        frame.height as u32,
-    )
-    .build()
-    .unwrap();
-    let mut buf = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let b = buf.get_mut().unwrap();
-        let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).unwrap();
-        for p in 0..frame.format.plane_count() {
-            let (row, rows) = frame.format.plane_size(p, frame.width, frame.height);
-            let stride = vf.plane_stride()[p] as usize;
-            let dst = vf.plane_data_mut(p as u32).unwrap();
-            for y in 0..rows {
-                dst[y * stride..y * stride + row]
-                    .copy_from_slice(&frame.planes[p][y * frame.strides[p]..][..row]);
-            }
-        }
-    }
-    (buf, info)
-}
-
-/// Reads a buffer of `info`'s layout back into an owned frame.
-fn from_buffer(
-    buf: &gst::BufferRef,
-    info: &gst_video::VideoInfo,
-    format: PixelFormat,
-) -> OwnedFrame {
-    let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, info).unwrap();
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let mut out = OwnedFrame::new(format, w, h, 0);
-    for p in 0..format.plane_count() {
-        let (row, rows) = format.plane_size(p, w, h);
-        let stride = vf.plane_stride()[p] as usize;
-        let src = vf.plane_data(p as u32).unwrap();
-        for y in 0..rows {
-            out.planes[p][y * row..(y + 1) * row]
-                .copy_from_slice(&src[y * stride..y * stride + row]);
-        }
-    }
-    out
-}
-
 fn harness(props: &[(&str, &str)], info: &gst_video::VideoInfo) -> gst_check::Harness {
-    let mut h = gst_check::Harness::new("segment");
-    {
-        let e = h.element().unwrap();
-        for (k, v) in props {
-            e.set_property_from_str(k, v);
-        }
-    }
-    h.set_src_caps(info.to_caps().unwrap());
-    h
+    common::harness("segment", props, info)
 }
 
 fn run_once(props: &[(&str, &str)], frame: &OwnedFrame) -> (OwnedFrame, MaskMeta) {

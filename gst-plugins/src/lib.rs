@@ -7,11 +7,14 @@
 use gst::glib;
 
 pub mod meta;
+pub mod pose;
 pub mod segment;
+pub mod video;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     segment::register(plugin)?;
+    pose::register(plugin)?;
     Ok(())
 }
 

@@ -10,9 +10,11 @@ pub const MASK_META: &str = "AifxMaskMeta";
 
 /// Registers the metas (idempotent; called from `plugin_init`).
 pub fn register() {
-    if !gst::meta::CustomMeta::is_registered(MASK_META) {
-        // Tagged "video": transforms that change the picture drop it.
-        gst::meta::CustomMeta::register(MASK_META, &["video"]);
+    for name in [MASK_META, POSE_META] {
+        if !gst::meta::CustomMeta::is_registered(name) {
+            // Tagged "video": transforms that change the picture drop it.
+            gst::meta::CustomMeta::register(name, &["video"]);
+        }
     }
 }
 
@@ -88,5 +90,82 @@ impl MaskMeta {
             inferred: s.get("inferred").ok()?,
         };
         (m.width > 0 && m.height > 0 && m.data.len() == (m.width * m.height) as usize).then_some(m)
+    }
+}
+
+/// Name of the pose meta `pose` attaches to every buffer.
+pub const POSE_META: &str = "AifxPoseMeta";
+
+/// Values stored per person in the meta's `data` bytes (f32): id, score, 33 × [x, y, z,
+/// visibility, presence] in frame pixels, 33 × [x, y, z] world landmarks in metres.
+pub const POSE_VALUES_PER_PERSON: usize = 2 + 33 * 5 + 33 * 3;
+
+/// One person in a [`PoseMeta`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PosePerson {
+    pub id: u64,
+    pub score: f32,
+    /// 33 × [x, y, z, visibility, presence], x/y in frame pixels, z on the x scale.
+    pub landmarks: Vec<[f32; 5]>,
+    /// 33 × [x, y, z] in metres, hip-centred.
+    pub world: Vec<[f32; 3]>,
+}
+
+/// The people `pose` found in a buffer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoseMeta {
+    pub persons: Vec<PosePerson>,
+}
+
+impl PoseMeta {
+    /// Attaches (or replaces) the meta on a buffer.
+    pub fn add(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
+        if let Ok(existing) = gst::meta::CustomMeta::from_mut_buffer(buffer, POSE_META) {
+            existing.remove()?;
+        }
+        let mut values: Vec<f32> = Vec::with_capacity(self.persons.len() * POSE_VALUES_PER_PERSON);
+        for p in &self.persons {
+            values.push(p.id as f32);
+            values.push(p.score);
+            values.extend(p.landmarks.iter().flatten());
+            values.extend(p.world.iter().flatten());
+        }
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut meta = gst::meta::CustomMeta::add(buffer, POSE_META)?;
+        let s = meta.mut_structure();
+        s.set("persons", self.persons.len() as u32);
+        s.set("data", glib::Bytes::from_owned(bytes));
+        Ok(())
+    }
+
+    /// Reads the meta from a buffer, if present and well-formed.
+    pub fn get(buffer: &gst::BufferRef) -> Option<PoseMeta> {
+        let meta = gst::meta::CustomMeta::from_buffer(buffer, POSE_META).ok()?;
+        let s = meta.structure();
+        let n = s.get::<u32>("persons").ok()? as usize;
+        let bytes = s.get::<glib::Bytes>("data").ok()?;
+        if bytes.len() != n * POSE_VALUES_PER_PERSON * 4 {
+            return None;
+        }
+        let v: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let persons = v
+            .chunks_exact(POSE_VALUES_PER_PERSON)
+            .map(|c| PosePerson {
+                id: c[0] as u64,
+                score: c[1],
+                landmarks: c[2..2 + 165]
+                    .chunks_exact(5)
+                    .map(|l| [l[0], l[1], l[2], l[3], l[4]])
+                    .collect(),
+                world: c[167..]
+                    .chunks_exact(3)
+                    .map(|w| [w[0], w[1], w[2]])
+                    .collect(),
+            })
+            .collect();
+        Some(PoseMeta { persons })
     }
 }

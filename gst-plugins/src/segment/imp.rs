@@ -12,17 +12,15 @@ use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
 use aifx::composite::Effect;
-use aifx::frame::{FrameMut, PixelFormat, Plane, YuvMatrix};
 use aifx::segmenter::{SegmentSettings, Segmenter};
-use aifx::Device;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::MaskMeta;
+use crate::video::{pixel_format, with_frame_mut, DeviceKind, FORMATS};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -81,38 +79,6 @@ impl From<EffectKind> for Effect {
             EffectKind::Transparent => Effect::Transparent,
             EffectKind::Matte => Effect::Matte,
             EffectKind::None => Effect::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAifxDevice")]
-pub enum DeviceKind {
-    #[default]
-    #[enum_value(name = "CPU", nick = "cpu")]
-    Cpu,
-    #[enum_value(name = "NVIDIA CUDA", nick = "cuda")]
-    Cuda,
-    #[enum_value(name = "NVIDIA TensorRT", nick = "tensorrt")]
-    TensorRt,
-    #[enum_value(name = "Intel OpenVINO", nick = "openvino")]
-    OpenVino,
-    #[enum_value(name = "Apple CoreML", nick = "coreml")]
-    CoreMl,
-    #[enum_value(name = "DirectML", nick = "directml")]
-    DirectMl,
-}
-
-impl From<DeviceKind> for Device {
-    fn from(d: DeviceKind) -> Self {
-        match d {
-            DeviceKind::Cpu => Device::Cpu,
-            DeviceKind::Cuda => Device::Cuda,
-            DeviceKind::TensorRt => Device::TensorRt,
-            DeviceKind::OpenVino => Device::OpenVino,
-            DeviceKind::CoreMl => Device::CoreMl,
-            DeviceKind::DirectMl => Device::DirectMl,
         }
     }
 }
@@ -196,30 +162,6 @@ impl ObjectSubclass for Segment {
     const NAME: &'static str = "GstAifxSegment";
     type Type = super::Segment;
     type ParentType = gst_video::VideoFilter;
-}
-
-fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
-    use gst_video::VideoFormat as V;
-    Some(match f {
-        V::Rgba => PixelFormat::Rgba,
-        V::Bgra => PixelFormat::Bgra,
-        V::Rgbx => PixelFormat::Rgbx,
-        V::Bgrx => PixelFormat::Bgrx,
-        V::I420 => PixelFormat::I420,
-        V::Nv12 => PixelFormat::Nv12,
-        _ => return None,
-    })
-}
-
-fn yuv_matrix(info: &gst_video::VideoInfo) -> YuvMatrix {
-    let c = info.colorimetry();
-    let mut m = match c.matrix() {
-        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::BT709,
-        gst_video::VideoColorMatrix::Bt2020 => YuvMatrix::BT2020,
-        _ => YuvMatrix::BT601,
-    };
-    m.full_range = c.range() == gst_video::VideoColorRange::Range0_255;
-    m
 }
 
 impl ObjectImpl for Segment {
@@ -396,9 +338,8 @@ impl ElementImpl for Segment {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            use gst_video::VideoFormat as V;
             let caps = gst_video::VideoCapsBuilder::new()
-                .format_list([V::Rgba, V::Bgra, V::Rgbx, V::Bgrx, V::I420, V::Nv12])
+                .format_list(FORMATS)
                 .build();
             vec![
                 gst::PadTemplate::new(
@@ -483,40 +424,19 @@ impl BaseTransformImpl for Segment {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        let Some(format) = pixel_format(info.format()) else {
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let result = {
-            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info)
-                .map_err(|_| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::Failed,
-                        ("cannot map the buffer writable")
-                    );
-                    gst::FlowError::Error
-                })?;
-            let strides: Vec<usize> = frame
-                .plane_stride()
-                .iter()
-                .map(|&s| s.max(0) as usize)
-                .collect();
-            let (w, h) = (frame.width() as usize, frame.height() as usize);
-            let planes: Vec<Plane<'_>> = frame
-                .planes_data_mut()
-                .into_iter()
-                .take(format.plane_count())
-                .zip(strides)
-                .map(|(data, stride)| Plane { data, stride })
-                .collect();
-            let segmenter = &mut state.segmenter;
+        let segmenter = &mut state.segmenter;
+        let result = with_frame_mut(buf, &info, |mut view| {
+            let (w, h) = (view.width, view.height);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut view = FrameMut::new(format, w, h, planes, yuv_matrix(&info))?;
                 segmenter
                     .process(&mut view, &settings, settings_raw.asynchronous)
                     .map(|m| (m, w, h))
             }))
-        };
+        })
+        .map_err(|e| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
+            gst::FlowError::Error
+        })?;
         match result {
             Ok(Ok((m, w, h))) => {
                 let meta = MaskMeta {

@@ -5,7 +5,8 @@ use gst::prelude::*;
 
 mod imp;
 
-pub use imp::{DeviceKind, EffectKind};
+pub use crate::video::DeviceKind;
+pub use imp::EffectKind;
 
 glib::wrapper! {
     pub struct Segment(ObjectSubclass<imp::Segment>)

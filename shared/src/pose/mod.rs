@@ -84,5 +84,6 @@ pub const NAMES: [&str; 33] = [
     "left_foot_index",
     "right_foot_index",
 ];
+pub mod draw;
 pub mod pipeline;
 pub mod tracker;

@@ -51,13 +51,28 @@ impl PointFilters {
     }
 }
 
-/// Tracking state for one stream.
-pub struct PoseTracker {
-    models: PoseModels,
-    roi: Option<Roi>,
+/// One tracked person: a stable id, the ROI for the next frame and its filters.
+struct Track {
+    id: u64,
+    roi: Roi,
     landmarks: PointFilters,
     aux: PointFilters,
     world: Vec<[OneEuro; 3]>,
+}
+
+/// True when two ROIs frame the same person (centres closer than half the smaller side).
+fn same_person(a: &Roi, b: &Roi) -> bool {
+    let d = ((a.cx - b.cx).powi(2) + (a.cy - b.cy).powi(2)).sqrt();
+    d < 0.5 * a.width.min(b.width)
+}
+
+/// Tracking state for one stream: up to `max_persons` people, each tracked from its own
+/// auxiliary landmarks; the detector runs only while fewer people are tracked than allowed
+/// (with one person that is MediaPipe's behaviour: detect only when the track is lost).
+pub struct PoseTracker {
+    models: PoseModels,
+    tracks: Vec<Track>,
+    next_id: u64,
     detections: u64,
 }
 
@@ -65,10 +80,8 @@ impl PoseTracker {
     pub fn new(models: PoseModels) -> Self {
         Self {
             models,
-            roi: None,
-            landmarks: PointFilters::default(),
-            aux: PointFilters::default(),
-            world: Vec::new(),
+            tracks: Vec::new(),
+            next_id: 1,
             detections: 0,
         }
     }
@@ -78,16 +91,12 @@ impl PoseTracker {
         self.detections
     }
 
-    /// Forgets the track and the filters (flush, seek, a gap in the stream).
+    /// Forgets every track and filter (flush, seek, a gap in the stream).
     pub fn reset(&mut self) {
-        self.roi = None;
-        self.landmarks = PointFilters::default();
-        self.aux = PointFilters::default();
-        self.world.clear();
+        self.tracks.clear();
     }
 
-    /// Processes one frame at `time` seconds; `force_detection` runs the detector even while
-    /// tracking.
+    /// Processes one frame; returns the single best person (see [`PoseTracker::process_all`]).
     pub fn process(
         &mut self,
         f: &FrameMut<'_>,
@@ -95,48 +104,98 @@ impl PoseTracker {
         s: &TrackerSettings,
         force_detection: bool,
     ) -> Result<Option<Person>> {
-        let roi = match self.roi {
-            Some(r) if !force_detection => r,
-            _ => {
-                self.detections += 1;
-                let dets = detect(&self.models, f, s.min_detection_confidence)?;
-                match dets.first() {
-                    Some(d) => roi_from_detection(d, f.width, f.height),
-                    None => {
-                        self.reset();
-                        return Ok(None);
-                    }
+        Ok(self
+            .process_all(f, time, s, 1, force_detection)?
+            .into_iter()
+            .next()
+            .map(|(_, p)| p))
+    }
+
+    /// Processes one frame at `time` seconds; returns (id, person) for each tracked person.
+    pub fn process_all(
+        &mut self,
+        f: &FrameMut<'_>,
+        time: f64,
+        s: &TrackerSettings,
+        max_persons: usize,
+        force_detection: bool,
+    ) -> Result<Vec<(u64, Person)>> {
+        let max_persons = max_persons.max(1);
+        let mut found: Vec<(Track, Person)> = Vec::new();
+        for mut t in std::mem::take(&mut self.tracks) {
+            if let Some(p) = landmarks_in_roi(&self.models, f, &t.roi, s.min_tracking_confidence)? {
+                let p = smooth(&mut t, p, time, s.smoothing);
+                t.roi = roi_from_aux(&p);
+                found.push((t, p));
+            }
+        }
+        // Two tracks that converged on one person: keep the more confident.
+        found.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+        let mut kept: Vec<(Track, Person)> = Vec::new();
+        for (t, p) in found {
+            if !kept.iter().any(|(k, _)| same_person(&k.roi, &t.roi)) {
+                kept.push((t, p));
+            }
+        }
+        kept.truncate(max_persons);
+        if kept.len() < max_persons || force_detection {
+            self.detections += 1;
+            for d in detect(&self.models, f, s.min_detection_confidence)? {
+                if kept.len() >= max_persons {
+                    break;
                 }
-            }
-        };
-        let Some(mut person) = landmarks_in_roi(&self.models, f, &roi, s.min_tracking_confidence)?
-        else {
-            // Lost: the next frame runs the detector (MediaPipe's behaviour).
-            self.reset();
-            return Ok(None);
-        };
-        if s.smoothing {
-            // Scale the derivative by the person's size (the unenlarged aux ROI side).
-            let (a, b) = (person.aux[0], person.aux[1]);
-            let side = 2.0 * ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt();
-            let scale = 1.0 / side.max(1.0);
-            self.landmarks
-                .apply(&mut person.landmarks, time, scale, OneEuroParams::POSE);
-            self.aux
-                .apply(&mut person.aux, time, scale, OneEuroParams::AUX);
-            if self.world.len() != person.world.len() {
-                self.world = (0..person.world.len())
-                    .map(|_| Default::default())
-                    .collect();
-            }
-            for (w, f) in person.world.iter_mut().zip(&mut self.world) {
-                for k in 0..3 {
-                    w[k] = f[k].apply(w[k], time, 1.0, OneEuroParams::WORLD);
+                let roi = roi_from_detection(&d, f.width, f.height);
+                if kept
+                    .iter()
+                    .any(|(k, p)| same_person(&k.roi, &roi) || same_person(&p.roi, &roi))
+                {
+                    continue;
+                }
+                if let Some(p) = landmarks_in_roi(&self.models, f, &roi, s.min_tracking_confidence)?
+                {
+                    let mut t = Track {
+                        id: self.next_id,
+                        roi,
+                        landmarks: PointFilters::default(),
+                        aux: PointFilters::default(),
+                        world: Vec::new(),
+                    };
+                    self.next_id += 1;
+                    let p = smooth(&mut t, p, time, s.smoothing);
+                    t.roi = roi_from_aux(&p);
+                    kept.push((t, p));
                 }
             }
         }
-        debug_assert_eq!(person.landmarks.len(), POSE_LANDMARKS);
-        self.roi = Some(roi_from_aux(&person));
-        Ok(Some(person))
+        let out = kept.iter().map(|(t, p)| (t.id, p.clone())).collect();
+        self.tracks = kept.into_iter().map(|(t, _)| t).collect();
+        Ok(out)
     }
+}
+
+/// MediaPipe's landmark smoothing: one-euro on landmarks (derivative scaled by the person's
+/// size, the unenlarged aux-ROI side), on the aux landmarks and on world landmarks.
+fn smooth(t: &mut Track, mut person: Person, time: f64, enabled: bool) -> Person {
+    if !enabled {
+        return person;
+    }
+    let (a, b) = (person.aux[0], person.aux[1]);
+    let side = 2.0 * ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt();
+    let scale = 1.0 / side.max(1.0);
+    t.landmarks
+        .apply(&mut person.landmarks, time, scale, OneEuroParams::POSE);
+    t.aux
+        .apply(&mut person.aux, time, scale, OneEuroParams::AUX);
+    if t.world.len() != person.world.len() {
+        t.world = (0..person.world.len())
+            .map(|_| Default::default())
+            .collect();
+    }
+    for (w, f) in person.world.iter_mut().zip(&mut t.world) {
+        for k in 0..3 {
+            w[k] = f[k].apply(w[k], time, 1.0, OneEuroParams::WORLD);
+        }
+    }
+    debug_assert_eq!(person.landmarks.len(), POSE_LANDMARKS);
+    person
 }

@@ -1,0 +1,467 @@
+//! SECTION:element-pose
+//!
+//! Body pose (MediaPipe BlazePose, 33 landmarks) on video, in place, in RGBA/BGRA/RGBx/BGRx/
+//! I420/NV12. Draws the skeleton, attaches an `AifxPoseMeta` to every buffer and, with
+//! `post-messages=true`, posts an `aifx-pose` element message per frame.
+//!
+//! ```text
+//! gst-launch-1.0 -m v4l2src ! videoconvert ! pose post-messages=true ! videoconvert ! autovideosink
+//! ```
+
+use std::sync::{LazyLock, Mutex};
+
+use aifx::pose::draw::{draw_skeletons, DrawStyle};
+use aifx::pose::pipeline::PoseModels;
+use aifx::pose::tracker::{PoseTracker, TrackerSettings};
+use aifx::session::SessionOptions;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::meta::{PoseMeta, PosePerson};
+use crate::video::{pixel_format, with_frame_mut, DeviceKind, FORMATS};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "pose",
+        gst::DebugColorFlags::empty(),
+        Some("aifx body pose"),
+    )
+});
+
+const DEFAULT_MAX_PERSONS: u32 = 1;
+const DEFAULT_MIN_DETECTION: f64 = 0.5;
+const DEFAULT_MIN_TRACKING: f64 = 0.5;
+const DEFAULT_SMOOTHING: bool = true;
+const DEFAULT_DRAW: bool = true;
+const DEFAULT_LINE_WIDTH: f64 = 3.0;
+const DEFAULT_POINT_RADIUS: f64 = 4.0;
+const DEFAULT_POST_MESSAGES: bool = false;
+const DEFAULT_THREADS: u32 = 0;
+const DEFAULT_INTERVAL: u32 = 1;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    max_persons: u32,
+    min_detection: f64,
+    min_tracking: f64,
+    smoothing: bool,
+    draw: bool,
+    line_width: f64,
+    point_radius: f64,
+    post_messages: bool,
+    device: DeviceKind,
+    threads: u32,
+    interval: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_persons: DEFAULT_MAX_PERSONS,
+            min_detection: DEFAULT_MIN_DETECTION,
+            min_tracking: DEFAULT_MIN_TRACKING,
+            smoothing: DEFAULT_SMOOTHING,
+            draw: DEFAULT_DRAW,
+            line_width: DEFAULT_LINE_WIDTH,
+            point_radius: DEFAULT_POINT_RADIUS,
+            post_messages: DEFAULT_POST_MESSAGES,
+            device: DeviceKind::default(),
+            threads: DEFAULT_THREADS,
+            interval: DEFAULT_INTERVAL,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    tracker: Option<PoseTracker>,
+    models_key: Option<(DeviceKind, u32)>,
+    frames: u64,
+    last: Vec<(u64, aifx::pose::pipeline::Person)>,
+}
+
+#[derive(Default)]
+pub struct Pose {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Pose {
+    const NAME: &'static str = "GstAifxPose";
+    type Type = super::Pose;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Pose {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecUInt::builder("max-persons")
+                    .nick("Maximum persons")
+                    .blurb("How many people to track at once; each keeps an id while tracked")
+                    .minimum(1)
+                    .maximum(16)
+                    .default_value(DEFAULT_MAX_PERSONS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-detection-confidence")
+                    .nick("Minimum detection confidence")
+                    .blurb("Person detector score needed to start tracking someone")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_MIN_DETECTION)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-tracking-confidence")
+                    .nick("Minimum tracking confidence")
+                    .blurb("Landmark model presence needed to keep tracking (below it the detector runs again)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_MIN_TRACKING)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("smoothing")
+                    .nick("Smoothing")
+                    .blurb("One-euro smoothing of the landmarks over buffer timestamps (MediaPipe's parameters)")
+                    .default_value(DEFAULT_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("draw")
+                    .nick("Draw")
+                    .blurb("Draw the skeleton on the video")
+                    .default_value(DEFAULT_DRAW)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("line-width")
+                    .nick("Line width")
+                    .blurb("Skeleton line width in pixels")
+                    .minimum(0.5)
+                    .maximum(64.0)
+                    .default_value(DEFAULT_LINE_WIDTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("point-radius")
+                    .nick("Point radius")
+                    .blurb("Joint radius in pixels")
+                    .minimum(0.0)
+                    .maximum(64.0)
+                    .default_value(DEFAULT_POINT_RADIUS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("post-messages")
+                    .nick("Post messages")
+                    .blurb("Post an `aifx-pose` element message with the landmarks of every frame")
+                    .default_value(DEFAULT_POST_MESSAGES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
+                    .nick("Device")
+                    .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("Inference threads (0 = one per core)")
+                    .maximum(256)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Run the models on one frame in N and reuse the landmarks in between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let name = pspec.name();
+        match name {
+            "max-persons" => s.max_persons = value.get().unwrap(),
+            "min-detection-confidence" => s.min_detection = value.get().unwrap(),
+            "min-tracking-confidence" => s.min_tracking = value.get().unwrap(),
+            "smoothing" => s.smoothing = value.get().unwrap(),
+            "draw" => s.draw = value.get().unwrap(),
+            "line-width" => s.line_width = value.get().unwrap(),
+            "point-radius" => s.point_radius = value.get().unwrap(),
+            "post-messages" => s.post_messages = value.get().unwrap(),
+            "device" => s.device = value.get().unwrap(),
+            "threads" => s.threads = value.get().unwrap(),
+            "interval" => s.interval = value.get().unwrap(),
+            _ => unreachable!("unknown property {name}"),
+        }
+        gst::info!(CAT, imp = self, "{name} set to {value:?}");
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "max-persons" => s.max_persons.to_value(),
+            "min-detection-confidence" => s.min_detection.to_value(),
+            "min-tracking-confidence" => s.min_tracking.to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            "draw" => s.draw.to_value(),
+            "line-width" => s.line_width.to_value(),
+            "point-radius" => s.point_radius.to_value(),
+            "post-messages" => s.post_messages.to_value(),
+            "device" => s.device.to_value(),
+            "threads" => s.threads.to_value(),
+            "interval" => s.interval.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for Pose {}
+
+impl ElementImpl for Pose {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Body pose",
+                "Filter/Effect/Video/Analyzer",
+                "Tracks people's 33 body landmarks (MediaPipe BlazePose on ONNX Runtime), draws the skeleton, \
+                 attaches AifxPoseMeta and optionally posts aifx-pose messages",
+                "aifx developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS)
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl Pose {
+    /// Loads the models (or reuses them) for the current device/threads.
+    fn ensure_models(&self, state: &mut State, s: &Settings) -> Result<(), gst::ErrorMessage> {
+        let key = (s.device, s.threads);
+        if state.tracker.is_some() && state.models_key == Some(key) {
+            return Ok(());
+        }
+        let opts = SessionOptions {
+            device: s.device.into(),
+            threads: s.threads as usize,
+            library: None,
+        };
+        let models = PoseModels::load(&opts)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("pose: {}", e)))?;
+        state.tracker = Some(PoseTracker::new(models));
+        state.models_key = Some(key);
+        Ok(())
+    }
+
+    fn message(
+        &self,
+        persons: &[(u64, aifx::pose::pipeline::Person)],
+        pts: Option<gst::ClockTime>,
+    ) -> gst::Message {
+        let mut b = gst::Structure::builder("aifx-pose")
+            .field("timestamp", pts.map_or(u64::MAX, |t| t.nseconds()))
+            .field("persons", persons.len() as u32);
+        for (k, (id, p)) in persons.iter().enumerate() {
+            let values: Vec<glib::SendValue> = p
+                .landmarks
+                .iter()
+                .flat_map(|l| [l.x, l.y, l.z, l.visibility, l.presence])
+                .map(|v| f64::from(v).to_send_value())
+                .collect();
+            b = b
+                .field(format!("person-{k}-id"), *id)
+                .field(format!("person-{k}-score"), f64::from(p.score))
+                .field(
+                    format!("person-{k}-landmarks"),
+                    gst::Array::from_values(values),
+                );
+        }
+        gst::message::Element::builder(b.build())
+            .src(&*self.obj())
+            .build()
+    }
+}
+
+impl BaseTransformImpl for Pose {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let mut state = self.state.lock().unwrap();
+        *state = State::default();
+        self.ensure_models(&mut state, &s)?;
+        gst::info!(CAT, imp = self, "models loaded on {:?}", s.device);
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if matches!(
+            event.view(),
+            gst::EventView::FlushStop(_) | gst::EventView::Eos(_) | gst::EventView::StreamStart(_)
+        ) {
+            gst::debug!(CAT, imp = self, "resetting tracking on {:?}", event.type_());
+            let mut state = self.state.lock().unwrap();
+            if let Some(t) = state.tracker.as_mut() {
+                t.reset();
+            }
+            state.last.clear();
+            state.frames = 0;
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let s = self.settings.lock().unwrap().clone();
+        let mut state = self.state.lock().unwrap();
+        let Some(info) = state.info.clone() else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        if let Err(e) = self.ensure_models(&mut state, &s) {
+            self.post_error_message(e);
+            return Err(gst::FlowError::Error);
+        }
+        let pts = buf.pts();
+        // Buffer timestamps drive the smoothing; without them assume 30 fps.
+        let time = pts.map_or(state.frames as f64 / 30.0, |t| t.nseconds() as f64 / 1e9);
+        let due = state.frames.is_multiple_of(u64::from(s.interval.max(1)));
+        state.frames += 1;
+        let tracker_settings = TrackerSettings {
+            min_detection_confidence: s.min_detection as f32,
+            min_tracking_confidence: s.min_tracking as f32,
+            smoothing: s.smoothing,
+        };
+        let style = DrawStyle {
+            line_width: s.line_width as f32,
+            point_radius: s.point_radius as f32,
+            ..DrawStyle::default()
+        };
+        let state = &mut *state;
+        let result = with_frame_mut(buf, &info, |mut view| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> aifx::Result<()> {
+                if due {
+                    let tracker = state.tracker.as_mut().expect("models loaded above");
+                    state.last = tracker.process_all(
+                        &view,
+                        time,
+                        &tracker_settings,
+                        s.max_persons as usize,
+                        false,
+                    )?;
+                }
+                if s.draw {
+                    let people: Vec<&[aifx::pose::landmarks::Landmark]> =
+                        state.last.iter().map(|(_, p)| &p.landmarks[..]).collect();
+                    draw_skeletons(&mut view, &people, &style);
+                }
+                Ok(())
+            }))
+        })
+        .map_err(|e| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
+            gst::FlowError::Error
+        })?;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("pose: {}", e));
+                return Err(gst::FlowError::Error);
+            }
+            Err(_) => {
+                // Never let a panic cross into GStreamer: log it and pass the frame through.
+                gst::error!(
+                    CAT,
+                    imp = self,
+                    "internal error in pose; frame passed through"
+                );
+                if let Some(t) = state.tracker.as_mut() {
+                    t.reset();
+                }
+                state.last.clear();
+                return Ok(gst::FlowSuccess::Ok);
+            }
+        }
+        let meta = PoseMeta {
+            persons: state
+                .last
+                .iter()
+                .map(|(id, p)| PosePerson {
+                    id: *id,
+                    score: p.score,
+                    landmarks: p
+                        .landmarks
+                        .iter()
+                        .map(|l| [l.x, l.y, l.z, l.visibility, l.presence])
+                        .collect(),
+                    world: p.world.clone(),
+                })
+                .collect(),
+        };
+        if let Err(e) = meta.add(buf) {
+            gst::warning!(CAT, imp = self, "cannot attach the pose meta: {e}");
+        }
+        if s.post_messages {
+            let msg = self.message(&state.last, pts);
+            let _ = self.obj().post_message(msg);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl VideoFilterImpl for Pose {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        if pixel_format(in_info.format()).is_none() {
+            return Err(gst::loggable_error!(
+                CAT,
+                "unsupported format {:?}",
+                in_info.format()
+            ));
+        }
+        self.state.lock().unwrap().info = Some(in_info.clone());
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}
