@@ -56,6 +56,29 @@ def main():
                 lms = [[l.x * w, l.y * h, l.z * w, l.visibility, l.presence] for l in r.pose_landmarks.landmark]
             manifest["pose"][name] = {"width": w, "height": h, "rgb": f"{name}.rgb", "landmarks": lms}
             print(f"mediapipe pose reference: {name} {'person' if lms else 'no person'}")
+    # Pose in tracking mode on a 60-frame pan/zoom of messi5 (frames saved for the Rust side;
+    # the Python API stamps frame n at n·33333 µs).
+    messi = np.asarray(Image.open(os.path.join(OPENCV_DATA, "messi5.jpg")).convert("RGB"))
+    H, W, _ = messi.shape
+    w, h, n = 320, 200, 60
+    frames = np.zeros((n, h, w, 3), dtype=np.uint8)
+    for k in range(n):
+        t = k / (n - 1)
+        side = 520.0 - 60.0 * t
+        ox, oy = 4.0 + 40.0 * t, 8.0 * t
+        xs = np.minimum((ox + np.arange(w) * side / w).astype(int), W - 1)
+        ys = np.minimum((oy + np.arange(h) * side / w).astype(int), H - 1)
+        frames[k] = messi[ys][:, xs]
+    frames.tofile(os.path.join(out, "sequence.rgb"))
+    tracked = []
+    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                enable_segmentation=False) as pose:
+        for k in range(n):
+            r = pose.process(frames[k])
+            tracked.append(None if not r.pose_landmarks else
+                           [[l.x * w, l.y * h, l.z * w, l.visibility, 0.0] for l in r.pose_landmarks.landmark])
+    manifest["sequence"] = {"width": w, "height": h, "frames": n, "rgb": "sequence.rgb", "landmarks": tracked}
+    print(f"mediapipe pose tracking reference: {n} frames, person in {sum(t is not None for t in tracked)}")
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
