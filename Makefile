@@ -19,9 +19,10 @@ test: setup
 install: setup
 	@scripts/install.sh
 
-# segment element at 720p/1080p vs MediaPipe SelfieSegmentation on the same frames.
+# segment and pose elements at 720p/1080p vs MediaPipe on the same frames.
 bench: setup
 	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
+	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 
 # ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
 bench-models: setup

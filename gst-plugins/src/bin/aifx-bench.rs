@@ -16,6 +16,7 @@ const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
 const BACKGROUND: &str = "/usr/share/doc/opencv-doc/examples/data/starry_night.jpg";
 
 struct Args {
+    what: String,
     frames: usize,
     threads: u32,
     mediapipe: Option<PathBuf>,
@@ -23,11 +24,12 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("segment") => {}
-        other => return Err(format!("usage: aifx-bench segment [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
-    }
+    let what = match args.next().as_deref() {
+        Some(w @ ("segment" | "pose")) => w.to_string(),
+        other => return Err(format!("usage: aifx-bench segment|pose [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
+    };
     let mut a = Args {
+        what,
         frames: 60,
         threads: 2,
         mediapipe: None,
@@ -109,6 +111,7 @@ fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a
 
 fn mediapipe(
     python: &PathBuf,
+    script: &str,
     sizes: &[(u32, u32)],
     frames: usize,
 ) -> Result<serde_json::Value, String> {
@@ -118,8 +121,9 @@ fn mediapipe(
         std::fs::write(dir.join(format!("{w}x{h}.rgb")), frame_rgb(w, h))
             .map_err(|e| e.to_string())?;
     }
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/mediapipe_bench.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/reference")
+        .join(script);
     let out = std::process::Command::new(python)
         .arg(&script)
         .arg(&dir)
@@ -144,6 +148,9 @@ fn main() {
     gst::init().expect("GStreamer");
     gstaifx::plugin_register_static().expect("aifx plugin");
     let sizes = [(1280u32, 720u32), (1920, 1080)];
+    if a.what == "pose" {
+        return bench_pose(&a, &sizes);
+    }
     println!("segment, {} frames per row after 5 warm-up frames, {} inference threads, smoothing/edge-refine at defaults", a.frames, a.threads);
     println!(
         "{:10} {:6} {:8} {:>10} {:>8}",
@@ -177,7 +184,7 @@ fn main() {
     let Some(python) = &a.mediapipe else {
         return;
     };
-    match mediapipe(python, &sizes, a.frames) {
+    match mediapipe(python, "mediapipe_bench.py", &sizes, a.frames) {
         Ok(mp) => {
             println!("\nMediaPipe 0.10.14 SelfieSegmentation (model_selection=0) on the same frames, RGB in:");
             println!(
@@ -200,6 +207,115 @@ fn main() {
                             ms / blur
                         );
                     }
+                }
+            }
+        }
+        Err(e) => eprintln!("MediaPipe peer skipped: {e}"),
+    }
+}
+
+/// Average ms per frame of the pose pipeline: the element (tracking, draw on/off) and the
+/// shared tracker with the detector forced on every frame.
+fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
+    use aifx::pose::pipeline::PoseModels;
+    use aifx::pose::tracker::{PoseTracker, TrackerSettings};
+    println!(
+        "pose, {} frames per row after 5 warm-up frames, {} inference threads",
+        a.frames, a.threads
+    );
+    println!(
+        "{:10} {:6} {:28} {:>10} {:>8}",
+        "size", "format", "mode", "ms/frame", "fps"
+    );
+    let mut tracking = std::collections::BTreeMap::new();
+    for &(w, h) in sizes {
+        let rgb = frame_rgb(w, h);
+        for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
+            let vf = if format == PixelFormat::Nv12 {
+                gst_video::VideoFormat::Nv12
+            } else {
+                gst_video::VideoFormat::Rgba
+            };
+            let info = gst_video::VideoInfo::builder(vf, w, h).build().unwrap();
+            let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, &rgb, 0);
+            let buf = buffer(&frame, &info);
+            for draw in [true, false] {
+                let mut hns = gst_check::Harness::new_parse(&format!(
+                    "pose draw={draw} threads={}",
+                    a.threads
+                ));
+                hns.set_src_caps(info.to_caps().unwrap());
+                let bufs: Vec<gst::Buffer> = (0..a.frames + 5)
+                    .map(|_| buf.copy_deep().unwrap())
+                    .collect();
+                let mut it = bufs.into_iter();
+                for b in it.by_ref().take(5) {
+                    hns.push_and_pull(b).expect("warm-up frame");
+                }
+                let t = Instant::now();
+                for b in it {
+                    hns.push_and_pull(b).expect("frame");
+                }
+                let ms = t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64;
+                let mode = if draw {
+                    "element, tracking, draw"
+                } else {
+                    "element, tracking, no draw"
+                };
+                println!(
+                    "{:10} {:6} {:28} {:>10.2} {:>8.1}",
+                    format!("{w}x{h}"),
+                    format!("{format:?}").to_uppercase(),
+                    mode,
+                    ms,
+                    1000.0 / ms
+                );
+                if draw && format == PixelFormat::Rgba {
+                    tracking.insert((w, h), ms);
+                }
+            }
+            let opts = aifx::session::SessionOptions {
+                threads: a.threads as usize,
+                ..Default::default()
+            };
+            let mut tracker = PoseTracker::new(PoseModels::load(&opts).expect("pose models"));
+            let mut f = frame.clone();
+            let s = TrackerSettings::default();
+            for n in 0..5 {
+                tracker
+                    .process(&f.view(), n as f64 / 30.0, &s, true)
+                    .expect("pose");
+            }
+            let t = Instant::now();
+            for n in 0..a.frames {
+                tracker
+                    .process(&f.view(), (n + 5) as f64 / 30.0, &s, true)
+                    .expect("pose");
+            }
+            let ms = t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64;
+            println!(
+                "{:10} {:6} {:28} {:>10.2} {:>8.1}",
+                format!("{w}x{h}"),
+                format!("{format:?}").to_uppercase(),
+                "detection every frame",
+                ms,
+                1000.0 / ms
+            );
+        }
+    }
+    let Some(python) = &a.mediapipe else {
+        return;
+    };
+    match mediapipe(python, "mediapipe_pose_bench.py", sizes, a.frames) {
+        Ok(mp) => {
+            println!(
+                "\nMediaPipe 0.10.14 Pose(model_complexity=1) tracking on the same frames, RGB in:"
+            );
+            for &(w, h) in sizes {
+                let key = format!("{w}x{h}");
+                if let Some(ms) = mp[&key].as_f64() {
+                    let ours = tracking.get(&(w, h)).copied().unwrap_or(f64::NAN);
+                    println!("{key:10} {ms:>10.2} ms/frame {:>8.1} fps   pose (RGBA, tracking, draw) is {:.2}x faster", 1000.0 / ms, ms / ours);
                 }
             }
         }
