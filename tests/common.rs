@@ -1,9 +1,6 @@
 //! Shared by the integration tests: where the release artifacts and references are, and
 //! helpers to move frames in and out of GStreamer buffers.
 
-use aifx::frame::{OwnedFrame, PixelFormat};
-use gst_video::prelude::*;
-
 use std::path::PathBuf;
 
 #[allow(dead_code)]
@@ -70,64 +67,5 @@ pub fn harness(
     h
 }
 
-#[allow(dead_code)]
-pub fn video_format(f: PixelFormat) -> gst_video::VideoFormat {
-    use gst_video::VideoFormat as V;
-    match f {
-        PixelFormat::Rgba => V::Rgba,
-        PixelFormat::Bgra => V::Bgra,
-        PixelFormat::Rgbx => V::Rgbx,
-        PixelFormat::Bgrx => V::Bgrx,
-        PixelFormat::I420 => V::I420,
-        PixelFormat::Nv12 => V::Nv12,
-    }
-}
-
-/// A GStreamer buffer (default strides for the format) holding `frame`, plus its info.
-#[allow(dead_code)]
-pub fn to_buffer(frame: &OwnedFrame) -> (gst::Buffer, gst_video::VideoInfo) {
-    let info = gst_video::VideoInfo::builder(
-        video_format(frame.format),
-        frame.width as u32,
-        frame.height as u32,
-    )
-    .build()
-    .unwrap();
-    let mut buf = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let b = buf.get_mut().unwrap();
-        let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).unwrap();
-        for p in 0..frame.format.plane_count() {
-            let (row, rows) = frame.format.plane_size(p, frame.width, frame.height);
-            let stride = vf.plane_stride()[p] as usize;
-            let dst = vf.plane_data_mut(p as u32).unwrap();
-            for y in 0..rows {
-                dst[y * stride..y * stride + row]
-                    .copy_from_slice(&frame.planes[p][y * frame.strides[p]..][..row]);
-            }
-        }
-    }
-    (buf, info)
-}
-
-/// Reads a buffer of `info`'s layout back into an owned frame.
-#[allow(dead_code)]
-pub fn from_buffer(
-    buf: &gst::BufferRef,
-    info: &gst_video::VideoInfo,
-    format: PixelFormat,
-) -> OwnedFrame {
-    let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, info).unwrap();
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let mut out = OwnedFrame::new(format, w, h, 0);
-    for p in 0..format.plane_count() {
-        let (row, rows) = format.plane_size(p, w, h);
-        let stride = vf.plane_stride()[p] as usize;
-        let src = vf.plane_data(p as u32).unwrap();
-        for y in 0..rows {
-            out.planes[p][y * row..(y + 1) * row]
-                .copy_from_slice(&src[y * stride..y * stride + row]);
-        }
-    }
-    out
-}
+#[allow(unused_imports)]
+pub use gstaifx::video::{buffer_from_frame as to_buffer, frame_from_buffer as from_buffer};

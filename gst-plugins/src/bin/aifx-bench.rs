@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
-use gst_video::prelude::*;
+use gstaifx::video::buffer_from_frame;
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
 const BACKGROUND: &str = "/usr/share/doc/opencv-doc/examples/data/starry_night.jpg";
@@ -53,33 +53,29 @@ fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
     image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle).into_raw()
 }
 
-fn buffer(frame: &OwnedFrame, info: &gst_video::VideoInfo) -> gst::Buffer {
-    let mut buf = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let b = buf.get_mut().unwrap();
-        let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(b, info).unwrap();
-        for p in 0..frame.format.plane_count() {
-            let (row, rows) = frame.format.plane_size(p, frame.width, frame.height);
-            let stride = vf.plane_stride()[p] as usize;
-            let dst = vf.plane_data_mut(p as u32).unwrap();
-            for y in 0..rows {
-                dst[y * stride..y * stride + row]
-                    .copy_from_slice(&frame.planes[p][y * frame.strides[p]..][..row]);
-            }
-        }
+/// Average ms per frame of an element described by `desc`, through a harness. Buffers are
+/// prepared up front (deep copies, so they are writable as a decoder's would be) and only
+/// the element is timed.
+fn time_element(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, frames: usize) -> f64 {
+    let mut hns = gst_check::Harness::new_parse(desc);
+    hns.set_src_caps(info.to_caps().unwrap());
+    let bufs: Vec<gst::Buffer> = (0..frames + 5).map(|_| buf.copy_deep().unwrap()).collect();
+    let mut it = bufs.into_iter();
+    for b in it.by_ref().take(5) {
+        hns.push_and_pull(b).expect("warm-up frame");
     }
-    buf
+    let t = Instant::now();
+    for b in it {
+        hns.push_and_pull(b).expect("frame");
+    }
+    t.elapsed().as_secs_f64() * 1000.0 / frames as f64
 }
 
 /// Average ms per frame of `segment` with these properties, through a harness.
 fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a: &Args) -> f64 {
-    let vf = match format {
-        PixelFormat::Nv12 => gst_video::VideoFormat::Nv12,
-        _ => gst_video::VideoFormat::Rgba,
-    };
-    let info = gst_video::VideoInfo::builder(vf, w, h).build().unwrap();
-    let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, rgb, 0);
-    let buf = buffer(&frame, &info);
+    let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
+        format, w as usize, h as usize, rgb, 0,
+    ));
     let (effect, asynchronous) = match effect.strip_suffix("+async") {
         Some(e) => (e, true),
         None => (effect, false),
@@ -91,22 +87,7 @@ fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a
     if effect == "replace" {
         desc += &format!(" background={BACKGROUND}");
     }
-    let mut hns = gst_check::Harness::new_parse(&desc);
-    hns.set_src_caps(info.to_caps().unwrap());
-    // Buffers are prepared up front (deep copies, so they are writable as a decoder's would
-    // be) and only the element is timed.
-    let bufs: Vec<gst::Buffer> = (0..a.frames + 5)
-        .map(|_| buf.copy_deep().unwrap())
-        .collect();
-    let mut it = bufs.into_iter();
-    for b in it.by_ref().take(5) {
-        hns.push_and_pull(b).expect("warm-up frame");
-    }
-    let t = Instant::now();
-    for b in it {
-        hns.push_and_pull(b).expect("frame");
-    }
-    t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64
+    time_element(&desc, &buf, &info, a.frames)
 }
 
 fn mediapipe(
@@ -231,32 +212,15 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
     for &(w, h) in sizes {
         let rgb = frame_rgb(w, h);
         for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
-            let vf = if format == PixelFormat::Nv12 {
-                gst_video::VideoFormat::Nv12
-            } else {
-                gst_video::VideoFormat::Rgba
-            };
-            let info = gst_video::VideoInfo::builder(vf, w, h).build().unwrap();
             let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, &rgb, 0);
-            let buf = buffer(&frame, &info);
+            let (buf, info) = buffer_from_frame(&frame);
             for draw in [true, false] {
-                let mut hns = gst_check::Harness::new_parse(&format!(
-                    "pose draw={draw} threads={}",
-                    a.threads
-                ));
-                hns.set_src_caps(info.to_caps().unwrap());
-                let bufs: Vec<gst::Buffer> = (0..a.frames + 5)
-                    .map(|_| buf.copy_deep().unwrap())
-                    .collect();
-                let mut it = bufs.into_iter();
-                for b in it.by_ref().take(5) {
-                    hns.push_and_pull(b).expect("warm-up frame");
-                }
-                let t = Instant::now();
-                for b in it {
-                    hns.push_and_pull(b).expect("frame");
-                }
-                let ms = t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64;
+                let ms = time_element(
+                    &format!("pose draw={draw} threads={}", a.threads),
+                    &buf,
+                    &info,
+                    a.frames,
+                );
                 let mode = if draw {
                     "element, tracking, draw"
                 } else {
