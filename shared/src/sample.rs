@@ -42,27 +42,6 @@ pub fn pixel_rgb(f: &FrameMut<'_>, x: usize, y: usize) -> [u8; 3] {
         .map(|c| c.round().clamp(0.0, 255.0) as u8)
 }
 
-/// Bilinear RGB (0–255) at a fractional frame position, borders replicated (slow path for
-/// rotated crops and letterboxes, where each output pixel maps anywhere).
-pub fn rgb_at(f: &FrameMut<'_>, x: f32, y: f32) -> [f32; 3] {
-    let x = x.clamp(0.0, (f.width - 1) as f32);
-    let y = y.clamp(0.0, (f.height - 1) as f32);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let (p00, p01, p10, p11) = (
-        pixel_rgb(f, x0, y0),
-        pixel_rgb(f, x1, y0),
-        pixel_rgb(f, x0, y1),
-        pixel_rgb(f, x1, y1),
-    );
-    std::array::from_fn(|c| {
-        let top = lerp(f32::from(p00[c]), f32::from(p01[c]), fx);
-        let bottom = lerp(f32::from(p10[c]), f32::from(p11[c]), fx);
-        lerp(top, bottom, fy)
-    })
-}
-
 #[inline]
 fn chroma_at(f: &FrameMut<'_>, cx: usize, cy: usize) -> (f32, f32) {
     match f.format {
@@ -163,6 +142,79 @@ pub fn frame_to_tensor(
         }
     }
     (tensor, luma)
+}
+
+/// An affine map from tensor pixels to frame positions: tensor (u, v) reads the frame at
+/// `origin + u·du + v·dv` (rotated crops, letterboxes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    pub origin: [f32; 2],
+    pub du: [f32; 2],
+    pub dv: [f32; 2],
+}
+
+/// Resamples the frame through `map` into a `tw`×`th` RGB tensor (NHWC, `range`), bilinear,
+/// straight from the native planes. Positions outside the frame read `outside` (as a pixel
+/// value 0–255) when given, else the nearest edge pixel (border replicate).
+pub fn affine_to_tensor(
+    f: &FrameMut<'_>,
+    tw: usize,
+    th: usize,
+    map: Affine,
+    range: InputRange,
+    outside: Option<f32>,
+) -> Vec<f32> {
+    let (scale, offset) = range.scale_offset();
+    let (wmax, hmax) = ((f.width - 1) as f32, (f.height - 1) as f32);
+    let mut t = vec![0.0f32; tw * th * 3];
+    let (cw, ch) = (f.width.div_ceil(2), f.height.div_ceil(2));
+    for (v, out_row) in t.chunks_exact_mut(tw * 3).enumerate() {
+        for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
+            let (u, v) = (u as f32, v as f32);
+            let x = map.origin[0] + u * map.du[0] + v * map.dv[0];
+            let y = map.origin[1] + u * map.du[1] + v * map.dv[1];
+            if let Some(o) = outside {
+                if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
+                    out.fill(o * scale + offset);
+                    continue;
+                }
+            }
+            let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
+            let (x0, y0) = (x as usize, y as usize);
+            let (x1, y1) = ((x0 + 1).min(f.width - 1), (y0 + 1).min(f.height - 1));
+            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+            let rgb = match f.format.rgb_offsets() {
+                Some(o) => {
+                    let (r0, r1) = (f.row(0, y0), f.row(0, y1));
+                    o.map(|c| {
+                        let p = |r: &[u8], x: usize| f32::from(r[x * 4 + c]);
+                        lerp(
+                            lerp(p(r0, x0), p(r0, x1), fx),
+                            lerp(p(r1, x0), p(r1, x1), fx),
+                            fy,
+                        )
+                    })
+                }
+                None => {
+                    let (r0, r1) = (f.row(0, y0), f.row(0, y1));
+                    let p = |r: &[u8], x: usize| f32::from(r[x]);
+                    let yv = lerp(
+                        lerp(p(r0, x0), p(r0, x1), fx),
+                        lerp(p(r1, x0), p(r1, x1), fx),
+                        fy,
+                    );
+                    // Chroma: nearest sample of the 2×2 block (below the models' resolution).
+                    let (cx, cy) = ((x0 / 2).min(cw - 1), (y0 / 2).min(ch - 1));
+                    let (u, v) = chroma_at(f, cx, cy);
+                    f.matrix.to_rgb(yv, u, v)
+                }
+            };
+            for (o, c) in out.iter_mut().zip(rgb) {
+                *o = c.clamp(0.0, 255.0) * scale + offset;
+            }
+        }
+    }
+    t
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::roi::Roi;
 use crate::frame::FrameMut;
-use crate::sample::rgb_at;
+use crate::sample::{affine_to_tensor, Affine};
+use crate::tensor::InputRange;
 
 /// Landmarks the model emits: 33 pose + 2 auxiliary (centre, size/rotation) + 4 unused.
 pub const MODEL_LANDMARKS: usize = 39;
@@ -96,19 +97,19 @@ pub fn project(lms: &[Landmark], roi: &Roi) -> Vec<Landmark> {
         .collect()
 }
 
-/// The landmark model's input: the rotated ROI resampled to `INPUT`² RGB in [0, 1] (NHWC).
-/// Tensor pixel (u, v) reads the frame at `roi.to_frame(u / INPUT, v / INPUT)`.
+/// The landmark model's input: the rotated ROI resampled to `INPUT`² RGB in [0, 1] (NHWC),
+/// straight from the frame's native planes. Tensor pixel (u, v) reads the frame at
+/// `roi.to_frame(u / INPUT, v / INPUT)`; outside the frame the border is replicated.
 pub fn crop(f: &FrameMut<'_>, roi: &Roi) -> Vec<f32> {
-    let mut t = Vec::with_capacity(INPUT * INPUT * 3);
-    for v in 0..INPUT {
-        for u in 0..INPUT {
-            let [x, y] = roi.to_frame(u as f32 / INPUT as f32, v as f32 / INPUT as f32);
-            for c in rgb_at(f, x, y) {
-                t.push(c / 255.0);
-            }
-        }
-    }
-    t
+    let n = INPUT as f32;
+    let origin = roi.to_frame(0.0, 0.0);
+    let (pu, pv) = (roi.to_frame(1.0 / n, 0.0), roi.to_frame(0.0, 1.0 / n));
+    let map = Affine {
+        origin,
+        du: [pu[0] - origin[0], pu[1] - origin[1]],
+        dv: [pv[0] - origin[0], pv[1] - origin[1]],
+    };
+    affine_to_tensor(f, INPUT, INPUT, map, InputRange::UNIT, None)
 }
 
 #[cfg(test)]

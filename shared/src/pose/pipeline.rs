@@ -7,8 +7,9 @@ use super::landmarks::{self, Landmark, INPUT, MODEL_LANDMARKS, POSE_LANDMARKS};
 use super::roi::{from_alignment_points, Roi};
 use crate::frame::FrameMut;
 use crate::paths::resolve_model;
-use crate::sample::rgb_at;
+use crate::sample::{affine_to_tensor, Affine};
 use crate::session::{session, SessionOptions, SharedSession};
+use crate::tensor::InputRange;
 use crate::{Error, Result};
 
 const DETECTOR_INPUT: usize = 224;
@@ -48,22 +49,24 @@ pub struct Person {
 fn detector_input(f: &FrameMut<'_>) -> Vec<f32> {
     let side = f.width.max(f.height) as f32;
     let scale = side / DETECTOR_INPUT as f32;
-    let (ox, oy) = (
-        (side - f.width as f32) / 2.0,
-        (side - f.height as f32) / 2.0,
-    );
-    let mut t = Vec::with_capacity(DETECTOR_INPUT * DETECTOR_INPUT * 3);
-    for ty in 0..DETECTOR_INPUT {
-        for tx in 0..DETECTOR_INPUT {
-            let (x, y) = (tx as f32 * scale - ox, ty as f32 * scale - oy);
-            if x < 0.0 || y < 0.0 || x > (f.width - 1) as f32 || y > (f.height - 1) as f32 {
-                t.extend_from_slice(&[-1.0; 3]);
-                continue;
-            }
-            t.extend(rgb_at(f, x, y).map(|c| c / 127.5 - 1.0));
-        }
-    }
-    t
+    let origin = [
+        -(side - f.width as f32) / 2.0,
+        -(side - f.height as f32) / 2.0,
+    ];
+    let map = Affine {
+        origin,
+        du: [scale, 0.0],
+        dv: [0.0, scale],
+    };
+    // Padding is black (−1 after normalisation).
+    affine_to_tensor(
+        f,
+        DETECTOR_INPUT,
+        DETECTOR_INPUT,
+        map,
+        InputRange::SIGNED,
+        Some(0.0),
+    )
 }
 
 /// Runs the detector; detections are in normalised coordinates of the frame.
