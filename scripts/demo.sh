@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo on packaged media: every `segment` effect on packaged photos, through real
-# gst-launch-1.0 pipelines, plus a side-by-side montage per photo (target/demo/).
+# gst-launch-1.0 pipelines, a side-by-side montage per photo, and the `pose` overlay
+# (target/demo/).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
@@ -44,4 +45,10 @@ sheet.save(f"{out}/{name}-effects.png")
 print(f"{out}/{name}-effects.png")
 PYEOF
 done
-echo "demo images are in $OUT (open *-effects.png for the side-by-side view)"
+# Body pose: skeleton overlay on the same photos.
+for name in "${!PHOTOS[@]}"; do
+  gst-launch-1.0 -q filesrc location="${PHOTOS[$name]}" ! decodebin ! videoconvert ! video/x-raw,format=RGBA \
+    ! pose line-width=4 ! videoconvert ! pngenc ! filesink location="$OUT/$name-pose.png"
+  echo "$OUT/$name-pose.png"
+done
+echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose)"
