@@ -79,6 +79,32 @@ fn skeleton_is_drawn_in_every_format() {
 }
 
 #[test]
+fn draw_mask_tints_the_person_only() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (out, meta) = run_once(&[("draw", "false"), ("draw-mask", "true")], &frame);
+    let p = &meta.persons[0];
+    // The hip centre is inside the person: tinted. A corner of the picture is not.
+    let hip = |k: usize| p.landmarks[k];
+    let (hx, hy) = (
+        ((hip(23)[0] + hip(24)[0]) / 2.0) as usize,
+        ((hip(23)[1] + hip(24)[1]) / 2.0) as usize,
+    );
+    let i = (hy * w + hx) * 4;
+    assert_ne!(
+        &out.planes[0][i..i + 3],
+        &frame.planes[0][i..i + 3],
+        "person not tinted"
+    );
+    assert_eq!(
+        &out.planes[0][..4],
+        &frame.planes[0][..4],
+        "background corner tinted"
+    );
+}
+
+#[test]
 fn no_person_tiny_odd_and_4k_frames() {
     init();
     for format in PixelFormat::ALL {

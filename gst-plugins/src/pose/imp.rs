@@ -10,7 +10,7 @@
 
 use std::sync::{LazyLock, Mutex};
 
-use aifx::pose::draw::{draw_skeletons, DrawStyle};
+use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
 use aifx::session::SessionOptions;
@@ -36,6 +36,7 @@ const DEFAULT_MIN_DETECTION: f64 = 0.5;
 const DEFAULT_MIN_TRACKING: f64 = 0.5;
 const DEFAULT_SMOOTHING: bool = true;
 const DEFAULT_DRAW: bool = true;
+const DEFAULT_DRAW_MASK: bool = false;
 const DEFAULT_LINE_WIDTH: f64 = 3.0;
 const DEFAULT_POINT_RADIUS: f64 = 4.0;
 const DEFAULT_POST_MESSAGES: bool = false;
@@ -49,6 +50,7 @@ struct Settings {
     min_tracking: f64,
     smoothing: bool,
     draw: bool,
+    draw_mask: bool,
     line_width: f64,
     point_radius: f64,
     post_messages: bool,
@@ -65,6 +67,7 @@ impl Default for Settings {
             min_tracking: DEFAULT_MIN_TRACKING,
             smoothing: DEFAULT_SMOOTHING,
             draw: DEFAULT_DRAW,
+            draw_mask: DEFAULT_DRAW_MASK,
             line_width: DEFAULT_LINE_WIDTH,
             point_radius: DEFAULT_POINT_RADIUS,
             post_messages: DEFAULT_POST_MESSAGES,
@@ -137,6 +140,12 @@ impl ObjectImpl for Pose {
                     .default_value(DEFAULT_DRAW)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("draw-mask")
+                    .nick("Draw mask")
+                    .blurb("Tint each person with the landmark model's own segmentation output")
+                    .default_value(DEFAULT_DRAW_MASK)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecDouble::builder("line-width")
                     .nick("Line width")
                     .blurb("Skeleton line width in pixels")
@@ -193,6 +202,7 @@ impl ObjectImpl for Pose {
             "min-tracking-confidence" => s.min_tracking = value.get().unwrap(),
             "smoothing" => s.smoothing = value.get().unwrap(),
             "draw" => s.draw = value.get().unwrap(),
+            "draw-mask" => s.draw_mask = value.get().unwrap(),
             "line-width" => s.line_width = value.get().unwrap(),
             "point-radius" => s.point_radius = value.get().unwrap(),
             "post-messages" => s.post_messages = value.get().unwrap(),
@@ -212,6 +222,7 @@ impl ObjectImpl for Pose {
             "min-tracking-confidence" => s.min_tracking.to_value(),
             "smoothing" => s.smoothing.to_value(),
             "draw" => s.draw.to_value(),
+            "draw-mask" => s.draw_mask.to_value(),
             "line-width" => s.line_width.to_value(),
             "point-radius" => s.point_radius.to_value(),
             "post-messages" => s.post_messages.to_value(),
@@ -386,6 +397,20 @@ impl BaseTransformImpl for Pose {
                         s.max_persons as usize,
                         false,
                     )?;
+                }
+                if s.draw_mask {
+                    let people: Vec<(&aifx::pose::roi::Roi, &[f32])> = state
+                        .last
+                        .iter()
+                        .map(|(_, p)| (&p.roi, &p.mask[..]))
+                        .collect();
+                    tint_people(
+                        &mut view,
+                        &people,
+                        aifx::pose::landmarks::INPUT,
+                        [0, 200, 160],
+                        0.5,
+                    );
                 }
                 if s.draw {
                     let people: Vec<&[aifx::pose::landmarks::Landmark]> =

@@ -117,6 +117,66 @@ pub fn draw_skeletons(frame: &mut FrameMut<'_>, people: &[&[Landmark]], style: &
     blend_overlay(frame, &pm, bx0, by0);
 }
 
+/// Tints each person with the landmark model's own segmentation (`mask`, `side`² in ROI
+/// space): colour `rgb` at `strength` × probability. Rendered as an overlay, so it works in
+/// every format like the skeleton.
+pub fn tint_people(
+    frame: &mut FrameMut<'_>,
+    people: &[(&super::roi::Roi, &[f32])],
+    side: usize,
+    rgb: [u8; 3],
+    strength: f32,
+) {
+    for (roi, mask) in people {
+        if mask.len() != side * side {
+            continue;
+        }
+        // Bounding box of the rotated ROI, clipped to the frame.
+        let corners = [
+            roi.to_frame(0.0, 0.0),
+            roi.to_frame(1.0, 0.0),
+            roi.to_frame(0.0, 1.0),
+            roi.to_frame(1.0, 1.0),
+        ];
+        let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+        for c in corners {
+            x0 = x0.min(c[0]);
+            y0 = y0.min(c[1]);
+            x1 = x1.max(c[0]);
+            y1 = y1.max(c[1]);
+        }
+        let bx0 = x0.floor().clamp(0.0, frame.width as f32) as usize;
+        let by0 = y0.floor().clamp(0.0, frame.height as f32) as usize;
+        let bx1 = x1.ceil().clamp(0.0, frame.width as f32) as usize;
+        let by1 = y1.ceil().clamp(0.0, frame.height as f32) as usize;
+        if bx1 <= bx0 || by1 <= by0 {
+            continue;
+        }
+        let Some(mut pm) = Pixmap::new((bx1 - bx0) as u32, (by1 - by0) as u32) else {
+            continue;
+        };
+        let bw = bx1 - bx0;
+        let data = pm.data_mut();
+        for y in by0..by1 {
+            for x in bx0..bx1 {
+                let [u, v] = roi.from_frame(x as f32 + 0.5, y as f32 + 0.5);
+                if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
+                    continue;
+                }
+                let p = mask[(v * side as f32) as usize * side + (u * side as f32) as usize];
+                let a = (p * strength).clamp(0.0, 1.0);
+                let i = ((y - by0) * bw + (x - bx0)) * 4;
+                // Premultiplied RGBA.
+                data[i] = (f32::from(rgb[0]) * a) as u8;
+                data[i + 1] = (f32::from(rgb[1]) * a) as u8;
+                data[i + 2] = (f32::from(rgb[2]) * a) as u8;
+                data[i + 3] = (255.0 * a) as u8;
+            }
+        }
+        blend_overlay(frame, &pm, bx0, by0);
+    }
+}
+
 /// Blends a premultiplied RGBA overlay placed at (`ox`, `oy`) onto the frame.
 fn blend_overlay(frame: &mut FrameMut<'_>, pm: &Pixmap, ox: usize, oy: usize) {
     let (bw, bh) = (pm.width() as usize, pm.height() as usize);

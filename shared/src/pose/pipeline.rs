@@ -43,6 +43,8 @@ pub struct Person {
     pub world: Vec<[f32; 3]>,
     pub roi: Roi,
     pub aux: [Landmark; 2],
+    /// The landmark model's person segmentation in ROI space (`INPUT`², probabilities).
+    pub mask: std::sync::Arc<Vec<f32>>,
 }
 
 /// The whole frame letterboxed into the detector's square input, RGB in [−1, 1] (padding −1).
@@ -144,12 +146,18 @@ pub fn landmarks_in_roi(
         .take(POSE_LANDMARKS)
         .map(|v| [c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
         .collect();
+    let mask = find("Identity_2")?
+        .data
+        .iter()
+        .map(|&v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
     Ok(Some(Person {
         score: presence,
         landmarks: projected[..POSE_LANDMARKS].to_vec(),
         world,
         roi: *roi,
         aux: [projected[33], projected[34]],
+        mask: std::sync::Arc::new(mask),
     }))
 }
 
