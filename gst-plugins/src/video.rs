@@ -72,6 +72,23 @@ pub fn yuv_matrix(info: &gst_video::VideoInfo) -> YuvMatrix {
     m
 }
 
+/// Always-present src and sink pads over the [`FORMATS`] caps (every aifx video filter).
+pub fn pad_templates() -> Vec<gst::PadTemplate> {
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS)
+        .build();
+    [
+        ("src", gst::PadDirection::Src),
+        ("sink", gst::PadDirection::Sink),
+    ]
+    .into_iter()
+    .map(|(name, dir)| {
+        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
+            .expect("valid pad template")
+    })
+    .collect()
+}
+
 /// Maps `buf` writable and calls `f` with it as an `aifx` frame view.
 pub fn with_frame_mut<R>(
     buf: &mut gst::BufferRef,

@@ -18,19 +18,6 @@ impl Mask {
             data,
         }
     }
-
-    /// Bilinear sample at a position in mask pixels (pixel centres at +0.5).
-    pub fn sample(&self, x: f32, y: f32) -> f32 {
-        let x = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let y = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
-        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let p = |x: usize, y: usize| self.data[y * self.width + x];
-        let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * fx;
-        let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * fx;
-        top + (bottom - top) * fy
-    }
 }
 
 /// MediaPipe's uncertainty-weighted temporal blend (its segmentation smoothing calculator):
@@ -213,13 +200,5 @@ mod tests {
         let mut d = vec![0.0, 0.0, 3.0, 0.0, 0.0];
         box_blur(&mut d, 5, 1, 1);
         assert_eq!(d, vec![0.0, 1.0, 1.0, 1.0, 0.0]);
-    }
-
-    #[test]
-    fn sample_interpolates_between_centres() {
-        let m = Mask::new(2, 1, vec![0.0, 1.0]);
-        assert_eq!(m.sample(0.5, 0.5), 0.0);
-        assert_eq!(m.sample(1.0, 0.5), 0.5);
-        assert_eq!(m.sample(5.0, 0.5), 1.0);
     }
 }

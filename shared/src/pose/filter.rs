@@ -18,10 +18,6 @@ impl LowPass {
         self.last = Some(out);
         out
     }
-
-    pub fn last(&self) -> Option<f32> {
-        self.last
-    }
 }
 
 /// One-euro filter parameters.
