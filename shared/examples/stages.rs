@@ -1,73 +1,110 @@
-//! Times each stage of the segmentation path on a 720p frame (development aid):
-//! `cargo run --release -p aifx --example stages`.
-use std::time::Instant;
+//! Times the segmentation path on messi5.jpg (development aid, for profilers too):
+//! `cargo run --release -p aifx --example stages [WxH] [FORMAT] [EFFECT] [FRAMES]`.
+//! Prints ms/frame of `Segmenter::process` and of each stage done by hand.
+use std::time::{Duration, Instant};
 
-use aifx::composite::{CompositeParams, Compositor, Effect};
+use aifx::composite::Effect;
 use aifx::frame::{OwnedFrame, PixelFormat};
-use aifx::mask::Mask;
-use aifx::refine::{alpha_plane, guided_coefficients};
+use aifx::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
 use aifx::sample::frame_to_tensor;
-use aifx::segmenter::{infer, load_model, SegmentSettings};
+use aifx::segmenter::{infer, load_model, SegmentSettings, Segmenter};
 use aifx::tensor::{InputRange, Sampling};
 
+const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
+
 fn main() {
-    let (w, h) = (1280, 720);
-    let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 255) as u8).collect();
-    let threads = std::env::var("T")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let settings = SegmentSettings {
-        threads,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, d: &str| args.get(i).cloned().unwrap_or_else(|| d.to_string());
+    let (w, h) = arg(0, "1280x720")
+        .split_once('x')
+        .map(|(a, b)| (a.parse().unwrap(), b.parse().unwrap()))
+        .expect("WxH");
+    let format = PixelFormat::ALL
+        .into_iter()
+        .find(|f| format!("{f:?}").eq_ignore_ascii_case(&arg(1, "rgba")))
+        .expect("format");
+    let effect = match arg(2, "blur").as_str() {
+        "blur" => Effect::Blur,
+        "color" => Effect::Color,
+        "matte" => Effect::Matte,
+        "none" => Effect::None,
+        e => panic!("effect {e}"),
+    };
+    let frames: usize = arg(3, "100").parse().unwrap();
+    let img = image::open(PHOTO).expect("messi5.jpg").to_rgb8();
+    let rgb =
+        image::imageops::resize(&img, w as u32, h as u32, image::imageops::FilterType::Triangle)
+            .into_raw();
+    let mut settings = SegmentSettings {
+        threads: 2,
         ..Default::default()
     };
-    let model = load_model(&settings).unwrap();
-    for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
-        let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 0);
-        let mut comp = Compositor::new();
-        let mut alpha = Vec::new();
-        let mut sc = aifx::refine::AlphaScratch::default();
-        for round in 0..3 {
-            let mut view = f.view();
-            let t = Instant::now();
-            let (tensor, luma) =
-                frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
-            let t1 = t.elapsed();
-            let m: Mask = infer(&model, &tensor).unwrap();
-            let t2 = t.elapsed();
-            let c = guided_coefficients(&m, &luma, 1, 1e-3);
-            let t3 = t.elapsed();
-            alpha_plane(&view, &m, Some(&c), &mut alpha, &mut sc);
-            let t4 = t.elapsed();
-            comp.apply(
-                &mut view,
-                &alpha,
-                &CompositeParams {
-                    effect: Effect::Color,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            let t5 = t.elapsed();
-            comp.apply(
-                &mut view,
-                &alpha,
-                &CompositeParams {
-                    effect: Effect::Blur,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            let t6 = t.elapsed();
-            if round == 2 {
-                let ms =
-                    |a: std::time::Duration, b: std::time::Duration| (b - a).as_secs_f64() * 1000.0;
-                let z = std::time::Duration::ZERO;
-                println!(
-                    "{format:?}: sample {:.2} infer {:.2} guided {:.2} alpha {:.2} color {:.2} blur {:.2} ms",
-                    ms(z, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5), ms(t5, t6)
-                );
-            }
+    settings.composite.effect = effect;
+    let source = OwnedFrame::from_rgb(format, w, h, &rgb, 0);
+    let mut f = source.clone();
+    let mut seg = Segmenter::new();
+    let mut total = Duration::ZERO;
+    for i in 0..frames + 5 {
+        f.planes.clone_from(&source.planes);
+        let t = Instant::now();
+        seg.process(&mut f.view(), &settings, false).unwrap();
+        if i >= 5 {
+            total += t.elapsed();
         }
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / frames as f64;
+    println!("{w}x{h} {format:?} {effect:?}: process {:.2} ms/frame", ms(total));
+
+    // The same work stage by stage.
+    let model = load_model(&settings).unwrap();
+    let mut t = [Duration::ZERO; 5];
+    let mut first = true;
+    let mut scratch = AlphaScratch::default();
+    let mut comp = aifx::composite::Compositor::new();
+    for _ in 0..frames {
+        f.planes.clone_from(&source.planes);
+        let mut view = f.view();
+        let s = Instant::now();
+        let (tensor, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+        t[0] += s.elapsed();
+        let s = Instant::now();
+        let m = infer(&model, &tensor).unwrap();
+        t[1] += s.elapsed();
+        let s = Instant::now();
+        let c = guided_coefficients(&m, &luma, 1, 1e-3);
+        t[2] += s.elapsed();
+        let s = Instant::now();
+        let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
+        t[3] += s.elapsed();
+        if t[3] <= Duration::from_secs(1) && std::mem::replace(&mut first, false) {
+            // First round: how much of the frame is along the silhouette.
+            use aifx::composite::{AlphaRows, Coverage, SPAN};
+            let mut cover = vec![Coverage::Mixed; w.div_ceil(SPAN)];
+            let mut counts = [0usize; 3];
+            for y in 0..h {
+                alpha.coverage(y, &mut cover);
+                for c in &cover {
+                    counts[*c as usize] += 1;
+                }
+            }
+            let n: usize = counts.iter().sum();
+            println!(
+                "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
+                100.0 * counts[0] as f64 / n as f64,
+                100.0 * counts[1] as f64 / n as f64,
+                100.0 * counts[2] as f64 / n as f64
+            );
+        }
+        let s = Instant::now();
+        comp.render(&mut view, &alpha, &settings.composite).unwrap();
+        t[4] += s.elapsed();
+    }
+    println!(
+        "sample {:.2} infer {:.2} guided {:.2} alpha-setup {:.2} render {:.2} ms",
+        ms(t[0]),
+        ms(t[1]),
+        ms(t[2]),
+        ms(t[3]),
+        ms(t[4])
+    );
 }

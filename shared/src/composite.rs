@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::frame::{FrameMut, OwnedFrame, PixelFormat};
-use crate::mask::box_blur;
+use crate::blur::{blurred_planes, BlurScratch, BlurredPlane};
 use crate::{Error, Result};
 
 /// What replaces the background.
@@ -91,13 +91,66 @@ fn plane_pixels(format: PixelFormat, p: usize, w: usize, h: usize) -> (usize, us
     (bytes / plane_layout(format, p).0, rows)
 }
 
-/// Where the person alpha of each frame row comes from. `plane0` is the row's visible bytes
-/// in plane 0 (packed pixels or Y) before compositing, for edge-aware sources.
-pub trait AlphaRows: Sync {
-    fn row(&self, y: usize, plane0: &[u8], out: &mut [u8]);
+/// How much of a span of pixels the person covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Alpha 0 throughout.
+    Background,
+    /// Alpha 255 throughout.
+    Person,
+    /// Anything else: alpha is computed pixel by pixel.
+    Mixed,
+}
 
-    /// A cheaper approximation of row `y` (no edge refinement), for the blur's weights.
-    fn coarse_row(&self, y: usize, out: &mut [u8]);
+impl Coverage {
+    pub fn merge(self, other: Self) -> Self {
+        if self == other {
+            self
+        } else {
+            Coverage::Mixed
+        }
+    }
+}
+
+/// Pixels per coverage span. Spans inside the person cost nothing and background spans
+/// only their background: per-pixel alpha is computed along the silhouette alone.
+pub const SPAN: usize = 32;
+
+/// Where the person alpha of each frame row comes from.
+pub trait AlphaRows: Sync {
+    /// Alpha of pixels `x0..x0 + out.len()` of row `y`. `plane0` is the whole row's visible
+    /// bytes of plane 0 (packed pixels or Y) before compositing, for edge-aware sources.
+    fn span(&self, y: usize, x0: usize, plane0: &[u8], out: &mut [u8]);
+
+    /// A cheaper approximation of the alpha of pixels `xs` of row `y` (no edge refinement),
+    /// for the blur's weights.
+    fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]);
+
+    /// Coverage of each `SPAN`-pixel span of row `y` (`out.len()` = width / `SPAN`, rounded
+    /// up). `Person` and `Background` must be exact: their alpha is never computed.
+    fn coverage(&self, _y: usize, out: &mut [Coverage]) {
+        out.fill(Coverage::Mixed);
+    }
+
+    /// Alpha of all of row `y`: constant spans filled, the others computed in runs.
+    fn row(&self, y: usize, plane0: &[u8], cover: &[Coverage], out: &mut [u8]) {
+        let n = out.len();
+        let mut s = 0;
+        while s < cover.len() {
+            let kind = cover[s];
+            let mut e = s + 1;
+            while e < cover.len() && cover[e] == kind {
+                e += 1;
+            }
+            let (x0, x1) = (s * SPAN, (e * SPAN).min(n));
+            match kind {
+                Coverage::Person => out[x0..x1].fill(255),
+                Coverage::Background => out[x0..x1].fill(0),
+                Coverage::Mixed => self.span(y, x0, plane0, &mut out[x0..x1]),
+            }
+            s = e;
+        }
+    }
 }
 
 /// A precomputed full-resolution alpha plane.
@@ -107,21 +160,35 @@ pub struct PlaneAlpha<'a> {
 }
 
 impl AlphaRows for PlaneAlpha<'_> {
-    fn row(&self, y: usize, _plane0: &[u8], out: &mut [u8]) {
-        out.copy_from_slice(&self.alpha[y * self.width..(y + 1) * self.width]);
+    fn span(&self, y: usize, x0: usize, _plane0: &[u8], out: &mut [u8]) {
+        let start = y * self.width + x0;
+        out.copy_from_slice(&self.alpha[start..start + out.len()]);
     }
 
-    fn coarse_row(&self, y: usize, out: &mut [u8]) {
-        self.row(y, &[], out);
+    fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
+        let row = &self.alpha[y * self.width..(y + 1) * self.width];
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = row[x];
+        }
+    }
+
+    fn coverage(&self, y: usize, out: &mut [Coverage]) {
+        let row = &self.alpha[y * self.width..(y + 1) * self.width];
+        for (c, span) in out.iter_mut().zip(row.chunks(SPAN)) {
+            *c = if span.iter().all(|&a| a == 255) {
+                Coverage::Person
+            } else if span.iter().all(|&a| a == 0) {
+                Coverage::Background
+            } else {
+                Coverage::Mixed
+            };
+        }
     }
 }
 
-/// Pixels per chunk for skipping work: chunks entirely inside the person are left alone.
-const CHUNK: usize = 32;
-
 /// Per-plane background source, filled per byte range of a row.
 enum Background<'a> {
-    Grid(Grid<'a>),
+    Blur(&'a BlurredPlane<'a>),
     Frame { plane: &'a [u8], stride: usize },
     Const(Vec<u8>),
 }
@@ -129,37 +196,61 @@ enum Background<'a> {
 impl Background<'_> {
     fn fill(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         match self {
-            Background::Grid(g) => g.row(y, range, out),
+            Background::Blur(g) => g.row(y, range, out),
             Background::Frame { plane, stride } => out.copy_from_slice(&plane[y * stride..][range]),
             Background::Const(row) => out.copy_from_slice(&row[range]),
         }
     }
 }
 
-/// Blends row `y` of one plane with its background. Chunks whose alpha is all 255 (inside the
-/// person) are skipped without computing their background. Non-colour bytes (alpha/padding
-/// of packed formats) get alpha 255, which keeps them.
+/// Copies the colour bytes of `bg` over `row`, keeping the alpha/padding byte of packed pixels.
+fn store_colour(row: &mut [u8], bg: &[u8], bpp: usize) {
+    if bpp == 4 {
+        for (d, s) in row.chunks_exact_mut(4).zip(bg.chunks_exact(4)) {
+            let (dv, sv) = (
+                u32::from_le_bytes([d[0], d[1], d[2], d[3]]),
+                u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+            );
+            d.copy_from_slice(&((sv & 0x00ff_ffff) | (dv & 0xff00_0000)).to_le_bytes());
+        }
+    } else {
+        row.copy_from_slice(bg);
+    }
+}
+
+/// Blends row `y` of one plane with its background, span by span (`cover` in this plane's
+/// pixels): person spans are skipped without computing their background, background spans
+/// take it as it is, mixed spans blend. Non-colour bytes (alpha/padding of packed formats)
+/// are kept.
 fn blend_row(
     row: &mut [u8],
     y: usize,
     alpha: &[u8],
+    cover: &[Coverage],
     bpp: usize,
     bg_src: &Background<'_>,
     scratch: &mut Scratch,
 ) {
     let n = alpha.len();
-    let mut x0 = 0;
-    while x0 < n {
-        let x1 = (x0 + CHUNK).min(n);
+    for (c, &kind) in cover.iter().enumerate() {
+        let (x0, x1) = (c * SPAN, ((c + 1) * SPAN).min(n));
         let ach = &alpha[x0..x1];
-        if ach.iter().all(|&a| a == 255) {
-            x0 = x1;
+        let kind = match kind {
+            Coverage::Mixed if ach.iter().all(|&a| a == 255) => Coverage::Person,
+            Coverage::Mixed if ach.iter().all(|&a| a == 0) => Coverage::Background,
+            k => k,
+        };
+        if kind == Coverage::Person {
             continue;
         }
         let bytes = x0 * bpp..x1 * bpp;
         let len = bytes.len();
         let bg = &mut scratch.bg[..len];
         bg_src.fill(y, bytes.clone(), bg);
+        if kind == Coverage::Background {
+            store_colour(&mut row[bytes], bg, bpp);
+            continue;
+        }
         let a: &[u8] = match bpp {
             1 => ach,
             _ => {
@@ -179,7 +270,6 @@ fn blend_row(
         for ((p, &b), &a) in row[bytes].iter_mut().zip(bg.iter()).zip(a) {
             *p = blend(*p, b, a);
         }
-        x0 = x1;
     }
 }
 
@@ -188,15 +278,22 @@ struct Scratch {
     bg: Vec<u8>,
     a4: Vec<u8>,
     alpha: [Vec<u8>; 2],
+    cover: [Vec<Coverage>; 3],
     chroma: Vec<u8>,
 }
 
 impl Scratch {
     fn new(width: usize) -> Self {
+        let spans = width.div_ceil(SPAN);
         Self {
-            bg: vec![0; CHUNK * 4],
-            a4: vec![0; CHUNK * 4],
+            bg: vec![0; SPAN * 4],
+            a4: vec![0; SPAN * 4],
             alpha: [vec![0; width], vec![0; width]],
+            cover: [
+                vec![Coverage::Mixed; spans],
+                vec![Coverage::Mixed; spans],
+                vec![Coverage::Mixed; spans.div_ceil(2)],
+            ],
             chroma: vec![0; width.div_ceil(2)],
         }
     }
@@ -223,8 +320,7 @@ struct PreparedBackground {
 #[derive(Default)]
 pub struct Compositor {
     background: Option<PreparedBackground>,
-    grid_acc: [Vec<f32>; 3],
-    grid_rows: [Vec<u8>; 3],
+    blur: BlurScratch,
 }
 
 /// Loads a picture and scales it to cover `w`×`h` (centre crop), as interleaved RGB.
@@ -303,10 +399,11 @@ impl Compositor {
                     .take(h)
                     .enumerate()
                     .for_each_init(
-                        || vec![0u8; w],
-                        |a, (y, row)| {
+                        || (vec![0u8; w], vec![Coverage::Mixed; w.div_ceil(SPAN)]),
+                        |(a, cover), (y, row)| {
                             let row = &mut row[..w * 4];
-                            alpha.row(y, row, a);
+                            alpha.coverage(y, cover);
+                            alpha.row(y, row, cover, a);
                             for (px, &v) in row.chunks_exact_mut(4).zip(a.iter()) {
                                 px[off] = v;
                             }
@@ -323,34 +420,15 @@ impl Compositor {
             self.prepare_background(path, format, w, h, frame.matrix)?;
         }
         let planes = format.plane_count();
-        // Background sources per plane (blur grids are built from the frame before any write).
-        let mut sources: Vec<Background<'_>> = Vec::with_capacity(planes);
-        let mut grid_acc = self.grid_acc.iter_mut();
-        let mut grid_rows = self.grid_rows.iter_mut();
-        for p in 0..planes {
-            let (pw, ph) = plane_pixels(format, p, w, h);
-            let (bpp, nch) = plane_layout(format, p);
-            let (acc, rows) = (
-                grid_acc.next().expect("3 planes"),
-                grid_rows.next().expect("3 planes"),
-            );
-            sources.push(match effect {
-                Effect::Blur => {
-                    // Chroma planes are half resolution, so the radius halves there too.
-                    let radius = if p > 0 {
-                        params.blur_radius / 2
-                    } else {
-                        params.blur_radius
-                    }
-                    .max(1);
-                    // Blur on a grid of d×d cells with a small radius there: three box passes
-                    // of radius 2 cells ≈ a Gaussian of σ ≈ radius/2 at full resolution.
-                    let d = (radius / 2).clamp(1, 64);
-                    let r = (radius / d).clamp(1, 2);
-                    Background::Grid(blurred_background(
-                        frame, p, pw, ph, bpp, nch, alpha, d, r, acc, rows,
-                    ))
-                }
+        // Background sources per plane (the blur is built from the frame before any write).
+        let blurred = if effect == Effect::Blur {
+            blurred_planes(frame, alpha, params.blur_radius, &mut self.blur)
+        } else {
+            Vec::new()
+        };
+        let sources: Vec<Background<'_>> = (0..planes)
+            .map(|p| match effect {
+                Effect::Blur => Background::Blur(&blurred[p]),
                 Effect::Replace => {
                     let bg = &self.background.as_ref().expect("prepared above").frame;
                     Background::Frame {
@@ -359,11 +437,13 @@ impl Compositor {
                     }
                 }
                 _ => {
+                    let (pw, _) = plane_pixels(format, p, w, h);
+                    let bpp = plane_layout(format, p).0;
                     let col = plane_colour(frame, p, params.color, effect);
                     Background::Const((0..pw * bpp).map(|i| col[i % bpp]).collect())
                 }
-            });
-        }
+            })
+            .collect();
         let matte = effect == Effect::Matte;
         let full = frame.matrix.full_range;
         let matte_y = move |a: u8| {
@@ -386,13 +466,16 @@ impl Compositor {
                     |sc, (y, row)| {
                         let row = &mut row[..w * 4];
                         let mut a = std::mem::take(&mut sc.alpha[0]);
-                        alpha.row(y, row, &mut a);
+                        let mut cover = std::mem::take(&mut sc.cover[0]);
+                        alpha.coverage(y, &mut cover);
+                        alpha.row(y, row, &cover, &mut a);
                         if matte {
                             matte_row(row, &a, 4, 3, |v| v);
                         } else {
-                            blend_row(row, y, &a, 4, bg, sc);
+                            blend_row(row, y, &a, &cover, 4, bg, sc);
                         }
                         sc.alpha[0] = a;
+                        sc.cover[0] = cover;
                     },
                 );
             return Ok(());
@@ -421,17 +504,21 @@ impl Compositor {
             let y0 = 2 * cy;
             let y1 = (y0 + 1).min(h - 1);
             let [mut a0, mut a1] = std::mem::take(&mut sc.alpha);
+            let [mut c0, mut c1, mut cc] = std::mem::take(&mut sc.cover);
             {
                 let (r0, rest) = ychunk.split_at_mut(y_stride.min(ychunk.len()));
-                alpha.row(y0, &r0[..w], &mut a0);
+                alpha.coverage(y0, &mut c0);
+                alpha.row(y0, &r0[..w], &c0, &mut a0);
                 if y1 != y0 {
-                    alpha.row(y1, &rest[..w], &mut a1);
+                    alpha.coverage(y1, &mut c1);
+                    alpha.row(y1, &rest[..w], &c1, &mut a1);
                 } else {
                     a1.copy_from_slice(&a0);
+                    c1.copy_from_slice(&c0);
                 }
-                for (yy, row, a) in [
-                    (y0, &mut r0[..w], &a0),
-                    (y1, &mut rest[..if y1 != y0 { w } else { 0 }], &a1),
+                for (yy, row, a, cover) in [
+                    (y0, &mut r0[..w], &a0, &c0),
+                    (y1, &mut rest[..if y1 != y0 { w } else { 0 }], &a1, &c1),
                 ] {
                     if row.is_empty() {
                         continue;
@@ -439,23 +526,40 @@ impl Compositor {
                     if matte {
                         matte_row(row, a, 1, 1, matte_y);
                     } else {
-                        blend_row(row, yy, a, 1, &sources[0], sc);
+                        blend_row(row, yy, a, cover, 1, &sources[0], sc);
                     }
                 }
             }
+            // A chroma span covers two luma spans of both rows; its alpha is the 2×2 mean,
+            // computed only where that is not constant.
+            for (c, k) in cc.iter_mut().enumerate() {
+                let (l0, l1) = (2 * c, (2 * c + 1).min(c0.len() - 1));
+                *k = c0[l0].merge(c0[l1]).merge(c1[l0]).merge(c1[l1]);
+            }
             let mut ca = std::mem::take(&mut sc.chroma);
-            for (cx, c) in ca.iter_mut().enumerate() {
-                let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
-                let s =
-                    u32::from(a0[x0]) + u32::from(a0[x1]) + u32::from(a1[x0]) + u32::from(a1[x1]);
-                *c = ((s + 2) / 4) as u8;
+            for (c, &k) in cc.iter().enumerate() {
+                let (x0, x1) = (c * SPAN, ((c + 1) * SPAN).min(cw));
+                match k {
+                    Coverage::Person => ca[x0..x1].fill(255),
+                    Coverage::Background => ca[x0..x1].fill(0),
+                    Coverage::Mixed => {
+                        for (cx, out) in (x0..x1).zip(&mut ca[x0..x1]) {
+                            let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
+                            let s = u32::from(a0[x0])
+                                + u32::from(a0[x1])
+                                + u32::from(a1[x0])
+                                + u32::from(a1[x1]);
+                            *out = ((s + 2) / 4) as u8;
+                        }
+                    }
+                }
             }
             if nv12 {
                 let row = &mut urow[..cw * 2];
                 if matte {
                     row.fill(128);
                 } else {
-                    blend_row(row, cy, &ca, 2, &sources[1], sc);
+                    blend_row(row, cy, &ca, &cc, 2, &sources[1], sc);
                 }
             } else {
                 let vrow = vrow.expect("I420 has a V plane");
@@ -466,12 +570,13 @@ impl Compositor {
                     if matte {
                         row.fill(128);
                     } else {
-                        blend_row(row, cy, &ca, 1, src, sc);
+                        blend_row(row, cy, &ca, &cc, 1, src, sc);
                     }
                 }
             }
             sc.chroma = ca;
             sc.alpha = [a0, a1];
+            sc.cover = [c0, c1, cc];
         };
         if nv12 {
             y_rows.zip(u_rows).enumerate().for_each_init(
@@ -544,116 +649,6 @@ fn plane_colour(frame: &FrameMut<'_>, p: usize, rgb: [u8; 3], effect: Effect) ->
                 _ => [u, v, 0, 0],
             }
         }
-    }
-}
-
-/// A blurred background at reduced resolution, kept as rows already resampled to the plane's
-/// width (bytes in the plane's own layout), so each output row is one vertical lerp.
-struct Grid<'a> {
-    row_bytes: usize,
-    rows: &'a [u8],
-    ys: Vec<(usize, usize, f32)>,
-}
-
-impl Grid<'_> {
-    /// Bytes `range` of background row `y` of the plane, in the plane's layout.
-    fn row(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
-        let (y0, y1, fy) = self.ys[y];
-        let n = self.row_bytes;
-        let (r0, r1) = (
-            &self.rows[y0 * n..(y0 + 1) * n][range.clone()],
-            &self.rows[y1 * n..(y1 + 1) * n][range],
-        );
-        let f = (fy * 256.0) as u16;
-        for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
-            *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
-        }
-    }
-}
-
-/// Background-weighted mean of each `d`×`d` block, blurred (three box passes of radius `r`),
-/// normalised by the blurred weights, then resampled to full-width rows. Weights are
-/// `255 − alpha`, so the person never bleeds into the blurred background.
-#[allow(clippy::too_many_arguments)]
-fn blurred_background<'a>(
-    frame: &FrameMut<'_>,
-    p: usize,
-    pw: usize,
-    ph: usize,
-    bpp: usize,
-    nch: usize,
-    alpha: &dyn AlphaRows,
-    d: usize,
-    r: usize,
-    acc: &mut Vec<f32>,
-    rows: &'a mut Vec<u8>,
-) -> Grid<'a> {
-    let (lw, lh) = (pw.div_ceil(d), ph.div_ceil(d));
-    // Interleaved per cell: weight, then the weighted sum of each channel.
-    let cell = nch + 1;
-    acc.clear();
-    acc.resize(lw * lh * cell, 0.0);
-    // Large cells are sampled on a sparser lattice: the result is blurred far beyond the
-    // lattice spacing, so this only drops work.
-    let step = (d / 3).max(1);
-    // Chroma planes take the alpha of the luma row and column at twice their coordinates.
-    let sub = if p > 0 { 2 } else { 1 };
-    acc.par_chunks_mut(lw * cell).enumerate().for_each_init(
-        || vec![0u8; frame.width],
-        |a, (ly, out)| {
-            for y in (ly * d..((ly + 1) * d).min(ph)).step_by(step) {
-                alpha.coarse_row((y * sub).min(frame.height - 1), a);
-                let row = frame.row(p, y);
-                // Cell by cell (no per-pixel division by d).
-                for (cx, c) in out.chunks_exact_mut(cell).enumerate() {
-                    for x in (cx * d..((cx + 1) * d).min(pw)).step_by(step) {
-                        let px = &row[x * bpp..x * bpp + bpp];
-                        // A small floor keeps fully-covered blocks defined (a plain blur there).
-                        let wgt = (255 - u32::from(a[(x * sub).min(frame.width - 1)])) as f32 + 0.5;
-                        c[0] += wgt;
-                        for k in 0..nch {
-                            c[k + 1] += wgt * f32::from(px[k]);
-                        }
-                    }
-                }
-            }
-        },
-    );
-    let mut planes: Vec<Vec<f32>> = (0..cell)
-        .map(|k| acc.iter().skip(k).step_by(cell).copied().collect())
-        .collect();
-    planes.par_iter_mut().for_each(|pl| {
-        for _ in 0..3 {
-            box_blur(pl, lw, lh, r);
-        }
-    });
-    let xs = crate::sample::taps(lw, pw, crate::tensor::Sampling::HalfPixel);
-    let row_bytes = pw * bpp;
-    rows.resize(lh * row_bytes, 0);
-    // Normalise once per cell, then resample rows (one division per cell, not per pixel).
-    let (weight, sums) = planes.split_first_mut().expect("weight plane");
-    for s in sums.iter_mut() {
-        for (v, &wt) in s.iter_mut().zip(weight.iter()) {
-            *v /= wt.max(1e-6);
-        }
-    }
-    let sums = &*sums;
-    rows.par_chunks_mut(row_bytes)
-        .enumerate()
-        .for_each(|(ly, out)| {
-            let base = ly * lw;
-            for (k, plane) in sums.iter().enumerate() {
-                let srow = &plane[base..base + lw];
-                for (px, &(i, j, f)) in out.chunks_exact_mut(bpp).zip(&xs) {
-                    let (a, b) = (srow[i], srow[j]);
-                    px[k] = (a + (b - a) * f + 0.5) as i32 as u8;
-                }
-            }
-        });
-    Grid {
-        row_bytes,
-        rows: &rows[..],
-        ys: crate::sample::taps(lh, ph, crate::tensor::Sampling::HalfPixel),
     }
 }
 

@@ -4,11 +4,13 @@
 //! cache ([`session`]), model lookup ([`paths`]) and the image helpers the effects build on.
 //! Elements and the OBS filter are thin adapters over this crate.
 
+pub mod blur;
 pub mod composite;
 pub mod device;
 pub mod error;
 pub mod frame;
 pub mod mask;
+pub mod parallel;
 pub mod paths;
 pub mod pose;
 pub mod refine;

@@ -9,7 +9,10 @@
 
 use rayon::prelude::*;
 
+use crate::composite::{Coverage, SPAN};
 use crate::frame::FrameMut;
+use crate::sample::taps;
+use crate::tensor::Sampling;
 use crate::mask::{box_blur, Mask};
 
 /// The guided filter's per-pixel linear model at mask resolution.
@@ -53,27 +56,6 @@ pub fn guided_coefficients(mask: &Mask, guide: &[f32], radius: usize, eps: f32) 
     }
 }
 
-/// Every row of `m` resampled horizontally to `width` (pixel centres aligned), so the
-/// per-pixel work below is a vertical lerp between two contiguous rows (vectorises).
-fn upsample_rows(m: &Mask, width: usize, out: &mut Vec<f32>) {
-    let xs = crate::sample::taps(m.width, width, crate::tensor::Sampling::HalfPixel);
-    out.resize(m.height * width, 0.0);
-    out.par_chunks_mut(width).enumerate().for_each(|(k, row)| {
-        let src = &m.data[k * m.width..(k + 1) * m.width];
-        for (o, &(i, j, f)) in row.iter_mut().zip(&xs) {
-            *o = src[i] + (src[j] - src[i]) * f;
-        }
-    });
-}
-
-/// Buffers reused from frame to frame: reallocating them per frame costs page faults that
-/// showed up as a third of the alpha pass in profiles.
-#[derive(Default)]
-pub struct AlphaScratch {
-    a: Vec<f32>,
-    b: Vec<f32>,
-}
-
 /// Luma in [0, 1] of a run of packed pixels with R at byte `R` and B at byte `B`
 /// (monomorphised so the byte positions are constants and the loop vectorises).
 fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
@@ -98,19 +80,77 @@ enum LumaKind {
 /// frame width once per frame; each frame row is then a vertical lerp plus, only where the
 /// filter's slope is not ~0 (edges), the luma of the row.
 pub struct MaskAlpha<'a> {
-    width: usize,
     luma: LumaKind,
+    width: usize,
+    xs: Vec<(usize, usize, f32)>,
     ys: Vec<(usize, usize, f32)>,
-    a: &'a [f32],
-    b: Option<&'a [f32]>,
+    /// The mask (plain) or the filter's offset (guided), at mask resolution.
+    value: &'a Mask,
+    /// `value` and the filter's slope (guided only), each mask row resampled to the frame
+    /// width where needed.
+    value_rows: &'a [f32],
+    slope_rows: Option<&'a [f32]>,
+    /// Coverage of each frame span along each mask row (`spans` per row).
+    cover: Vec<Coverage>,
+    spans: usize,
+}
+
+/// Buffers reused from frame to frame: reallocating them per frame costs page faults that
+/// showed up as a third of the alpha pass in profiles.
+#[derive(Default)]
+pub struct AlphaScratch {
+    value: Vec<f32>,
+    slope: Vec<f32>,
+}
+
+/// Slope below which the guided filter's output is taken as its offset alone.
+const FLAT_SLOPE: f32 = 1e-3;
+
+/// Coverage of one mask cell: `value` is the mask (plain) or the filter's offset (guided),
+/// `slope` the filter's slope (0 for plain). The margins keep every bilinear mix of such
+/// cells rounding to exactly 0 or 255.
+fn cell_coverage(value: f32, slope: f32) -> Coverage {
+    if slope.abs() >= FLAT_SLOPE {
+        Coverage::Mixed
+    } else if value * 255.0 < 0.49 - slope.abs() * 255.0 {
+        Coverage::Background
+    } else if value * 255.0 > 254.51 + slope.abs() * 255.0 {
+        Coverage::Person
+    } else {
+        Coverage::Mixed
+    }
+}
+
+/// Coverage of each `SPAN` of frame columns along each mask row: the merge over every mask
+/// cell the span's bilinear taps touch.
+fn span_coverage(
+    value: &Mask,
+    slope: Option<&Mask>,
+    xs: &[(usize, usize, f32)],
+) -> (Vec<Coverage>, usize) {
+    let width = xs.len();
+    let spans = width.div_ceil(SPAN);
+    let mut cover = Vec::with_capacity(spans * value.height);
+    for k in 0..value.height {
+        let row = k * value.width;
+        for s in 0..spans {
+            let (lo, hi) = (xs[s * SPAN].0, xs[((s + 1) * SPAN).min(width) - 1].1);
+            let c = (lo..=hi)
+                .map(|i| cell_coverage(value.data[row + i], slope.map_or(0.0, |m| m.data[row + i])))
+                .reduce(Coverage::merge)
+                .unwrap_or(Coverage::Mixed);
+            cover.push(c);
+        }
+    }
+    (cover, spans)
 }
 
 impl<'a> MaskAlpha<'a> {
     /// `coefficients` None: plain bilinear upsampling of `mask`.
     pub fn new(
         frame: &FrameMut<'_>,
-        mask: &Mask,
-        coefficients: Option<&Coefficients>,
+        mask: &'a Mask,
+        coefficients: Option<&'a Coefficients>,
         scratch: &'a mut AlphaScratch,
     ) -> Self {
         let w = frame.width;
@@ -120,105 +160,137 @@ impl<'a> MaskAlpha<'a> {
             None if frame.matrix.full_range => LumaKind::Y(0.0, 1.0 / 255.0),
             None => LumaKind::Y(16.0, 1.0 / 219.0),
         };
-        let ys = crate::sample::taps(
-            mask.height,
-            frame.height,
-            crate::tensor::Sampling::HalfPixel,
-        );
-        let AlphaScratch { a, b } = scratch;
-        match coefficients {
-            Some(c) => {
-                rayon::join(|| upsample_rows(&c.a, w, a), || upsample_rows(&c.b, w, b));
-                MaskAlpha {
-                    width: w,
-                    luma,
-                    ys,
-                    a,
-                    b: Some(b),
-                }
-            }
-            None => {
-                upsample_rows(mask, w, a);
-                MaskAlpha {
-                    width: w,
-                    luma,
-                    ys,
-                    a,
-                    b: None,
-                }
-            }
+        let (value, slope) = match coefficients {
+            Some(c) => (&c.b, Some(&c.a)),
+            None => (mask, None),
+        };
+        let xs = taps(value.width, w, Sampling::HalfPixel);
+        let (cover, spans) = span_coverage(value, slope, &xs);
+        // Mask rows resampled to the frame width, only in the spans that some frame row
+        // computes pixel by pixel (mixed there, or next to a row that differs).
+        let mh = value.height;
+        let needed = |k: usize, s: usize| {
+            let c = cover[k * spans + s];
+            c == Coverage::Mixed
+                || (k > 0 && cover[(k - 1) * spans + s] != c)
+                || (k + 1 < mh && cover[(k + 1) * spans + s] != c)
+        };
+        let AlphaScratch { value: vup, slope: sup } = scratch;
+        let planes: Vec<(&Mask, &mut Vec<f32>)> = match slope {
+            Some(sl) => vec![(value, vup), (sl, sup)],
+            None => vec![(value, vup)],
+        };
+        let ups: Vec<&[f32]> = planes
+            .into_par_iter()
+            .map(|(m, up)| {
+                up.resize(mh * w, 0.0);
+                up.par_chunks_mut(w).enumerate().for_each(|(k, row)| {
+                    let src = &m.data[k * m.width..(k + 1) * m.width];
+                    for s in (0..spans).filter(|&s| needed(k, s)) {
+                        let (x0, x1) = (s * SPAN, ((s + 1) * SPAN).min(w));
+                        for (o, &(i, j, f)) in row[x0..x1].iter_mut().zip(&xs[x0..x1]) {
+                            *o = src[i] + (src[j] - src[i]) * f;
+                        }
+                    }
+                });
+                &up[..]
+            })
+            .collect();
+        MaskAlpha {
+            luma,
+            width: w,
+            ys: taps(mh, frame.height, Sampling::HalfPixel),
+            xs,
+            value,
+            value_rows: ups[0],
+            slope_rows: ups.get(1).copied(),
+            cover,
+            spans,
         }
     }
 }
 
+/// 0–1 to 0–255, rounded. `max().min()` instead of `clamp()` on purpose: it vectorises
+/// (clamp's NaN handling does not).
+#[allow(clippy::manual_clamp)]
+#[inline(always)]
+fn to_u8(v: f32) -> u8 {
+    (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8
+}
+
 impl crate::composite::AlphaRows for MaskAlpha<'_> {
     // The guided filter's offset b is the locally averaged mask where the slope is ~0, and a
-    // smoothed mask at edges: close enough for weighting a heavy blur.
-    #[allow(clippy::manual_clamp)]
-    fn coarse_row(&self, y: usize, out: &mut [u8]) {
-        let w = self.width;
+    // smoothed mask at edges: close enough for weighting a heavy blur. Sampled at mask
+    // resolution (these pixels are sparse and anywhere in the frame).
+    fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
         let (y0, y1, fy) = self.ys[y];
-        let src = self.b.unwrap_or(self.a);
-        let (r0, r1) = (&src[y0 * w..(y0 + 1) * w], &src[y1 * w..(y1 + 1) * w]);
-        for ((o, &p), &q) in out.iter_mut().zip(r0).zip(r1) {
-            *o = ((p + (q - p) * fy).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
+        let m = self.value;
+        let (r0, r1) = (&m.data[y0 * m.width..], &m.data[y1 * m.width..]);
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let (i, j, fx) = self.xs[x];
+            let top = r0[i] + (r0[j] - r0[i]) * fx;
+            let bottom = r1[i] + (r1[j] - r1[i]) * fx;
+            *o = to_u8(top + (bottom - top) * fy);
         }
     }
 
-    // `max().min()` instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
+    fn coverage(&self, y: usize, out: &mut [Coverage]) {
+        let (y0, y1, _) = self.ys[y];
+        let (r0, r1) = (
+            &self.cover[y0 * self.spans..(y0 + 1) * self.spans],
+            &self.cover[y1 * self.spans..(y1 + 1) * self.spans],
+        );
+        for ((o, &p), &q) in out.iter_mut().zip(r0).zip(r1) {
+            *o = p.merge(q);
+        }
+    }
+
+    // Each pixel is a vertical lerp between two rows resampled ahead (contiguous, so it
+    // vectorises), plus, for the guided filter, the slope times the pixel's luma.
     #[allow(clippy::manual_clamp)]
-    fn row(&self, y: usize, plane0: &[u8], out: &mut [u8]) {
+    fn span(&self, y: usize, x0: usize, plane0: &[u8], out: &mut [u8]) {
         const CHUNK: usize = 32;
         let w = self.width;
         let (y0, y1, fy) = self.ys[y];
-        let (a0, a1) = (&self.a[y0 * w..(y0 + 1) * w], &self.a[y1 * w..(y1 + 1) * w]);
-        let mut ra = [0f32; CHUNK];
+        fn rows(m: &[f32], w: usize, y0: usize, y1: usize) -> (&[f32], &[f32]) {
+            (&m[y0 * w..(y0 + 1) * w], &m[y1 * w..(y1 + 1) * w])
+        }
+        let (b0, b1) = rows(self.value_rows, w, y0, y1);
         let mut rb = [0f32; CHUNK];
+        let mut ra = [0f32; CHUNK];
         let mut luma = [0f32; CHUNK];
-        let mut x0 = 0;
-        while x0 < w {
-            let x1 = (x0 + CHUNK).min(w);
-            let n = x1 - x0;
+        for (c, oc) in out.chunks_mut(CHUNK).enumerate() {
+            let x0 = x0 + c * CHUNK;
+            let x1 = x0 + oc.len();
+            let n = oc.len();
+            for ((o, &p), &q) in rb[..n].iter_mut().zip(&b0[x0..x1]).zip(&b1[x0..x1]) {
+                *o = p + (q - p) * fy;
+            }
+            let Some(slope) = self.slope_rows else {
+                for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
+                    *o = to_u8(v);
+                }
+                continue;
+            };
+            let (a0, a1) = rows(slope, w, y0, y1);
             for ((o, &p), &q) in ra[..n].iter_mut().zip(&a0[x0..x1]).zip(&a1[x0..x1]) {
                 *o = p + (q - p) * fy;
             }
-            let oc = &mut out[x0..x1];
-            match self.b {
-                None => {
-                    for (o, &v) in oc.iter_mut().zip(&ra[..n]) {
-                        *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                    }
-                }
-                Some(b) => {
-                    let (b0, b1) = (&b[y0 * w..(y0 + 1) * w], &b[y1 * w..(y1 + 1) * w]);
-                    for ((o, &p), &q) in rb[..n].iter_mut().zip(&b0[x0..x1]).zip(&b1[x0..x1]) {
-                        *o = p + (q - p) * fy;
-                    }
-                    if ra[..n].iter().all(|a| a.abs() < 1e-3) {
-                        // Flat picture or confident mask (most of the frame): alpha is b.
-                        for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
-                            *o = (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                        }
-                    } else {
-                        let l = &mut luma[..n];
-                        match self.luma {
-                            LumaKind::Rgb => packed_luma::<0, 2>(&plane0[x0 * 4..x1 * 4], l),
-                            LumaKind::Bgr => packed_luma::<2, 0>(&plane0[x0 * 4..x1 * 4], l),
-                            LumaKind::Y(lo, k) => {
-                                for (o, &v) in l.iter_mut().zip(&plane0[x0..x1]) {
-                                    *o = ((f32::from(v) - lo) * k).max(0.0).min(1.0);
-                                }
-                            }
-                        }
-                        for (((o, &a), &b), &l) in
-                            oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter())
-                        {
-                            *o = ((a * l + b).max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8;
-                        }
+            let l = &mut luma[..n];
+            match self.luma {
+                LumaKind::Rgb => packed_luma::<0, 2>(&plane0[x0 * 4..x1 * 4], l),
+                LumaKind::Bgr => packed_luma::<2, 0>(&plane0[x0 * 4..x1 * 4], l),
+                LumaKind::Y(lo, k) => {
+                    for (o, &v) in l.iter_mut().zip(&plane0[x0..x1]) {
+                        *o = ((f32::from(v) - lo) * k).max(0.0).min(1.0);
                     }
                 }
             }
-            x0 = x1;
+            // Where the slope is ~0 (flat picture or confident mask) alpha is the offset.
+            for (((o, &a), &b), &l) in oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter()) {
+                let a = if a.abs() < FLAT_SLOPE { 0.0 } else { a };
+                *o = to_u8(a * l + b);
+            }
         }
     }
 }
@@ -236,10 +308,13 @@ pub fn alpha_plane(
     let (w, h) = (frame.width, frame.height);
     alpha.resize(w * h, 0);
     let src = MaskAlpha::new(frame, mask, coefficients, scratch);
-    alpha
-        .par_chunks_mut(w)
-        .enumerate()
-        .for_each(|(y, out)| src.row(y, frame.row(0, y), out));
+    alpha.par_chunks_mut(w).enumerate().for_each_init(
+        || vec![Coverage::Mixed; w.div_ceil(SPAN)],
+        |cover, (y, out)| {
+            src.coverage(y, cover);
+            src.row(y, frame.row(0, y), cover, out);
+        },
+    );
 }
 
 #[cfg(test)]

@@ -336,6 +336,15 @@ impl Segmenter {
         settings: &SegmentSettings,
         asynchronous: bool,
     ) -> Result<FrameMask> {
+        crate::parallel::on_pool(|| self.process_here(frame, settings, asynchronous))
+    }
+
+    fn process_here(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        settings: &SegmentSettings,
+        asynchronous: bool,
+    ) -> Result<FrameMask> {
         self.prepare(settings)?;
         let model = self.model.clone().expect("prepared");
         let sp = &model.spec;

@@ -1,0 +1,200 @@
+//! The blurred background of `effect=blur`: a normalised convolution at reduced resolution.
+//!
+//! Colours are averaged over d×d cells weighted by how much background each pixel is
+//! (255 − alpha), blurred on the cell grid, and divided by the blurred weights, so the person
+//! never bleeds into the background (no halo around the silhouette). All planes of a frame
+//! share one sample lattice in frame coordinates: the weights are worked out once, and a YUV
+//! frame's chroma is read at the same points as its luma. Each plane then gets its blurred
+//! rows resampled to the plane's width, so an output row is one vertical lerp.
+
+use rayon::prelude::*;
+
+use crate::composite::{AlphaRows, Coverage, SPAN};
+use crate::frame::{FrameMut, PixelFormat};
+use crate::mask::box_blur;
+use crate::sample::taps;
+use crate::tensor::Sampling;
+
+/// Buffers kept from frame to frame (page faults of fresh ones showed up in profiles).
+#[derive(Default)]
+pub struct BlurScratch {
+    acc: Vec<f32>,
+    rows: [Vec<u8>; 3],
+}
+
+/// One plane's blurred background: low-resolution rows already at the plane's width, in
+/// its byte layout.
+pub struct BlurredPlane<'a> {
+    row_bytes: usize,
+    rows: &'a [u8],
+    ys: Vec<(usize, usize, f32)>,
+}
+
+impl BlurredPlane<'_> {
+    /// Bytes `range` of background row `y` of the plane.
+    pub fn row(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
+        let (y0, y1, fy) = self.ys[y];
+        let n = self.row_bytes;
+        let (r0, r1) = (
+            &self.rows[y0 * n..(y0 + 1) * n][range.clone()],
+            &self.rows[y1 * n..(y1 + 1) * n][range],
+        );
+        let f = (fy * 256.0) as u16;
+        for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
+            *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
+        }
+    }
+}
+
+/// For each byte of a pixel of plane `p`, which of the three accumulated channels it holds
+/// (`None`: alpha or padding, left alone).
+fn plane_channels(format: PixelFormat, p: usize) -> &'static [Option<usize>] {
+    match (format, p) {
+        (PixelFormat::I420, 0) | (PixelFormat::Nv12, 0) => &[Some(0)],
+        (PixelFormat::I420, 1) => &[Some(1)],
+        (PixelFormat::I420, _) => &[Some(2)],
+        (PixelFormat::Nv12, _) => &[Some(1), Some(2)],
+        _ => &[Some(0), Some(1), Some(2), None],
+    }
+}
+
+/// The blurred background of every plane of `frame` for a blur of `radius` frame pixels,
+/// weighted by `alpha` (read before the frame is written).
+pub fn blurred_planes<'a>(
+    frame: &FrameMut<'_>,
+    alpha: &dyn AlphaRows,
+    radius: usize,
+    scratch: &'a mut BlurScratch,
+) -> Vec<BlurredPlane<'a>> {
+    let (w, h) = (frame.width, frame.height);
+    let radius = radius.max(1);
+    // Cells of d×d frame pixels and a small radius there: three box passes of radius r cells
+    // ≈ a Gaussian of σ ≈ radius/2 at full resolution.
+    let d = (radius / 2).clamp(1, 64);
+    let r = (radius / d).clamp(1, 2);
+    let (lw, lh) = (w.div_ceil(d), h.div_ceil(d));
+    // Cells are sampled on a sparser lattice (3×3 points in each): the result is blurred
+    // far beyond the lattice spacing, so this only drops work.
+    let step = (d / 3).max(1);
+    let lattice = |n: usize, cells: usize| -> Vec<(usize, usize)> {
+        (0..cells)
+            .flat_map(|c| (c * d..((c + 1) * d).min(n)).step_by(step).map(move |x| (c, x)))
+            .collect()
+    };
+    let cols = lattice(w, lw);
+    let xs: Vec<usize> = cols.iter().map(|&(_, x)| x).collect();
+    let format = frame.format;
+    let yuv = format.is_yuv();
+    // Per cell: weight, then the weighted sum of the three channels.
+    const CELL: usize = 4;
+    let BlurScratch { acc, rows } = scratch;
+    acc.clear();
+    acc.resize(lw * lh * CELL, 0.0);
+    let spans = w.div_ceil(SPAN);
+    acc.par_chunks_mut(lw * CELL).enumerate().for_each_init(
+        || (vec![0u8; xs.len()], vec![Coverage::Mixed; spans]),
+        |(a, cover), (ly, out)| {
+            for y in (ly * d..((ly + 1) * d).min(h)).step_by(step) {
+                coarse_alpha(alpha, y, &xs, cover, a);
+                let row = frame.row(0, y);
+                let chroma = yuv.then(|| {
+                    let cy = y / 2;
+                    match format {
+                        PixelFormat::Nv12 => (frame.row(1, cy), &frame.row(1, cy)[1..], 2),
+                        _ => (frame.row(1, cy), frame.row(2, cy), 1),
+                    }
+                });
+                for (&(cx, x), &av) in cols.iter().zip(a.iter()) {
+                    let c = &mut out[cx * CELL..(cx + 1) * CELL];
+                    // A small floor keeps fully covered cells defined (a plain blur there).
+                    let wgt = f32::from(255 - av) + 0.5;
+                    let [c0, c1, c2] = match chroma {
+                        Some((u, v, bpp)) => {
+                            let k = (x / 2) * bpp;
+                            [row[x], u[k], v[k]]
+                        }
+                        None => [row[x * 4], row[x * 4 + 1], row[x * 4 + 2]],
+                    };
+                    c[0] += wgt;
+                    c[1] += wgt * f32::from(c0);
+                    c[2] += wgt * f32::from(c1);
+                    c[3] += wgt * f32::from(c2);
+                }
+            }
+        },
+    );
+    let mut planes: Vec<Vec<f32>> = (0..CELL)
+        .map(|k| acc.iter().skip(k).step_by(CELL).copied().collect())
+        .collect();
+    planes.par_iter_mut().for_each(|pl| {
+        for _ in 0..3 {
+            box_blur(pl, lw, lh, r);
+        }
+    });
+    // Normalise once per cell (one division per cell, not per pixel).
+    let (weight, sums) = planes.split_first_mut().expect("weight plane");
+    for s in sums.iter_mut() {
+        for (v, &wt) in s.iter_mut().zip(weight.iter()) {
+            *v /= wt.max(1e-6);
+        }
+    }
+    // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats (whichever
+    // colours the layout keeps there).
+    let sums = &*sums;
+    let mut out = Vec::with_capacity(format.plane_count());
+    for (p, buf) in rows.iter_mut().enumerate().take(format.plane_count()) {
+        let (pw, ph) = if p == 0 {
+            (w, h)
+        } else {
+            (w.div_ceil(2), h.div_ceil(2))
+        };
+        let channels = plane_channels(format, p);
+        let bpp = channels.len();
+        let xs = taps(lw, pw, Sampling::HalfPixel);
+        let row_bytes = pw * bpp;
+        buf.resize(lh * row_bytes, 0);
+        buf.par_chunks_mut(row_bytes).enumerate().for_each(|(ly, o)| {
+            let base = ly * lw;
+            for (byte, ch) in channels.iter().enumerate() {
+                let Some(k) = *ch else { continue };
+                let srow = &sums[k][base..base + lw];
+                for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
+                    let (a, b) = (srow[i], srow[j]);
+                    px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
+                }
+            }
+        });
+        out.push(BlurredPlane {
+            row_bytes,
+            rows: &buf[..],
+            ys: taps(lh, ph, Sampling::HalfPixel),
+        });
+    }
+    out
+}
+
+/// Coarse alpha of row `y` at columns `xs`: 0 and 255 straight from the coverage spans,
+/// the rest from the source's coarse approximation.
+fn coarse_alpha(
+    alpha: &dyn AlphaRows,
+    y: usize,
+    xs: &[usize],
+    cover: &mut [Coverage],
+    out: &mut [u8],
+) {
+    alpha.coverage(y, cover);
+    let mut i = 0;
+    while i < xs.len() {
+        let kind = cover[xs[i] / SPAN];
+        let mut e = i + 1;
+        while e < xs.len() && cover[xs[e] / SPAN] == kind {
+            e += 1;
+        }
+        match kind {
+            Coverage::Person => out[i..e].fill(255),
+            Coverage::Background => out[i..e].fill(0),
+            Coverage::Mixed => alpha.coarse_at(y, &xs[i..e], &mut out[i..e]),
+        }
+        i = e;
+    }
+}
