@@ -32,9 +32,13 @@ fn main() {
     };
     let frames: usize = arg(3, "100").parse().unwrap();
     let img = image::open(PHOTO).expect("messi5.jpg").to_rgb8();
-    let rgb =
-        image::imageops::resize(&img, w as u32, h as u32, image::imageops::FilterType::Triangle)
-            .into_raw();
+    let rgb = image::imageops::resize(
+        &img,
+        w as u32,
+        h as u32,
+        image::imageops::FilterType::Triangle,
+    )
+    .into_raw();
     let mut settings = SegmentSettings {
         threads: 2,
         ..Default::default()
@@ -53,7 +57,16 @@ fn main() {
         }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / frames as f64;
-    println!("{w}x{h} {format:?} {effect:?}: process {:.2} ms/frame", ms(total));
+    if std::env::var("SAMPLE_ONLY").is_ok() {
+        aifx::parallel::on_pool(|| sample_only(&mut f));
+        aifx::parallel::on_pool(|| {
+            rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| sample_only(&mut f))
+        });
+    }
+    println!(
+        "{w}x{h} {format:?} {effect:?}: process {:.2} ms/frame",
+        ms(total)
+    );
 
     // The same work stage by stage.
     let model = load_model(&settings).unwrap();
@@ -63,41 +76,54 @@ fn main() {
     let mut comp = aifx::composite::Compositor::new();
     for _ in 0..frames {
         f.planes.clone_from(&source.planes);
-        let mut view = f.view();
-        let s = Instant::now();
-        let (tensor, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
-        t[0] += s.elapsed();
-        let s = Instant::now();
-        let m = infer(&model, &tensor).unwrap();
-        t[1] += s.elapsed();
-        let s = Instant::now();
-        let c = guided_coefficients(&m, &luma, 1, 1e-3);
-        t[2] += s.elapsed();
-        let s = Instant::now();
-        let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
-        t[3] += s.elapsed();
-        if t[3] <= Duration::from_secs(1) && std::mem::replace(&mut first, false) {
-            // First round: how much of the frame is along the silhouette.
-            use aifx::composite::{AlphaRows, Coverage, SPAN};
-            let mut cover = vec![Coverage::Mixed; w.div_ceil(SPAN)];
-            let mut counts = [0usize; 3];
+        aifx::parallel::on_pool(|| {
+            let mut view = f.view();
+            let s = Instant::now();
+            let (tensor, luma) =
+                frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+            t[0] += s.elapsed();
+            let s = Instant::now();
+            let m = infer(&model, &tensor).unwrap();
+            t[1] += s.elapsed();
+            let s = Instant::now();
+            let c = guided_coefficients(&m, &luma, 1, 1e-3);
+            t[2] += s.elapsed();
+            let s = Instant::now();
+            let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
+            t[3] += s.elapsed();
+            if t[3] <= Duration::from_secs(1) && std::mem::replace(&mut first, false) {
+                // First round: how much of the frame is along the silhouette.
+                use aifx::composite::{AlphaRows, Coverage, SPAN};
+                let mut cover = vec![Coverage::Mixed; w.div_ceil(SPAN)];
+                let mut counts = [0usize; 3];
+                for y in 0..h {
+                    alpha.coverage(y, &mut cover);
+                    for c in &cover {
+                        counts[*c as usize] += 1;
+                    }
+                }
+                let n: usize = counts.iter().sum();
+            let mut img = image::GrayImage::new(w.div_ceil(SPAN) as u32, h as u32);
             for y in 0..h {
                 alpha.coverage(y, &mut cover);
-                for c in &cover {
-                    counts[*c as usize] += 1;
+                for (x, c) in cover.iter().enumerate() {
+                    img.put_pixel(x as u32, y as u32, image::Luma([[0u8, 255, 128][*c as usize]]));
                 }
             }
-            let n: usize = counts.iter().sum();
-            println!(
-                "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
-                100.0 * counts[0] as f64 / n as f64,
-                100.0 * counts[1] as f64 / n as f64,
-                100.0 * counts[2] as f64 / n as f64
-            );
-        }
-        let s = Instant::now();
-        comp.render(&mut view, &alpha, &settings.composite).unwrap();
-        t[4] += s.elapsed();
+            img.save("/tmp/coverage.png").unwrap();
+            let mi = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([(m.data[(y * 256 + x) as usize] * 255.0) as u8]));
+            mi.save("/tmp/mask.png").unwrap();
+                println!(
+                    "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
+                    100.0 * counts[0] as f64 / n as f64,
+                    100.0 * counts[1] as f64 / n as f64,
+                    100.0 * counts[2] as f64 / n as f64
+                );
+            }
+            let s = Instant::now();
+            comp.render(&mut view, &alpha, &settings.composite).unwrap();
+            t[4] += s.elapsed();
+        });
     }
     println!(
         "sample {:.2} infer {:.2} guided {:.2} alpha-setup {:.2} render {:.2} ms",
@@ -107,4 +133,31 @@ fn main() {
         ms(t[3]),
         ms(t[4])
     );
+}
+
+#[allow(dead_code)]
+fn sample_only(f: &mut OwnedFrame) {
+    let view = f.view();
+    let t = Instant::now();
+    for _ in 0..200 {
+        std::hint::black_box(frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners));
+    }
+    println!("sample alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
+    let (_, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+    let m = aifx::mask::Mask::new(
+        256,
+        256,
+        (0..65536).map(|i| if (i % 256) < 100 { 1.0 } else { 0.0 }).collect(),
+    );
+    let t = Instant::now();
+    for _ in 0..200 {
+        std::hint::black_box(guided_coefficients(&m, &luma, 1, 1e-3));
+    }
+    println!("guided alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
+    let mut data = vec![0.5f32; 65536];
+    let t = Instant::now();
+    for _ in 0..200 {
+        aifx::mask::box_blur(&mut data, 256, 256, 1);
+    }
+    println!("box blur alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
 }

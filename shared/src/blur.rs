@@ -78,7 +78,11 @@ pub fn blurred_planes<'a>(
     let step = (d / 3).max(1);
     let lattice = |n: usize, cells: usize| -> Vec<(usize, usize)> {
         (0..cells)
-            .flat_map(|c| (c * d..((c + 1) * d).min(n)).step_by(step).map(move |x| (c, x)))
+            .flat_map(|c| {
+                (c * d..((c + 1) * d).min(n))
+                    .step_by(step)
+                    .map(move |x| (c, x))
+            })
             .collect()
     };
     let cols = lattice(w, lw);
@@ -153,17 +157,19 @@ pub fn blurred_planes<'a>(
         let xs = taps(lw, pw, Sampling::HalfPixel);
         let row_bytes = pw * bpp;
         buf.resize(lh * row_bytes, 0);
-        buf.par_chunks_mut(row_bytes).enumerate().for_each(|(ly, o)| {
-            let base = ly * lw;
-            for (byte, ch) in channels.iter().enumerate() {
-                let Some(k) = *ch else { continue };
-                let srow = &sums[k][base..base + lw];
-                for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
-                    let (a, b) = (srow[i], srow[j]);
-                    px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
+        buf.par_chunks_mut(row_bytes)
+            .enumerate()
+            .for_each(|(ly, o)| {
+                let base = ly * lw;
+                for (byte, ch) in channels.iter().enumerate() {
+                    let Some(k) = *ch else { continue };
+                    let srow = &sums[k][base..base + lw];
+                    for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
+                        let (a, b) = (srow[i], srow[j]);
+                        px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
+                    }
                 }
-            }
-        });
+            });
         out.push(BlurredPlane {
             row_bytes,
             rows: &buf[..],

@@ -11,9 +11,9 @@ use rayon::prelude::*;
 
 use crate::composite::{Coverage, SPAN};
 use crate::frame::FrameMut;
+use crate::mask::{box_blur, Mask};
 use crate::sample::taps;
 use crate::tensor::Sampling;
-use crate::mask::{box_blur, Mask};
 
 /// The guided filter's per-pixel linear model at mask resolution.
 pub struct Coefficients {
@@ -106,15 +106,21 @@ pub struct AlphaScratch {
 /// Slope below which the guided filter's output is taken as its offset alone.
 const FLAT_SLOPE: f32 = 1e-3;
 
+/// Alpha within this many levels of 0 or 255 is snapped to it: the model's faint
+/// probabilities over the background (0.2–0.6 %) would otherwise make most of the frame a
+/// blend that changes nothing visible, and cost a per-pixel pass there.
+const SNAP: f32 = 1.5;
+
 /// Coverage of one mask cell: `value` is the mask (plain) or the filter's offset (guided),
-/// `slope` the filter's slope (0 for plain). The margins keep every bilinear mix of such
-/// cells rounding to exactly 0 or 255.
+/// `slope` the filter's slope (0 for plain). Alpha there is `slope·luma + value` for some
+/// luma in [0, 1], so it lies between `value` and `value + slope`; any bilinear mix of cells
+/// whose ranges all snap to 0 (or all to 255) snaps to it too, as `to_alpha` computes it.
 fn cell_coverage(value: f32, slope: f32) -> Coverage {
-    if slope.abs() >= FLAT_SLOPE {
-        Coverage::Mixed
-    } else if value * 255.0 < 0.49 - slope.abs() * 255.0 {
+    let lo = (value + slope.min(0.0)) * 255.0;
+    let hi = (value + slope.max(0.0)) * 255.0;
+    if hi < SNAP {
         Coverage::Background
-    } else if value * 255.0 > 254.51 + slope.abs() * 255.0 {
+    } else if lo > 255.0 - SNAP {
         Coverage::Person
     } else {
         Coverage::Mixed
@@ -175,7 +181,10 @@ impl<'a> MaskAlpha<'a> {
                 || (k > 0 && cover[(k - 1) * spans + s] != c)
                 || (k + 1 < mh && cover[(k + 1) * spans + s] != c)
         };
-        let AlphaScratch { value: vup, slope: sup } = scratch;
+        let AlphaScratch {
+            value: vup,
+            slope: sup,
+        } = scratch;
         let planes: Vec<(&Mask, &mut Vec<f32>)> = match slope {
             Some(sl) => vec![(value, vup), (sl, sup)],
             None => vec![(value, vup)],
@@ -210,12 +219,19 @@ impl<'a> MaskAlpha<'a> {
     }
 }
 
-/// 0–1 to 0–255, rounded. `max().min()` instead of `clamp()` on purpose: it vectorises
-/// (clamp's NaN handling does not).
+/// 0–1 to alpha 0–255, rounded, snapped within `SNAP` levels of either end. `max().min()`
+/// instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
 #[allow(clippy::manual_clamp)]
 #[inline(always)]
-fn to_u8(v: f32) -> u8 {
-    (v.max(0.0).min(1.0) * 255.0 + 0.5) as i32 as u8
+fn to_alpha(v: f32) -> u8 {
+    let x = v.max(0.0).min(1.0) * 255.0;
+    if x < SNAP {
+        0
+    } else if x > 255.0 - SNAP {
+        255
+    } else {
+        (x + 0.5) as i32 as u8
+    }
 }
 
 impl crate::composite::AlphaRows for MaskAlpha<'_> {
@@ -230,7 +246,7 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
             let (i, j, fx) = self.xs[x];
             let top = r0[i] + (r0[j] - r0[i]) * fx;
             let bottom = r1[i] + (r1[j] - r1[i]) * fx;
-            *o = to_u8(top + (bottom - top) * fy);
+            *o = to_alpha(top + (bottom - top) * fy);
         }
     }
 
@@ -268,7 +284,7 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
             }
             let Some(slope) = self.slope_rows else {
                 for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
-                    *o = to_u8(v);
+                    *o = to_alpha(v);
                 }
                 continue;
             };
@@ -289,7 +305,7 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
             // Where the slope is ~0 (flat picture or confident mask) alpha is the offset.
             for (((o, &a), &b), &l) in oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter()) {
                 let a = if a.abs() < FLAT_SLOPE { 0.0 } else { a };
-                *o = to_u8(a * l + b);
+                *o = to_alpha(a * l + b);
             }
         }
     }

@@ -5,6 +5,8 @@
 //! because the resize and the YUV→RGB conversion must happen in one pass over a handful of
 //! source pixels per tensor pixel (a 256×256 tensor from a 4K frame touches 0.4 % of it).
 
+use rayon::prelude::*;
+
 use crate::frame::{FrameMut, PixelFormat};
 use crate::tensor::{InputRange, Sampling};
 
@@ -55,6 +57,7 @@ fn chroma_at(f: &FrameMut<'_>, cx: usize, cy: usize) -> (f32, f32) {
 
 /// Resamples the whole frame to a `tw`×`th` RGB tensor (NHWC, `range`), and returns beside it
 /// the luma of each tensor pixel in [0, 1] (the guide for edge-aware mask refinement).
+/// Tensor rows are filled in parallel.
 pub fn frame_to_tensor(
     f: &FrameMut<'_>,
     tw: usize,
@@ -67,19 +70,23 @@ pub fn frame_to_tensor(
     let ys = taps(f.height, th, sampling);
     let mut tensor = vec![0.0f32; tw * th * 3];
     let mut luma = vec![0.0f32; tw * th];
-    let mut store = |k: usize, rgb: [f32; 3]| {
+    let store = |t: &mut [f32], l: &mut f32, rgb: [f32; 3]| {
         let [r, g, b] = rgb.map(|c| c.clamp(0.0, 255.0));
-        tensor[k * 3] = r * scale + offset;
-        tensor[k * 3 + 1] = g * scale + offset;
-        tensor[k * 3 + 2] = b * scale + offset;
-        luma[k] = (0.299 * r + 0.587 * g + 0.114 * b) * (1.0 / 255.0);
+        t[0] = r * scale + offset;
+        t[1] = g * scale + offset;
+        t[2] = b * scale + offset;
+        *l = (0.299 * r + 0.587 * g + 0.114 * b) * (1.0 / 255.0);
     };
+    let rows = tensor
+        .par_chunks_mut(tw * 3)
+        .zip(luma.par_chunks_mut(tw))
+        .zip(ys.par_iter());
     if let Some([ro, go, bo]) = f.format.rgb_offsets() {
         let xb: Vec<(usize, usize, f32)> =
             xs.iter().map(|&(i, j, fx)| (i * 4, j * 4, fx)).collect();
-        for (ty, &(y0, y1, fy)) in ys.iter().enumerate() {
+        rows.for_each(|((trow, lrow), &(y0, y1, fy))| {
             let (r0, r1) = (f.row(0, y0), f.row(0, y1));
-            for (tx, &(i, j, fx)) in xb.iter().enumerate() {
+            for ((t, l), &(i, j, fx)) in trow.chunks_exact_mut(3).zip(lrow.iter_mut()).zip(&xb) {
                 let (p00, p01, p10, p11) =
                     (&r0[i..i + 4], &r0[j..j + 4], &r1[i..i + 4], &r1[j..j + 4]);
                 let ch = |c: usize| {
@@ -91,9 +98,9 @@ pub fn frame_to_tensor(
                     );
                     lerp(lerp(a, b, fx), lerp(c2, d, fx), fy)
                 };
-                store(ty * tw + tx, [ch(ro), ch(go), ch(bo)]);
+                store(t, l, [ch(ro), ch(go), ch(bo)]);
             }
-        }
+        });
         return (tensor, luma);
     }
     // Chroma sample positions: luma coordinate / 2 (centred chroma siting is within half a
@@ -106,21 +113,26 @@ pub fn frame_to_tensor(
     };
     let cxs: Vec<_> = xs.iter().map(|&(x0, _, fx)| half(x0, fx, cw)).collect();
     let nv12 = f.format == PixelFormat::Nv12;
-    for (ty, &(y0, y1, fy)) in ys.iter().enumerate() {
+    // (U row, V row) of chroma row `cy`; NV12's V is its U row shifted by one byte.
+    let chroma_rows = |cy: usize| -> (&[u8], &[u8]) {
+        if nv12 {
+            let r = f.row(1, cy);
+            (r, &r[1..])
+        } else {
+            (f.row(1, cy), f.row(2, cy))
+        }
+    };
+    let step = if nv12 { 2 } else { 1 };
+    rows.for_each(|((trow, lrow), &(y0, y1, fy))| {
         let (cy0, cy1, cfy) = half(y0, fy, ch);
         let (l0, l1) = (f.row(0, y0), f.row(0, y1));
-        // (U row, V row, bytes per chroma sample, V offset) for both chroma rows.
-        let chroma_rows = |cy: usize| -> (&[u8], &[u8]) {
-            if nv12 {
-                let r = f.row(1, cy);
-                (r, &r[1..])
-            } else {
-                (f.row(1, cy), f.row(2, cy))
-            }
-        };
-        let step = if nv12 { 2 } else { 1 };
         let ((u0, v0), (u1, v1)) = (chroma_rows(cy0), chroma_rows(cy1));
-        for (tx, (&(x0, x1, fx), &(cx0, cx1, cfx))) in xs.iter().zip(&cxs).enumerate() {
+        for (((t, l), &(x0, x1, fx)), &(cx0, cx1, cfx)) in trow
+            .chunks_exact_mut(3)
+            .zip(lrow.iter_mut())
+            .zip(&xs)
+            .zip(&cxs)
+        {
             let p = |r: &[u8], x: usize| f32::from(r[x]);
             let yv = lerp(
                 lerp(p(l0, x0), p(l0, x1), fx),
@@ -138,9 +150,9 @@ pub fn frame_to_tensor(
                 lerp(p(v1, a), p(v1, b), cfx),
                 cfy,
             );
-            store(ty * tw + tx, f.matrix.to_rgb(yv, u, v));
+            store(t, l, f.matrix.to_rgb(yv, u, v));
         }
-    }
+    });
     (tensor, luma)
 }
 
