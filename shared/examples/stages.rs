@@ -60,7 +60,11 @@ fn main() {
     if std::env::var("SAMPLE_ONLY").is_ok() {
         aifx::parallel::on_pool(|| sample_only(&mut f));
         aifx::parallel::on_pool(|| {
-            rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| sample_only(&mut f))
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap()
+                .install(|| sample_only(&mut f))
         });
     }
     println!(
@@ -103,16 +107,22 @@ fn main() {
                     }
                 }
                 let n: usize = counts.iter().sum();
-            let mut img = image::GrayImage::new(w.div_ceil(SPAN) as u32, h as u32);
-            for y in 0..h {
-                alpha.coverage(y, &mut cover);
-                for (x, c) in cover.iter().enumerate() {
-                    img.put_pixel(x as u32, y as u32, image::Luma([[0u8, 255, 128][*c as usize]]));
+                let mut img = image::GrayImage::new(w.div_ceil(SPAN) as u32, h as u32);
+                for y in 0..h {
+                    alpha.coverage(y, &mut cover);
+                    for (x, c) in cover.iter().enumerate() {
+                        img.put_pixel(
+                            x as u32,
+                            y as u32,
+                            image::Luma([[0u8, 255, 128][*c as usize]]),
+                        );
+                    }
                 }
-            }
-            img.save("/tmp/coverage.png").unwrap();
-            let mi = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([(m.data[(y * 256 + x) as usize] * 255.0) as u8]));
-            mi.save("/tmp/mask.png").unwrap();
+                img.save("/tmp/coverage.png").unwrap();
+                let mi = image::GrayImage::from_fn(256, 256, |x, y| {
+                    image::Luma([(m.data[(y * 256 + x) as usize] * 255.0) as u8])
+                });
+                mi.save("/tmp/mask.png").unwrap();
                 println!(
                     "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
                     100.0 * counts[0] as f64 / n as f64,
@@ -140,14 +150,22 @@ fn sample_only(f: &mut OwnedFrame) {
     let view = f.view();
     let t = Instant::now();
     for _ in 0..200 {
-        std::hint::black_box(frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners));
+        std::hint::black_box(frame_to_tensor(
+            &view,
+            256,
+            256,
+            InputRange::UNIT,
+            Sampling::Corners,
+        ));
     }
     println!("sample alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
     let (_, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
     let m = aifx::mask::Mask::new(
         256,
         256,
-        (0..65536).map(|i| if (i % 256) < 100 { 1.0 } else { 0.0 }).collect(),
+        (0..65536)
+            .map(|i| if (i % 256) < 100 { 1.0 } else { 0.0 })
+            .collect(),
     );
     let t = Instant::now();
     for _ in 0..200 {

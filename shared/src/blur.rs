@@ -15,11 +15,16 @@ use crate::mask::box_blur;
 use crate::sample::taps;
 use crate::tensor::Sampling;
 
-/// Buffers kept from frame to frame (page faults of fresh ones showed up in profiles).
+/// The blurred background of the current frame, kept (with its buffers) from frame to
+/// frame: fresh buffers' page faults showed up in profiles.
 #[derive(Default)]
-pub struct BlurScratch {
+pub struct BlurredBackground {
     acc: Vec<f32>,
     rows: [Vec<u8>; 3],
+    row_bytes: [usize; 3],
+    ys: [Vec<(usize, usize, f32)>; 3],
+    /// Frame width, height, format and blur radius the planes were made for.
+    made_for: Option<(usize, usize, PixelFormat, usize)>,
 }
 
 /// One plane's blurred background: low-resolution rows already at the plane's width, in
@@ -27,7 +32,19 @@ pub struct BlurScratch {
 pub struct BlurredPlane<'a> {
     row_bytes: usize,
     rows: &'a [u8],
-    ys: Vec<(usize, usize, f32)>,
+    ys: &'a [(usize, usize, f32)],
+}
+
+/// For each byte of a pixel of plane `p`, which of the three accumulated channels it holds
+/// (`None`: alpha or padding, left alone).
+fn plane_channels(format: PixelFormat, p: usize) -> &'static [Option<usize>] {
+    match (format, p) {
+        (PixelFormat::I420, 0) | (PixelFormat::Nv12, 0) => &[Some(0)],
+        (PixelFormat::I420, 1) => &[Some(1)],
+        (PixelFormat::I420, _) => &[Some(2)],
+        (PixelFormat::Nv12, _) => &[Some(1), Some(2)],
+        _ => &[Some(0), Some(1), Some(2), None],
+    }
 }
 
 impl BlurredPlane<'_> {
@@ -46,137 +63,146 @@ impl BlurredPlane<'_> {
     }
 }
 
-/// For each byte of a pixel of plane `p`, which of the three accumulated channels it holds
-/// (`None`: alpha or padding, left alone).
-fn plane_channels(format: PixelFormat, p: usize) -> &'static [Option<usize>] {
-    match (format, p) {
-        (PixelFormat::I420, 0) | (PixelFormat::Nv12, 0) => &[Some(0)],
-        (PixelFormat::I420, 1) => &[Some(1)],
-        (PixelFormat::I420, _) => &[Some(2)],
-        (PixelFormat::Nv12, _) => &[Some(1), Some(2)],
-        _ => &[Some(0), Some(1), Some(2), None],
+impl BlurredBackground {
+    /// True when the planes were made for a frame of this geometry and radius.
+    pub fn ready_for(&self, frame: &FrameMut<'_>, radius: usize) -> bool {
+        self.made_for == Some((frame.width, frame.height, frame.format, radius))
     }
-}
 
-/// The blurred background of every plane of `frame` for a blur of `radius` frame pixels,
-/// weighted by `alpha` (read before the frame is written).
-pub fn blurred_planes<'a>(
-    frame: &FrameMut<'_>,
-    alpha: &dyn AlphaRows,
-    radius: usize,
-    scratch: &'a mut BlurScratch,
-) -> Vec<BlurredPlane<'a>> {
-    let (w, h) = (frame.width, frame.height);
-    let radius = radius.max(1);
-    // Cells of d×d frame pixels and a small radius there: three box passes of radius r cells
-    // ≈ a Gaussian of σ ≈ radius/2 at full resolution.
-    let d = (radius / 2).clamp(1, 64);
-    let r = (radius / d).clamp(1, 2);
-    let (lw, lh) = (w.div_ceil(d), h.div_ceil(d));
-    // Cells are sampled on a sparser lattice (3×3 points in each): the result is blurred
-    // far beyond the lattice spacing, so this only drops work.
-    let step = (d / 3).max(1);
-    let lattice = |n: usize, cells: usize| -> Vec<(usize, usize)> {
-        (0..cells)
-            .flat_map(|c| {
-                (c * d..((c + 1) * d).min(n))
-                    .step_by(step)
-                    .map(move |x| (c, x))
+    /// Forgets the planes (the next frame needs new ones).
+    pub fn invalidate(&mut self) {
+        self.made_for = None;
+    }
+
+    /// Views of the planes made by the last `make`.
+    pub fn planes(&self, planes: usize) -> Vec<BlurredPlane<'_>> {
+        (0..planes)
+            .map(|p| BlurredPlane {
+                row_bytes: self.row_bytes[p],
+                rows: &self.rows[p],
+                ys: &self.ys[p],
             })
             .collect()
-    };
-    let cols = lattice(w, lw);
-    let xs: Vec<usize> = cols.iter().map(|&(_, x)| x).collect();
-    let format = frame.format;
-    let yuv = format.is_yuv();
-    // Per cell: weight, then the weighted sum of the three channels.
-    const CELL: usize = 4;
-    let BlurScratch { acc, rows } = scratch;
-    acc.clear();
-    acc.resize(lw * lh * CELL, 0.0);
-    let spans = w.div_ceil(SPAN);
-    acc.par_chunks_mut(lw * CELL).enumerate().for_each_init(
-        || (vec![0u8; xs.len()], vec![Coverage::Mixed; spans]),
-        |(a, cover), (ly, out)| {
-            for y in (ly * d..((ly + 1) * d).min(h)).step_by(step) {
-                coarse_alpha(alpha, y, &xs, cover, a);
-                let row = frame.row(0, y);
-                let chroma = yuv.then(|| {
-                    let cy = y / 2;
-                    match format {
-                        PixelFormat::Nv12 => (frame.row(1, cy), &frame.row(1, cy)[1..], 2),
-                        _ => (frame.row(1, cy), frame.row(2, cy), 1),
+    }
+
+    /// Makes the blurred background of every plane of `frame` for a blur of `radius` frame
+    /// pixels, weighted by `alpha` (read before the frame is written).
+    pub fn make(&mut self, frame: &FrameMut<'_>, alpha: &dyn AlphaRows, radius: usize) {
+        self.made_for = Some((frame.width, frame.height, frame.format, radius));
+        let (w, h) = (frame.width, frame.height);
+        let radius = radius.max(1);
+        // Cells of d×d frame pixels and a small radius there: three box passes of radius r cells
+        // ≈ a Gaussian of σ ≈ radius/2 at full resolution.
+        let d = (radius / 2).clamp(1, 64);
+        let r = (radius / d).clamp(1, 2);
+        let (lw, lh) = (w.div_ceil(d), h.div_ceil(d));
+        // Cells are sampled on a sparser lattice (3×3 points in each): the result is blurred
+        // far beyond the lattice spacing, so this only drops work.
+        let step = (d / 3).max(1);
+        let lattice = |n: usize, cells: usize| -> Vec<(usize, usize)> {
+            (0..cells)
+                .flat_map(|c| {
+                    (c * d..((c + 1) * d).min(n))
+                        .step_by(step)
+                        .map(move |x| (c, x))
+                })
+                .collect()
+        };
+        let cols = lattice(w, lw);
+        let xs: Vec<usize> = cols.iter().map(|&(_, x)| x).collect();
+        let format = frame.format;
+        let yuv = format.is_yuv();
+        // Per cell: weight, then the weighted sum of the three channels.
+        const CELL: usize = 4;
+        let Self {
+            acc,
+            rows,
+            row_bytes: bytes_of,
+            ys: ys_of,
+            ..
+        } = self;
+        acc.clear();
+        acc.resize(lw * lh * CELL, 0.0);
+        let spans = w.div_ceil(SPAN);
+        acc.par_chunks_mut(lw * CELL).enumerate().for_each_init(
+            || (vec![0u8; xs.len()], vec![Coverage::Mixed; spans]),
+            |(a, cover), (ly, out)| {
+                for y in (ly * d..((ly + 1) * d).min(h)).step_by(step) {
+                    coarse_alpha(alpha, y, &xs, cover, a);
+                    let row = frame.row(0, y);
+                    let chroma = yuv.then(|| {
+                        let cy = y / 2;
+                        match format {
+                            PixelFormat::Nv12 => (frame.row(1, cy), &frame.row(1, cy)[1..], 2),
+                            _ => (frame.row(1, cy), frame.row(2, cy), 1),
+                        }
+                    });
+                    for (&(cx, x), &av) in cols.iter().zip(a.iter()) {
+                        let c = &mut out[cx * CELL..(cx + 1) * CELL];
+                        // A small floor keeps fully covered cells defined (a plain blur there).
+                        let wgt = f32::from(255 - av) + 0.5;
+                        let [c0, c1, c2] = match chroma {
+                            Some((u, v, bpp)) => {
+                                let k = (x / 2) * bpp;
+                                [row[x], u[k], v[k]]
+                            }
+                            None => [row[x * 4], row[x * 4 + 1], row[x * 4 + 2]],
+                        };
+                        c[0] += wgt;
+                        c[1] += wgt * f32::from(c0);
+                        c[2] += wgt * f32::from(c1);
+                        c[3] += wgt * f32::from(c2);
+                    }
+                }
+            },
+        );
+        let mut planes: Vec<Vec<f32>> = (0..CELL)
+            .map(|k| acc.iter().skip(k).step_by(CELL).copied().collect())
+            .collect();
+        planes.par_iter_mut().for_each(|pl| {
+            for _ in 0..3 {
+                box_blur(pl, lw, lh, r);
+            }
+        });
+        // Normalise once per cell (one division per cell, not per pixel).
+        let (weight, sums) = planes.split_first_mut().expect("weight plane");
+        for s in sums.iter_mut() {
+            for (v, &wt) in s.iter_mut().zip(weight.iter()) {
+                *v /= wt.max(1e-6);
+            }
+        }
+        // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats (whichever
+        // colours the layout keeps there).
+        let sums = &*sums;
+        for p in 0..format.plane_count() {
+            let (pw, ph) = if p == 0 {
+                (w, h)
+            } else {
+                (w.div_ceil(2), h.div_ceil(2))
+            };
+            let channels = plane_channels(format, p);
+            let bpp = channels.len();
+            let xs = taps(lw, pw, Sampling::HalfPixel);
+            let row_bytes = pw * bpp;
+            let buf = &mut rows[p];
+            buf.resize(lh * row_bytes, 0);
+            buf.par_chunks_mut(row_bytes)
+                .enumerate()
+                .for_each(|(ly, o)| {
+                    let base = ly * lw;
+                    for (byte, ch) in channels.iter().enumerate() {
+                        let Some(k) = *ch else { continue };
+                        let srow = &sums[k][base..base + lw];
+                        for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
+                            let (a, b) = (srow[i], srow[j]);
+                            px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
+                        }
                     }
                 });
-                for (&(cx, x), &av) in cols.iter().zip(a.iter()) {
-                    let c = &mut out[cx * CELL..(cx + 1) * CELL];
-                    // A small floor keeps fully covered cells defined (a plain blur there).
-                    let wgt = f32::from(255 - av) + 0.5;
-                    let [c0, c1, c2] = match chroma {
-                        Some((u, v, bpp)) => {
-                            let k = (x / 2) * bpp;
-                            [row[x], u[k], v[k]]
-                        }
-                        None => [row[x * 4], row[x * 4 + 1], row[x * 4 + 2]],
-                    };
-                    c[0] += wgt;
-                    c[1] += wgt * f32::from(c0);
-                    c[2] += wgt * f32::from(c1);
-                    c[3] += wgt * f32::from(c2);
-                }
-            }
-        },
-    );
-    let mut planes: Vec<Vec<f32>> = (0..CELL)
-        .map(|k| acc.iter().skip(k).step_by(CELL).copied().collect())
-        .collect();
-    planes.par_iter_mut().for_each(|pl| {
-        for _ in 0..3 {
-            box_blur(pl, lw, lh, r);
-        }
-    });
-    // Normalise once per cell (one division per cell, not per pixel).
-    let (weight, sums) = planes.split_first_mut().expect("weight plane");
-    for s in sums.iter_mut() {
-        for (v, &wt) in s.iter_mut().zip(weight.iter()) {
-            *v /= wt.max(1e-6);
+            bytes_of[p] = row_bytes;
+            ys_of[p] = taps(lh, ph, Sampling::HalfPixel);
         }
     }
-    // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats (whichever
-    // colours the layout keeps there).
-    let sums = &*sums;
-    let mut out = Vec::with_capacity(format.plane_count());
-    for (p, buf) in rows.iter_mut().enumerate().take(format.plane_count()) {
-        let (pw, ph) = if p == 0 {
-            (w, h)
-        } else {
-            (w.div_ceil(2), h.div_ceil(2))
-        };
-        let channels = plane_channels(format, p);
-        let bpp = channels.len();
-        let xs = taps(lw, pw, Sampling::HalfPixel);
-        let row_bytes = pw * bpp;
-        buf.resize(lh * row_bytes, 0);
-        buf.par_chunks_mut(row_bytes)
-            .enumerate()
-            .for_each(|(ly, o)| {
-                let base = ly * lw;
-                for (byte, ch) in channels.iter().enumerate() {
-                    let Some(k) = *ch else { continue };
-                    let srow = &sums[k][base..base + lw];
-                    for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
-                        let (a, b) = (srow[i], srow[j]);
-                        px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
-                    }
-                }
-            });
-        out.push(BlurredPlane {
-            row_bytes,
-            rows: &buf[..],
-            ys: taps(lh, ph, Sampling::HalfPixel),
-        });
-    }
-    out
 }
 
 /// Coarse alpha of row `y` at columns `xs`: 0 and 255 straight from the coverage spans,

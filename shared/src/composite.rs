@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::blur::{blurred_planes, BlurScratch, BlurredPlane};
+use crate::blur::{BlurredBackground, BlurredPlane};
 use crate::frame::{FrameMut, OwnedFrame, PixelFormat};
 use crate::{Error, Result};
 
@@ -349,7 +349,7 @@ struct PreparedBackground {
 #[derive(Default)]
 pub struct Compositor {
     background: Option<PreparedBackground>,
-    blur: BlurScratch,
+    blur: BlurredBackground,
 }
 
 /// Loads a picture and scales it to cover `w`×`h` (centre crop), as interleaved RGB.
@@ -405,6 +405,20 @@ impl Compositor {
         self.render(frame, &PlaneAlpha { alpha, width }, params)
     }
 
+    /// Makes the blurred background of `frame` ahead of `render`, weighted by `weights`
+    /// (which may be a cheaper alpha than the one `render` gets), so it can be made while
+    /// that alpha is still being prepared. Does nothing for effects other than `Blur`.
+    pub fn prepare_blur(
+        &mut self,
+        frame: &FrameMut<'_>,
+        weights: &dyn AlphaRows,
+        params: &CompositeParams,
+    ) {
+        if params.effect == Effect::Blur {
+            self.blur.make(frame, weights, params.blur_radius);
+        }
+    }
+
     /// Composites `frame` in place in one pass over its rows, taking each row's alpha from
     /// `alpha` just before that row is written (so the alpha never exists as a whole plane).
     pub fn render(
@@ -451,7 +465,12 @@ impl Compositor {
         let planes = format.plane_count();
         // Background sources per plane (the blur is built from the frame before any write).
         let blurred = if effect == Effect::Blur {
-            blurred_planes(frame, alpha, params.blur_radius, &mut self.blur)
+            if !self.blur.ready_for(frame, params.blur_radius) {
+                self.blur.make(frame, alpha, params.blur_radius);
+            }
+            // Made for this frame: the next one needs its own.
+            self.blur.invalidate();
+            self.blur.planes(planes)
         } else {
             Vec::new()
         };

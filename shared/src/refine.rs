@@ -75,24 +75,99 @@ enum LumaKind {
     Y(f32, f32),
 }
 
-/// Per-row alpha of a mask upsampled to the frame: edge-aware (guided-filter coefficients
-/// applied to the frame's own luma) or plain bilinear. Coefficient rows are resampled to the
-/// frame width once per frame; each frame row is then a vertical lerp plus, only where the
-/// filter's slope is not ~0 (edges), the luma of the row.
-pub struct MaskAlpha<'a> {
-    luma: LumaKind,
-    width: usize,
+/// A mask-resolution map sampled bilinearly at frame pixels, with the coverage of each
+/// frame span along each map row.
+struct Bilinear<'a> {
     xs: Vec<(usize, usize, f32)>,
     ys: Vec<(usize, usize, f32)>,
     /// The mask (plain) or the filter's offset (guided), at mask resolution.
     value: &'a Mask,
+    /// Coverage of each frame span along each mask row (`spans` per row).
+    cover: Vec<Coverage>,
+    spans: usize,
+}
+
+impl<'a> Bilinear<'a> {
+    fn new(frame: &FrameMut<'_>, value: &'a Mask, slope: Option<&Mask>) -> Self {
+        let xs = taps(value.width, frame.width, Sampling::HalfPixel);
+        let (cover, spans) = span_coverage(value, slope, &xs);
+        Self {
+            xs,
+            ys: taps(value.height, frame.height, Sampling::HalfPixel),
+            value,
+            cover,
+            spans,
+        }
+    }
+
+    /// `value` at frame pixel (`x`, `y`).
+    #[inline(always)]
+    fn at(&self, y: usize, x: usize) -> f32 {
+        let (y0, y1, fy) = self.ys[y];
+        let (i, j, fx) = self.xs[x];
+        let m = self.value;
+        let (r0, r1) = (&m.data[y0 * m.width..], &m.data[y1 * m.width..]);
+        let top = r0[i] + (r0[j] - r0[i]) * fx;
+        let bottom = r1[i] + (r1[j] - r1[i]) * fx;
+        top + (bottom - top) * fy
+    }
+
+    fn coverage(&self, y: usize, out: &mut [Coverage]) {
+        let (y0, y1, _) = self.ys[y];
+        let (r0, r1) = (
+            &self.cover[y0 * self.spans..(y0 + 1) * self.spans],
+            &self.cover[y1 * self.spans..(y1 + 1) * self.spans],
+        );
+        for ((o, &p), &q) in out.iter_mut().zip(r0).zip(r1) {
+            *o = p.merge(q);
+        }
+    }
+
+    fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = to_alpha(self.at(y, x));
+        }
+    }
+}
+
+/// The plain bilinear alpha of a mask, sampled pixel by pixel: cheap to set up, for the
+/// blur's weights (coverage and sparse samples) while the edge-aware alpha is prepared.
+pub struct MaskWeights<'a>(Bilinear<'a>);
+
+impl<'a> MaskWeights<'a> {
+    pub fn new(frame: &FrameMut<'_>, mask: &'a Mask) -> Self {
+        Self(Bilinear::new(frame, mask, None))
+    }
+}
+
+impl crate::composite::AlphaRows for MaskWeights<'_> {
+    fn span(&self, y: usize, x0: usize, _plane0: &[u8], out: &mut [u8]) {
+        for (o, x) in out.iter_mut().zip(x0..) {
+            *o = to_alpha(self.0.at(y, x));
+        }
+    }
+
+    fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
+        self.0.coarse_at(y, xs, out);
+    }
+
+    fn coverage(&self, y: usize, out: &mut [Coverage]) {
+        self.0.coverage(y, out);
+    }
+}
+
+/// Per-row alpha of a mask upsampled to the frame: edge-aware (guided-filter coefficients
+/// applied to the frame's own luma) or plain bilinear. Where some frame row computes alpha
+/// pixel by pixel, mask rows are resampled to the frame width ahead; each such pixel is then
+/// a vertical lerp plus, for the guided filter, its slope times the pixel's luma.
+pub struct MaskAlpha<'a> {
+    luma: LumaKind,
+    width: usize,
+    grid: Bilinear<'a>,
     /// `value` and the filter's slope (guided only), each mask row resampled to the frame
     /// width where needed.
     value_rows: &'a [f32],
     slope_rows: Option<&'a [f32]>,
-    /// Coverage of each frame span along each mask row (`spans` per row).
-    cover: Vec<Coverage>,
-    spans: usize,
 }
 
 /// Buffers reused from frame to frame: reallocating them per frame costs page faults that
@@ -136,18 +211,22 @@ fn span_coverage(
 ) -> (Vec<Coverage>, usize) {
     let width = xs.len();
     let spans = width.div_ceil(SPAN);
-    let mut cover = Vec::with_capacity(spans * value.height);
-    for k in 0..value.height {
-        let row = k * value.width;
-        for s in 0..spans {
-            let (lo, hi) = (xs[s * SPAN].0, xs[((s + 1) * SPAN).min(width) - 1].1);
-            let c = (lo..=hi)
-                .map(|i| cell_coverage(value.data[row + i], slope.map_or(0.0, |m| m.data[row + i])))
-                .reduce(Coverage::merge)
-                .unwrap_or(Coverage::Mixed);
-            cover.push(c);
-        }
-    }
+    let mut cover = vec![Coverage::Mixed; spans * value.height];
+    cover
+        .par_chunks_mut(spans)
+        .enumerate()
+        .for_each(|(k, out)| {
+            let row = k * value.width..(k + 1) * value.width;
+            let v = &value.data[row.clone()];
+            let sl = slope.map(|m| &m.data[row]);
+            for (s, o) in out.iter_mut().enumerate() {
+                let (lo, hi) = (xs[s * SPAN].0, xs[((s + 1) * SPAN).min(width) - 1].1);
+                *o = (lo..=hi)
+                    .map(|i| cell_coverage(v[i], sl.map_or(0.0, |m| m[i])))
+                    .reduce(Coverage::merge)
+                    .unwrap_or(Coverage::Mixed);
+            }
+        });
     (cover, spans)
 }
 
@@ -170,17 +249,17 @@ impl<'a> MaskAlpha<'a> {
             Some(c) => (&c.b, Some(&c.a)),
             None => (mask, None),
         };
-        let xs = taps(value.width, w, Sampling::HalfPixel);
-        let (cover, spans) = span_coverage(value, slope, &xs);
+        let grid = Bilinear::new(frame, value, slope);
         // Mask rows resampled to the frame width, only in the spans that some frame row
         // computes pixel by pixel (mixed there, or next to a row that differs).
-        let mh = value.height;
+        let (mh, spans, cover) = (value.height, grid.spans, &grid.cover);
         let needed = |k: usize, s: usize| {
             let c = cover[k * spans + s];
             c == Coverage::Mixed
                 || (k > 0 && cover[(k - 1) * spans + s] != c)
                 || (k + 1 < mh && cover[(k + 1) * spans + s] != c)
         };
+        let xs = &grid.xs;
         let AlphaScratch {
             value: vup,
             slope: sup,
@@ -208,13 +287,9 @@ impl<'a> MaskAlpha<'a> {
         MaskAlpha {
             luma,
             width: w,
-            ys: taps(mh, frame.height, Sampling::HalfPixel),
-            xs,
-            value,
             value_rows: ups[0],
             slope_rows: ups.get(1).copied(),
-            cover,
-            spans,
+            grid,
         }
     }
 }
@@ -236,29 +311,13 @@ fn to_alpha(v: f32) -> u8 {
 
 impl crate::composite::AlphaRows for MaskAlpha<'_> {
     // The guided filter's offset b is the locally averaged mask where the slope is ~0, and a
-    // smoothed mask at edges: close enough for weighting a heavy blur. Sampled at mask
-    // resolution (these pixels are sparse and anywhere in the frame).
+    // smoothed mask at edges: close enough for weighting a heavy blur.
     fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
-        let (y0, y1, fy) = self.ys[y];
-        let m = self.value;
-        let (r0, r1) = (&m.data[y0 * m.width..], &m.data[y1 * m.width..]);
-        for (o, &x) in out.iter_mut().zip(xs) {
-            let (i, j, fx) = self.xs[x];
-            let top = r0[i] + (r0[j] - r0[i]) * fx;
-            let bottom = r1[i] + (r1[j] - r1[i]) * fx;
-            *o = to_alpha(top + (bottom - top) * fy);
-        }
+        self.grid.coarse_at(y, xs, out);
     }
 
     fn coverage(&self, y: usize, out: &mut [Coverage]) {
-        let (y0, y1, _) = self.ys[y];
-        let (r0, r1) = (
-            &self.cover[y0 * self.spans..(y0 + 1) * self.spans],
-            &self.cover[y1 * self.spans..(y1 + 1) * self.spans],
-        );
-        for ((o, &p), &q) in out.iter_mut().zip(r0).zip(r1) {
-            *o = p.merge(q);
-        }
+        self.grid.coverage(y, out);
     }
 
     // Each pixel is a vertical lerp between two rows resampled ahead (contiguous, so it
@@ -267,7 +326,7 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
     fn span(&self, y: usize, x0: usize, plane0: &[u8], out: &mut [u8]) {
         const CHUNK: usize = 32;
         let w = self.width;
-        let (y0, y1, fy) = self.ys[y];
+        let (y0, y1, fy) = self.grid.ys[y];
         fn rows(m: &[f32], w: usize, y0: usize, y1: usize) -> (&[f32], &[f32]) {
             (&m[y0 * w..(y0 + 1) * w], &m[y1 * w..(y1 + 1) * w])
         }

@@ -14,7 +14,7 @@ use crate::composite::{CompositeParams, Compositor, Effect};
 use crate::frame::FrameMut;
 use crate::mask::{self, Mask};
 use crate::paths::resolve_model;
-use crate::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
+use crate::refine::{guided_coefficients, AlphaScratch, Coefficients, MaskAlpha, MaskWeights};
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
@@ -242,6 +242,7 @@ pub struct Segmenter {
     frames: u64,
     compositor: Compositor,
     alpha_scratch: AlphaScratch,
+    coefficients: Option<Coefficients>,
     worker: Option<(Arc<Slot>, std::thread::JoinHandle<()>)>,
     inferences: u64,
 }
@@ -401,7 +402,7 @@ impl Segmenter {
         }
         if settings.composite.effect != Effect::None {
             let guide = if settings.refine {
-                let g = if (m.width, m.height) == (sp.width, sp.height) {
+                Some(if (m.width, m.height) == (sp.width, sp.height) {
                     luma
                 } else {
                     frame_to_tensor(
@@ -412,16 +413,37 @@ impl Segmenter {
                         Sampling::Corners,
                     )
                     .1
-                };
-                // Radius 1 at mask resolution (≈ 2–8 frame pixels) and eps 1e-3: edges
-                // follow the picture without the glow larger windows spread around the person
-                // (checked by eye on messi5/astronaut, see the segment demo).
-                Some(guided_coefficients(&m, &g, GUIDE_RADIUS, GUIDE_EPS))
+                })
             } else {
                 None
             };
+            // The edge-aware alpha and the blurred background (weighted by the plain mask,
+            // which is all a heavy blur needs) are prepared side by side.
+            let view: &FrameMut<'_> = frame;
+            let (coefficients, scratch, compositor) = (
+                &mut self.coefficients,
+                &mut self.alpha_scratch,
+                &mut self.compositor,
+            );
+            let (alpha, ()) = rayon::join(
+                || {
+                    // Radius 1 at mask resolution (≈ 2–8 frame pixels) and eps 1e-3: edges
+                    // follow the picture without the glow larger windows spread around the
+                    // person (checked by eye on messi5/astronaut, see the segment demo).
+                    *coefficients = guide
+                        .as_ref()
+                        .map(|g| guided_coefficients(&m, g, GUIDE_RADIUS, GUIDE_EPS));
+                    let c: &Option<Coefficients> = coefficients;
+                    MaskAlpha::new(view, &m, c.as_ref(), scratch)
+                },
+                || {
+                    if settings.composite.effect == Effect::Blur {
+                        let weights = MaskWeights::new(view, &m);
+                        compositor.prepare_blur(view, &weights, &settings.composite);
+                    }
+                },
+            );
             // Alpha is produced row by row inside the compositing pass (never a whole plane).
-            let alpha = MaskAlpha::new(frame, &m, guide.as_ref(), &mut self.alpha_scratch);
             self.compositor.render(frame, &alpha, &settings.composite)?;
         }
         Ok(FrameMask {
