@@ -96,13 +96,14 @@ impl BlurredBackground {
         let d = (radius / 2).clamp(1, 64);
         let r = (radius / d).clamp(1, 2);
         let (lw, lh) = (w.div_ceil(d), h.div_ceil(d));
-        // Cells are sampled on a sparser lattice (3×3 points in each): the result is blurred
-        // far beyond the lattice spacing, so this only drops work.
-        let step = (d / 3).max(1);
+        // Cells are sampled on a sparser lattice (2×2 points in each, centred): the result
+        // is blurred far beyond the lattice spacing, so this only drops work.
+        let step = (d / 2).max(1);
         let lattice = |n: usize, cells: usize| -> Vec<(usize, usize)> {
             (0..cells)
                 .flat_map(|c| {
-                    (c * d..((c + 1) * d).min(n))
+                    let (start, end) = (c * d, ((c + 1) * d).min(n));
+                    (start + (step / 2).min(end - start - 1)..end)
                         .step_by(step)
                         .map(move |x| (c, x))
                 })
@@ -159,21 +160,26 @@ impl BlurredBackground {
         let mut planes: Vec<Vec<f32>> = (0..CELL)
             .map(|k| acc.iter().skip(k).step_by(CELL).copied().collect())
             .collect();
-        planes.par_iter_mut().for_each(|pl| {
+        // Small planes: one thread blurs them faster than two can share them.
+        for pl in planes.iter_mut() {
             for _ in 0..3 {
                 box_blur(pl, lw, lh, r);
             }
-        });
-        // Normalise once per cell (one division per cell, not per pixel).
-        let (weight, sums) = planes.split_first_mut().expect("weight plane");
-        for s in sums.iter_mut() {
-            for (v, &wt) in s.iter_mut().zip(weight.iter()) {
-                *v /= wt.max(1e-6);
-            }
         }
-        // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats (whichever
-        // colours the layout keeps there).
-        let sums = &*sums;
+        // Normalise once per cell (one division per cell, not per pixel), to bytes.
+        let (weight, sums) = planes.split_first().expect("weight plane");
+        let cells: Vec<Vec<u8>> = sums
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .zip(weight)
+                    .map(|(&v, &wt)| (v / wt.max(1e-6) + 0.5).clamp(0.0, 255.0) as u8)
+                    .collect()
+            })
+            .collect();
+        // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats
+        // (whichever colours the layout keeps there).
+        let cells = &cells;
         for p in 0..format.plane_count() {
             let (pw, ph) = if p == 0 {
                 (w, h)
@@ -182,7 +188,11 @@ impl BlurredBackground {
             };
             let channels = plane_channels(format, p);
             let bpp = channels.len();
-            let xs = taps(lw, pw, Sampling::HalfPixel);
+            // Integer taps: 8-bit weights, so each byte is a 16-bit lerp.
+            let xs: Vec<(usize, usize, u16)> = taps(lw, pw, Sampling::HalfPixel)
+                .into_iter()
+                .map(|(i, j, f)| (i, j, (f * 256.0) as u16))
+                .collect();
             let row_bytes = pw * bpp;
             let buf = &mut rows[p];
             buf.resize(lh * row_bytes, 0);
@@ -192,10 +202,10 @@ impl BlurredBackground {
                     let base = ly * lw;
                     for (byte, ch) in channels.iter().enumerate() {
                         let Some(k) = *ch else { continue };
-                        let srow = &sums[k][base..base + lw];
+                        let srow = &cells[k][base..base + lw];
                         for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
-                            let (a, b) = (srow[i], srow[j]);
-                            px[byte] = (a + (b - a) * f + 0.5) as i32 as u8;
+                            let (a, b) = (u16::from(srow[i]), u16::from(srow[j]));
+                            px[byte] = ((a * (256 - f) + b * f + 128) >> 8) as u8;
                         }
                     }
                 });

@@ -186,19 +186,29 @@ const FLAT_SLOPE: f32 = 1e-3;
 /// blend that changes nothing visible, and cost a per-pixel pass there.
 const SNAP: f32 = 1.5;
 
-/// Coverage of one mask cell: `value` is the mask (plain) or the filter's offset (guided),
-/// `slope` the filter's slope (0 for plain). Alpha there is `slope·luma + value` for some
-/// luma in [0, 1], so it lies between `value` and `value + slope`; any bilinear mix of cells
-/// whose ranges all snap to 0 (or all to 255) snaps to it too, as `to_alpha` computes it.
-fn cell_coverage(value: f32, slope: f32) -> Coverage {
-    let lo = (value + slope.min(0.0)) * 255.0;
-    let hi = (value + slope.max(0.0)) * 255.0;
-    if hi < SNAP {
-        Coverage::Background
-    } else if lo > 255.0 - SNAP {
-        Coverage::Person
-    } else {
-        Coverage::Mixed
+/// Coverage of mask cells, as flags: bit 0 set when the cell's alpha snaps to 0 whatever
+/// the luma, bit 1 when it snaps to 255. `value` is the mask (plain) or the filter's offset
+/// (guided), `slope` the filter's slope (0 for plain). Alpha there is `slope·luma + value`
+/// for some luma in [0, 1], so it lies between `value` and `value + slope`; any bilinear mix
+/// of cells whose ranges all snap to 0 (or all to 255) snaps to it too, as `to_alpha`
+/// computes it. Flags merge by `&`, which vectorises.
+fn cell_flags(value: &[f32], slope: Option<&[f32]>, out: &mut [u8]) {
+    let flags = |v: f32, a: f32| {
+        let lo = (v + a.min(0.0)) * 255.0;
+        let hi = (v + a.max(0.0)) * 255.0;
+        u8::from(hi < SNAP) | (u8::from(lo > 255.0 - SNAP) << 1)
+    };
+    match slope {
+        Some(sl) => {
+            for ((o, &v), &a) in out.iter_mut().zip(value).zip(sl) {
+                *o = flags(v, a);
+            }
+        }
+        None => {
+            for (o, &v) in out.iter_mut().zip(value) {
+                *o = flags(v, 0.0);
+            }
+        }
     }
 }
 
@@ -211,22 +221,23 @@ fn span_coverage(
 ) -> (Vec<Coverage>, usize) {
     let width = xs.len();
     let spans = width.div_ceil(SPAN);
+    let mw = value.width;
     let mut cover = vec![Coverage::Mixed; spans * value.height];
-    cover
-        .par_chunks_mut(spans)
-        .enumerate()
-        .for_each(|(k, out)| {
-            let row = k * value.width..(k + 1) * value.width;
-            let v = &value.data[row.clone()];
-            let sl = slope.map(|m| &m.data[row]);
+    cover.par_chunks_mut(spans).enumerate().for_each_init(
+        || vec![0u8; mw],
+        |flags, (k, out)| {
+            let row = k * mw..(k + 1) * mw;
+            cell_flags(&value.data[row.clone()], slope.map(|m| &m.data[row]), flags);
             for (s, o) in out.iter_mut().enumerate() {
                 let (lo, hi) = (xs[s * SPAN].0, xs[((s + 1) * SPAN).min(width) - 1].1);
-                *o = (lo..=hi)
-                    .map(|i| cell_coverage(v[i], sl.map_or(0.0, |m| m[i])))
-                    .reduce(Coverage::merge)
-                    .unwrap_or(Coverage::Mixed);
+                *o = match flags[lo..=hi].iter().fold(3, |a, &f| a & f) {
+                    1 => Coverage::Background,
+                    2 => Coverage::Person,
+                    _ => Coverage::Mixed,
+                };
             }
-        });
+        },
+    );
     (cover, spans)
 }
 
