@@ -49,6 +49,7 @@ fn plane_channels(format: PixelFormat, p: usize) -> &'static [Option<usize>] {
 
 impl BlurredPlane<'_> {
     /// Bytes `range` of background row `y` of the plane.
+    #[inline]
     pub fn row(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         let (y0, y1, fy) = self.ys[y];
         let n = self.row_bytes;

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::blur::{BlurredBackground, BlurredPlane};
@@ -194,6 +195,7 @@ enum Background<'a> {
 }
 
 impl Background<'_> {
+    #[inline]
     fn fill(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         match self {
             Background::Blur(g) => g.row(y, range, out),
@@ -206,6 +208,7 @@ impl Background<'_> {
 /// Copies the colour bytes of `bg` over `row`, keeping the alpha/padding byte of packed pixels.
 /// Four pixels at a time through a constant byte mask, which vectorises (per-pixel byte
 /// copies did not, and were half of the compositing pass).
+#[inline]
 fn store_colour(row: &mut [u8], bg: &[u8], bpp: usize) {
     if bpp != 4 {
         row.copy_from_slice(bg);
@@ -231,6 +234,7 @@ fn store_colour(row: &mut [u8], bg: &[u8], bpp: usize) {
 
 /// Per-byte alpha of packed pixels: each pixel's alpha on its three colour bytes and 255
 /// (keep) on the fourth, four pixels at a time (vectorises).
+#[inline]
 fn spread_alpha4(alpha: &[u8], out: &mut [u8]) {
     let mut o = out.chunks_exact_mut(16);
     let mut a = alpha.chunks_exact(4);
@@ -253,13 +257,14 @@ fn spread_alpha4(alpha: &[u8], out: &mut [u8]) {
 /// pixels): person spans are skipped without computing their background, background spans
 /// take it as it is, mixed spans blend. Non-colour bytes (alpha/padding of packed formats)
 /// are kept.
-fn blend_row(
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn blend_row<'a>(
     row: &mut [u8],
     y: usize,
     alpha: &[u8],
     cover: &[Coverage],
     bpp: usize,
-    bg_src: &Background<'_>,
+    bg_src: &Background<'a>,
     scratch: &mut Scratch,
 ) {
     let n = alpha.len();

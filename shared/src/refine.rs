@@ -7,6 +7,7 @@
 //! multiply-add per pixel. Hand-written: a fused per-row loop is the hot path of every
 //! effect (measured by the segment benchmark).
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::composite::{Coverage, SPAN};
@@ -58,6 +59,7 @@ pub fn guided_coefficients(mask: &Mask, guide: &[f32], radius: usize, eps: f32) 
 
 /// Luma in [0, 1] of a run of packed pixels with R at byte `R` and B at byte `B`
 /// (monomorphised so the byte positions are constants and the loop vectorises).
+#[inline]
 fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
     const K: f32 = 1.0 / 255.0;
     let (kr, kg, kb) = (0.299 * K, 0.587 * K, 0.114 * K);
@@ -335,48 +337,62 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
     // vectorises), plus, for the guided filter, the slope times the pixel's luma.
     #[allow(clippy::manual_clamp)]
     fn span(&self, y: usize, x0: usize, plane0: &[u8], out: &mut [u8]) {
-        const CHUNK: usize = 32;
         let w = self.width;
         let (y0, y1, fy) = self.grid.ys[y];
-        fn rows(m: &[f32], w: usize, y0: usize, y1: usize) -> (&[f32], &[f32]) {
-            (&m[y0 * w..(y0 + 1) * w], &m[y1 * w..(y1 + 1) * w])
+        fn rows(m: &[f32], w: usize, y0: usize, y1: usize) -> [&[f32]; 2] {
+            [&m[y0 * w..(y0 + 1) * w], &m[y1 * w..(y1 + 1) * w]]
         }
-        let (b0, b1) = rows(self.value_rows, w, y0, y1);
-        let mut rb = [0f32; CHUNK];
-        let mut ra = [0f32; CHUNK];
-        let mut luma = [0f32; CHUNK];
-        for (c, oc) in out.chunks_mut(CHUNK).enumerate() {
-            let x0 = x0 + c * CHUNK;
-            let x1 = x0 + oc.len();
-            let n = oc.len();
-            for ((o, &p), &q) in rb[..n].iter_mut().zip(&b0[x0..x1]).zip(&b1[x0..x1]) {
-                *o = p + (q - p) * fy;
+        let slope = self.slope_rows.map(|s| (rows(s, w, y0, y1), self.luma));
+        alpha_span(rows(self.value_rows, w, y0, y1), slope, fy, x0, plane0, out);
+    }
+}
+
+/// Alpha of pixels `x0..x0 + out.len()` from two resampled rows of the offset (and of the
+/// slope, with how to read the row's luma, for the guided filter), mixed by `fy`.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn alpha_span(
+    value: [&[f32]; 2],
+    slope: Option<([&[f32]; 2], LumaKind)>,
+    fy: f32,
+    x0: usize,
+    plane0: &[u8],
+    out: &mut [u8],
+) {
+    const CHUNK: usize = 32;
+    let [b0, b1] = value;
+    let mut rb = [0f32; CHUNK];
+    let mut ra = [0f32; CHUNK];
+    let mut luma = [0f32; CHUNK];
+    for (c, oc) in out.chunks_mut(CHUNK).enumerate() {
+        let x0 = x0 + c * CHUNK;
+        let x1 = x0 + oc.len();
+        let n = oc.len();
+        for ((o, &p), &q) in rb[..n].iter_mut().zip(&b0[x0..x1]).zip(&b1[x0..x1]) {
+            *o = p + (q - p) * fy;
+        }
+        let Some(([a0, a1], kind)) = slope else {
+            for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
+                *o = to_alpha(v);
             }
-            let Some(slope) = self.slope_rows else {
-                for (o, &v) in oc.iter_mut().zip(&rb[..n]) {
-                    *o = to_alpha(v);
+            continue;
+        };
+        for ((o, &p), &q) in ra[..n].iter_mut().zip(&a0[x0..x1]).zip(&a1[x0..x1]) {
+            *o = p + (q - p) * fy;
+        }
+        let l = &mut luma[..n];
+        match kind {
+            LumaKind::Rgb => packed_luma::<0, 2>(&plane0[x0 * 4..x1 * 4], l),
+            LumaKind::Bgr => packed_luma::<2, 0>(&plane0[x0 * 4..x1 * 4], l),
+            LumaKind::Y(lo, k) => {
+                for (o, &v) in l.iter_mut().zip(&plane0[x0..x1]) {
+                    *o = ((f32::from(v) - lo) * k).max(0.0).min(1.0);
                 }
-                continue;
-            };
-            let (a0, a1) = rows(slope, w, y0, y1);
-            for ((o, &p), &q) in ra[..n].iter_mut().zip(&a0[x0..x1]).zip(&a1[x0..x1]) {
-                *o = p + (q - p) * fy;
             }
-            let l = &mut luma[..n];
-            match self.luma {
-                LumaKind::Rgb => packed_luma::<0, 2>(&plane0[x0 * 4..x1 * 4], l),
-                LumaKind::Bgr => packed_luma::<2, 0>(&plane0[x0 * 4..x1 * 4], l),
-                LumaKind::Y(lo, k) => {
-                    for (o, &v) in l.iter_mut().zip(&plane0[x0..x1]) {
-                        *o = ((f32::from(v) - lo) * k).max(0.0).min(1.0);
-                    }
-                }
-            }
-            // Where the slope is ~0 (flat picture or confident mask) alpha is the offset.
-            for (((o, &a), &b), &l) in oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter()) {
-                let a = if a.abs() < FLAT_SLOPE { 0.0 } else { a };
-                *o = to_alpha(a * l + b);
-            }
+        }
+        // Where the slope is ~0 (flat picture or confident mask) alpha is the offset.
+        for (((o, &a), &b), &l) in oc.iter_mut().zip(&ra[..n]).zip(&rb[..n]).zip(l.iter()) {
+            let a = if a.abs() < FLAT_SLOPE { 0.0 } else { a };
+            *o = to_alpha(a * l + b);
         }
     }
 }

@@ -7,7 +7,9 @@
 
 use rayon::prelude::*;
 
-use crate::frame::{FrameMut, PixelFormat};
+use multiversion::multiversion;
+
+use crate::frame::{FrameMut, PixelFormat, YuvMatrix};
 use crate::tensor::{InputRange, Sampling};
 
 /// Bilinear taps (i0, i1, weight of i1) for each destination coordinate.
@@ -70,36 +72,16 @@ pub fn frame_to_tensor(
     let ys = taps(f.height, th, sampling);
     let mut tensor = vec![0.0f32; tw * th * 3];
     let mut luma = vec![0.0f32; tw * th];
-    let store = |t: &mut [f32], l: &mut f32, rgb: [f32; 3]| {
-        let [r, g, b] = rgb.map(|c| c.clamp(0.0, 255.0));
-        t[0] = r * scale + offset;
-        t[1] = g * scale + offset;
-        t[2] = b * scale + offset;
-        *l = (0.299 * r + 0.587 * g + 0.114 * b) * (1.0 / 255.0);
-    };
     let rows = tensor
         .par_chunks_mut(tw * 3)
         .zip(luma.par_chunks_mut(tw))
         .zip(ys.par_iter());
-    if let Some([ro, go, bo]) = f.format.rgb_offsets() {
+    let out = Store { scale, offset };
+    if let Some(rgb) = f.format.rgb_offsets() {
         let xb: Vec<(usize, usize, f32)> =
             xs.iter().map(|&(i, j, fx)| (i * 4, j * 4, fx)).collect();
         rows.for_each(|((trow, lrow), &(y0, y1, fy))| {
-            let (r0, r1) = (f.row(0, y0), f.row(0, y1));
-            for ((t, l), &(i, j, fx)) in trow.chunks_exact_mut(3).zip(lrow.iter_mut()).zip(&xb) {
-                let (p00, p01, p10, p11) =
-                    (&r0[i..i + 4], &r0[j..j + 4], &r1[i..i + 4], &r1[j..j + 4]);
-                let ch = |c: usize| {
-                    let (a, b, c2, d) = (
-                        f32::from(p00[c]),
-                        f32::from(p01[c]),
-                        f32::from(p10[c]),
-                        f32::from(p11[c]),
-                    );
-                    lerp(lerp(a, b, fx), lerp(c2, d, fx), fy)
-                };
-                store(t, l, [ch(ro), ch(go), ch(bo)]);
-            }
+            packed_row([f.row(0, y0), f.row(0, y1)], fy, &xb, rgb, out, trow, lrow);
         });
         return (tensor, luma);
     }
@@ -114,46 +96,117 @@ pub fn frame_to_tensor(
     let cxs: Vec<_> = xs.iter().map(|&(x0, _, fx)| half(x0, fx, cw)).collect();
     let nv12 = f.format == PixelFormat::Nv12;
     // (U row, V row) of chroma row `cy`; NV12's V is its U row shifted by one byte.
-    let chroma_rows = |cy: usize| -> (&[u8], &[u8]) {
+    let chroma_rows = |cy: usize| -> [&[u8]; 2] {
         if nv12 {
             let r = f.row(1, cy);
-            (r, &r[1..])
+            [r, &r[1..]]
         } else {
-            (f.row(1, cy), f.row(2, cy))
+            [f.row(1, cy), f.row(2, cy)]
         }
     };
     let step = if nv12 { 2 } else { 1 };
     rows.for_each(|((trow, lrow), &(y0, y1, fy))| {
         let (cy0, cy1, cfy) = half(y0, fy, ch);
-        let (l0, l1) = (f.row(0, y0), f.row(0, y1));
-        let ((u0, v0), (u1, v1)) = (chroma_rows(cy0), chroma_rows(cy1));
-        for (((t, l), &(x0, x1, fx)), &(cx0, cx1, cfx)) in trow
-            .chunks_exact_mut(3)
-            .zip(lrow.iter_mut())
-            .zip(&xs)
-            .zip(&cxs)
-        {
-            let p = |r: &[u8], x: usize| f32::from(r[x]);
-            let yv = lerp(
-                lerp(p(l0, x0), p(l0, x1), fx),
-                lerp(p(l1, x0), p(l1, x1), fx),
-                fy,
-            );
-            let (a, b) = (cx0 * step, cx1 * step);
-            let u = lerp(
-                lerp(p(u0, a), p(u0, b), cfx),
-                lerp(p(u1, a), p(u1, b), cfx),
-                cfy,
-            );
-            let v = lerp(
-                lerp(p(v0, a), p(v0, b), cfx),
-                lerp(p(v1, a), p(v1, b), cfx),
-                cfy,
-            );
-            store(t, l, f.matrix.to_rgb(yv, u, v));
-        }
+        yuv_row(
+            [f.row(0, y0), f.row(0, y1)],
+            fy,
+            [chroma_rows(cy0), chroma_rows(cy1)],
+            cfy,
+            (&xs, &cxs, step),
+            f.matrix,
+            out,
+            trow,
+            lrow,
+        );
     });
     (tensor, luma)
+}
+
+/// How tensor values are written: RGB 0–255 to the model's range, plus the luma guide.
+#[derive(Clone, Copy)]
+struct Store {
+    scale: f32,
+    offset: f32,
+}
+
+impl Store {
+    #[inline(always)]
+    fn put(self, t: &mut [f32], l: &mut f32, rgb: [f32; 3]) {
+        let [r, g, b] = rgb.map(|c| c.clamp(0.0, 255.0));
+        t[0] = r * self.scale + self.offset;
+        t[1] = g * self.scale + self.offset;
+        t[2] = b * self.scale + self.offset;
+        *l = (0.299 * r + 0.587 * g + 0.114 * b) * (1.0 / 255.0);
+    }
+}
+
+/// One tensor row from two rows of packed pixels (`xb`: byte offsets and weights).
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn packed_row(
+    [r0, r1]: [&[u8]; 2],
+    fy: f32,
+    xb: &[(usize, usize, f32)],
+    [ro, go, bo]: [usize; 3],
+    out: Store,
+    trow: &mut [f32],
+    lrow: &mut [f32],
+) {
+    for ((t, l), &(i, j, fx)) in trow.chunks_exact_mut(3).zip(lrow.iter_mut()).zip(xb) {
+        let (p00, p01, p10, p11) = (&r0[i..i + 4], &r0[j..j + 4], &r1[i..i + 4], &r1[j..j + 4]);
+        let ch = |c: usize| {
+            let (a, b, c2, d) = (
+                f32::from(p00[c]),
+                f32::from(p01[c]),
+                f32::from(p10[c]),
+                f32::from(p11[c]),
+            );
+            lerp(lerp(a, b, fx), lerp(c2, d, fx), fy)
+        };
+        out.put(t, l, [ch(ro), ch(go), ch(bo)]);
+    }
+}
+
+/// One tensor row from two Y rows and two chroma rows (U and V of each), converted to RGB
+/// sample by sample. `taps`: luma and chroma column taps, and bytes per chroma sample.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn yuv_row(
+    [l0, l1]: [&[u8]; 2],
+    fy: f32,
+    [[u0, v0], [u1, v1]]: [[&[u8]; 2]; 2],
+    cfy: f32,
+    taps: (&[(usize, usize, f32)], &[(usize, usize, f32)], usize),
+    matrix: YuvMatrix,
+    out: Store,
+    trow: &mut [f32],
+    lrow: &mut [f32],
+) {
+    let (xs, cxs, step) = taps;
+    let p = |r: &[u8], x: usize| f32::from(r[x]);
+    for (((t, l), &(x0, x1, fx)), &(cx0, cx1, cfx)) in trow
+        .chunks_exact_mut(3)
+        .zip(lrow.iter_mut())
+        .zip(xs)
+        .zip(cxs)
+    {
+        let yv = lerp(
+            lerp(p(l0, x0), p(l0, x1), fx),
+            lerp(p(l1, x0), p(l1, x1), fx),
+            fy,
+        );
+        let (a, b) = (cx0 * step, cx1 * step);
+        let u = lerp(
+            lerp(p(u0, a), p(u0, b), cfx),
+            lerp(p(u1, a), p(u1, b), cfx),
+            cfy,
+        );
+        let v = lerp(
+            lerp(p(v0, a), p(v0, b), cfx),
+            lerp(p(v1, a), p(v1, b), cfx),
+            cfy,
+        );
+        out.put(t, l, matrix.to_rgb(yv, u, v));
+    }
 }
 
 /// An affine map from tensor pixels to frame positions: tensor (u, v) reads the frame at
