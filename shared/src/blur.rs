@@ -7,6 +7,7 @@
 //! frame's chroma is read at the same points as its luma. Each plane then gets its blurred
 //! rows resampled to the plane's width, so an output row is one vertical lerp.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::composite::{AlphaRows, Coverage, SPAN};
@@ -199,19 +200,29 @@ impl BlurredBackground {
             buf.resize(lh * row_bytes, 0);
             buf.par_chunks_mut(row_bytes)
                 .enumerate()
-                .for_each(|(ly, o)| {
-                    let base = ly * lw;
-                    for (byte, ch) in channels.iter().enumerate() {
-                        let Some(k) = *ch else { continue };
-                        let srow = &cells[k][base..base + lw];
-                        for (px, &(i, j, f)) in o.chunks_exact_mut(bpp).zip(&xs) {
-                            let (a, b) = (u16::from(srow[i]), u16::from(srow[j]));
-                            px[byte] = ((a * (256 - f) + b * f + 128) >> 8) as u8;
-                        }
-                    }
-                });
+                .for_each(|(ly, o)| cell_row(cells, ly * lw..(ly + 1) * lw, channels, &xs, o));
             bytes_of[p] = row_bytes;
             ys_of[p] = taps(lh, ph, Sampling::HalfPixel);
+        }
+    }
+}
+
+/// One row of cells (`cells[k][range]` for each channel) resampled to a plane row `out`.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn cell_row(
+    cells: &[Vec<u8>],
+    range: std::ops::Range<usize>,
+    channels: &[Option<usize>],
+    xs: &[(usize, usize, u16)],
+    out: &mut [u8],
+) {
+    let bpp = channels.len();
+    for (byte, ch) in channels.iter().enumerate() {
+        let Some(k) = *ch else { continue };
+        let srow = &cells[k][range.clone()];
+        for (px, &(i, j, f)) in out.chunks_exact_mut(bpp).zip(xs) {
+            let (a, b) = (u16::from(srow[i]), u16::from(srow[j]));
+            px[byte] = ((a * (256 - f) + b * f + 128) >> 8) as u8;
         }
     }
 }

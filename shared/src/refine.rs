@@ -349,6 +349,7 @@ impl crate::composite::AlphaRows for MaskAlpha<'_> {
 
 /// Alpha of pixels `x0..x0 + out.len()` from two resampled rows of the offset (and of the
 /// slope, with how to read the row's luma, for the guided filter), mixed by `fy`.
+#[allow(clippy::manual_clamp)] // max().min() vectorises; clamp's NaN handling does not
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
 fn alpha_span(
     value: [&[f32]; 2],

@@ -166,6 +166,9 @@ fn packed_row(
     }
 }
 
+/// Bilinear taps of tensor columns: (first, second, weight of the second).
+type Taps = [(usize, usize, f32)];
+
 /// One tensor row from two Y rows and two chroma rows (U and V of each), converted to RGB
 /// sample by sample. `taps`: luma and chroma column taps, and bytes per chroma sample.
 #[allow(clippy::too_many_arguments)]
@@ -175,7 +178,7 @@ fn yuv_row(
     fy: f32,
     [[u0, v0], [u1, v1]]: [[&[u8]; 2]; 2],
     cfy: f32,
-    taps: (&[(usize, usize, f32)], &[(usize, usize, f32)], usize),
+    taps: (&Taps, &Taps, usize),
     matrix: YuvMatrix,
     out: Store,
     trow: &mut [f32],
