@@ -1267,6 +1267,7 @@ pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Resu
         });
         outputs.push((n, t.shape.clone()));
     }
+    crate::relu6::rescale_relu6(&mut cx.g);
     let onnx = onnx::encode(
         &cx.g,
         &ModelInfo {

@@ -6,6 +6,7 @@
 pub mod convert;
 mod flatbuf;
 pub mod onnx;
+mod relu6;
 pub mod tflite;
 
 /// Why a model could not be converted.

@@ -1,0 +1,276 @@
+//! Rewrites `Add → Clip(0, 6)` (TFLite's ADD with a fused RELU6, the residual joins of
+//! BlazePose) so that ONNX Runtime keeps those blocks in its blocked NCHWc layout.
+//!
+//! ONNX Runtime fuses `Conv → Clip` into its NCHWc convolutions, but a `Clip` after a residual
+//! `Add` is not an NCHWc operator: each one costs a reorder out of the blocked layout, the
+//! clip, and a reorder back (a fifth of pose-landmark-full's time in its profile). `HardSigmoid`
+//! is fused there, and `clip(x, 0, 6) = 6 · hardsigmoid(x / 6)`. So such a clip becomes a
+//! `HardSigmoid` whose output is stored divided by 6, and that factor travels with the tensor
+//! (the "scale" below: true value = scale × stored value) through the operators it commutes
+//! with, until an operator absorbs it: a `Conv` reading the tensor multiplies its weights by
+//! the scale; a residual `Add` brings its other input, a convolution's output, to the same
+//! scale by dividing that convolution's weights and bias; anything else gets an explicit `Mul`
+//! back to true values. The result is the same function up to float rounding.
+
+use std::collections::HashMap;
+
+use crate::onnx::{Attr, Data, Graph, Node};
+
+/// Operators through which a positive scale passes unchanged (`f(k·x) = k·f(x)`), and which
+/// of their inputs carry the scaled tensor.
+fn passes_scale(op: &str) -> bool {
+    matches!(
+        op,
+        "Relu"
+            | "MaxPool"
+            | "AveragePool"
+            | "Reshape"
+            | "Transpose"
+            | "Resize"
+            | "Upsample"
+            | "DepthToSpace"
+            | "SpaceToDepth"
+    )
+}
+
+/// The single f32 value of an initializer, if it is one.
+fn scalar(g: &Graph, name: &str) -> Option<f32> {
+    g.initializers
+        .iter()
+        .find(|i| i.name == name)
+        .and_then(|i| match &i.data {
+            Data::F32(v) if v.len() == 1 => Some(v[0]),
+            _ => None,
+        })
+}
+
+/// True for `Clip(x, 0, 6)` with constant bounds.
+fn is_relu6(g: &Graph, n: &Node) -> bool {
+    n.op_type == "Clip"
+        && n.inputs.len() == 3
+        && scalar(g, &n.inputs[1]) == Some(0.0)
+        && scalar(g, &n.inputs[2]) == Some(6.0)
+}
+
+/// Multiplies an initializer by `k`, first giving this use its own copy when others share it.
+fn scale_initializer(g: &mut Graph, node: usize, slot: usize, k: f32) {
+    let name = g.nodes[node].inputs[slot].clone();
+    let uses = g
+        .nodes
+        .iter()
+        .flat_map(|n| &n.inputs)
+        .filter(|i| **i == name)
+        .count();
+    let Some(idx) = g.initializers.iter().position(|i| i.name == name) else {
+        return;
+    };
+    let idx = if uses > 1 {
+        let mut copy = g.initializers[idx].clone();
+        copy.name = g.fresh(&name);
+        g.nodes[node].inputs[slot] = copy.name.clone();
+        g.initializers.push(copy);
+        g.initializers.len() - 1
+    } else {
+        idx
+    };
+    if let Data::F32(v) = &mut g.initializers[idx].data {
+        for x in v {
+            *x *= k;
+        }
+    }
+}
+
+/// Applies the rewrite to a whole graph (nodes in topological order, as the converter emits
+/// them). Returns how many clips became `HardSigmoid`.
+pub fn rescale_relu6(g: &mut Graph) -> usize {
+    let mut scale: HashMap<String, f32> = HashMap::new();
+    let consumers = |g: &Graph, name: &str| -> usize {
+        g.nodes
+            .iter()
+            .flat_map(|n| &n.inputs)
+            .filter(|i| *i == name)
+            .count()
+            + usize::from(g.outputs.iter().any(|o| o.name == name))
+    };
+    let producer = |g: &Graph, name: &str| g.nodes.iter().position(|n| n.outputs[0] == name);
+    let mut rewritten = 0;
+    let mut i = 0;
+    while i < g.nodes.len() {
+        let k_of = |scale: &HashMap<String, f32>, name: &str| *scale.get(name).unwrap_or(&1.0);
+        let node = g.nodes[i].clone();
+        let ks: Vec<f32> = node.inputs.iter().map(|n| k_of(&scale, n)).collect();
+        let out = node.outputs[0].clone();
+        let from_add = node
+            .inputs
+            .first()
+            .and_then(|x| producer(g, x))
+            .is_some_and(|p| g.nodes[p].op_type == "Add");
+        if is_relu6(g, &node) && (from_add || ks[0] != 1.0) {
+            // clip(k·x, 0, 6) / 6 = clamp(k/6 · x, 0, 1)
+            g.nodes[i] = Node {
+                op_type: "HardSigmoid".into(),
+                inputs: vec![node.inputs[0].clone()],
+                outputs: vec![out.clone()],
+                attrs: vec![
+                    ("alpha".into(), Attr::Float(ks[0] / 6.0)),
+                    ("beta".into(), Attr::Float(0.0)),
+                ],
+            };
+            scale.insert(out, 6.0);
+            rewritten += 1;
+        } else if ks.iter().all(|&k| k == 1.0) {
+            // Nothing scaled reaches this node.
+        } else if matches!(node.op_type.as_str(), "Conv" | "ConvTranspose")
+            && ks[0] != 1.0
+            && ks[1..].iter().all(|&k| k == 1.0)
+        {
+            scale_initializer(g, i, 1, ks[0]);
+        } else if passes_scale(&node.op_type) && ks[1..].iter().all(|&k| k == 1.0) {
+            scale.insert(out, ks[0]);
+        } else if node.op_type == "Pad"
+            && ks[1..].iter().all(|&k| k == 1.0)
+            && node.inputs.get(2).is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0))
+        {
+            scale.insert(out, ks[0]);
+        } else if node.op_type == "Add" && node.inputs.len() == 2 && ks[0] != ks[1] {
+            // Bring the other side, a convolution's output read only here, to this scale.
+            let (scaled, other) = if ks[0] != 1.0 { (0, 1) } else { (1, 0) };
+            let k = ks[scaled];
+            let conv = producer(g, &node.inputs[other]).filter(|&p| {
+                g.nodes[p].op_type == "Conv"
+                    && ks[other] == 1.0
+                    && consumers(g, &node.inputs[other]) == 1
+            });
+            if let Some(p) = conv {
+                for slot in 1..g.nodes[p].inputs.len().min(3) {
+                    scale_initializer(g, p, slot, 1.0 / k);
+                }
+                scale.insert(node.inputs[other].clone(), k);
+                scale.insert(out, k);
+            } else {
+                i += unscale_inputs(g, i, &ks);
+            }
+        } else if node.op_type == "Add" && ks[0] == ks[1] {
+            scale.insert(out, ks[0]);
+        } else {
+            i += unscale_inputs(g, i, &ks);
+        }
+        i += 1;
+    }
+    // The clips' bounds are no longer read (ONNX Runtime would warn about each).
+    let used: std::collections::HashSet<String> =
+        g.nodes.iter().flat_map(|n| n.inputs.iter().cloned()).collect();
+    g.initializers.retain(|init| used.contains(&init.name));
+    rewritten
+}
+
+/// Puts a `Mul` back to true values in front of every scaled input of node `i`; returns how
+/// many nodes were inserted before it.
+fn unscale_inputs(g: &mut Graph, i: usize, ks: &[f32]) -> usize {
+    let mut inserted = 0;
+    for (slot, &k) in ks.iter().enumerate() {
+        if k == 1.0 {
+            continue;
+        }
+        let x = g.nodes[i + inserted].inputs[slot].clone();
+        let c = g.const_f32("scale", &[], vec![k]);
+        let y = g.fresh("unscaled");
+        g.nodes.insert(
+            i + inserted,
+            Node {
+                op_type: "Mul".into(),
+                inputs: vec![x, c],
+                outputs: vec![y.clone()],
+                attrs: vec![],
+            },
+        );
+        inserted += 1;
+        g.nodes[i + inserted].inputs[slot] = y;
+    }
+    inserted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// x → Conv(w1) → a;  a + x → Clip(0, 6) → r;  Conv(w2, r) → y;  r → Identity → out.
+    fn residual() -> Graph {
+        let mut g = Graph::new("t");
+        let w1 = g.const_f32("w1", &[1, 1, 1, 1], vec![2.0]);
+        let b1 = g.const_f32("b1", &[1], vec![0.5]);
+        let a = g.op("Conv", &["x", &w1, &b1], vec![]);
+        let s = g.op("Add", &[&a, "x"], vec![]);
+        let lo = g.const_f32("lo", &[], vec![0.0]);
+        let hi = g.const_f32("hi", &[], vec![6.0]);
+        let r = g.op("Clip", &[&s, &lo, &hi], vec![]);
+        let w2 = g.const_f32("w2", &[1, 1, 1, 1], vec![3.0]);
+        g.op_into("Conv", &[&r, &w2], "y", vec![]);
+        g.op_into("Identity", &[&r], "out", vec![]);
+        g
+    }
+
+    fn init(g: &Graph, node: usize, slot: usize) -> f32 {
+        let name = &g.nodes[node].inputs[slot];
+        match &g.initializers.iter().find(|i| &i.name == name).unwrap().data {
+            Data::F32(v) => v[0],
+            Data::I64(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn residual_relu6_becomes_a_scaled_hard_sigmoid() {
+        let mut g = residual();
+        assert_eq!(rescale_relu6(&mut g), 1);
+        let ops: Vec<&str> = g.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Conv", "Add", "HardSigmoid", "Conv", "Mul", "Identity"]);
+        // The first Add mixes a conv output with the unscaled input: nothing to rescale yet,
+        // so the clip reads true values (alpha 1/6) and its output is stored divided by 6.
+        let alpha = match &g.nodes[2].attrs[0].1 {
+            Attr::Float(a) => *a,
+            _ => unreachable!(),
+        };
+        assert!((alpha - 1.0 / 6.0).abs() < 1e-7);
+        // The reading conv multiplies its weight by 6; the output gets an explicit ×6.
+        assert_eq!(init(&g, 3, 1), 18.0);
+        assert_eq!(init(&g, 4, 1), 6.0);
+        assert_eq!(g.nodes[5].inputs[0], g.nodes[4].outputs[0]);
+        // The clip bounds are gone.
+        assert!(g.initializers.iter().all(|i| i.name.starts_with('w')
+            || i.name.starts_with('b')
+            || i.name.starts_with("scale")));
+    }
+
+    #[test]
+    fn a_second_residual_join_rescales_the_projection_conv() {
+        // r (scaled by 6) + Conv(w3, r) → Clip: the conv is divided by 6 and the clip's alpha
+        // becomes 1.
+        let mut g = residual();
+        g.nodes.pop();
+        let r = g.nodes[2].outputs[0].clone();
+        let w3 = g.const_f32("w3", &[1, 1, 1, 1], vec![4.0]);
+        let b3 = g.const_f32("b3", &[1], vec![1.2]);
+        let p = g.op("Conv", &[&r, &w3, &b3], vec![]);
+        let s2 = g.op("Add", &[&r, &p], vec![]);
+        let lo = g.const_f32("lo", &[], vec![0.0]);
+        let hi = g.const_f32("hi", &[], vec![6.0]);
+        let r2 = g.op("Clip", &[&s2, &lo, &hi], vec![]);
+        g.op_into("Identity", &[&r2], "out", vec![]);
+        assert_eq!(rescale_relu6(&mut g), 2);
+        let conv = g.nodes.iter().position(|n| n.outputs[0] == p).unwrap();
+        // Reads r (×6) and writes in the ÷6 domain: weight 4·6/6, bias 1.2/6.
+        assert!((init(&g, conv, 1) - 4.0).abs() < 1e-6);
+        assert!((init(&g, conv, 2) - 0.2).abs() < 1e-6);
+        let hs: Vec<f32> = g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "HardSigmoid")
+            .map(|n| match n.attrs[0].1 {
+                Attr::Float(a) => a,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(hs.len(), 2);
+        assert!((hs[1] - 1.0).abs() < 1e-7);
+    }
+}
