@@ -129,7 +129,10 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
             scale.insert(out, ks[0]);
         } else if node.op_type == "Pad"
             && ks[1..].iter().all(|&k| k == 1.0)
-            && node.inputs.get(2).is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0))
+            && node
+                .inputs
+                .get(2)
+                .is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0))
         {
             scale.insert(out, ks[0]);
         } else if node.op_type == "Add" && node.inputs.len() == 2 && ks[0] != ks[1] {
@@ -158,8 +161,11 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
         i += 1;
     }
     // The clips' bounds are no longer read (ONNX Runtime would warn about each).
-    let used: std::collections::HashSet<String> =
-        g.nodes.iter().flat_map(|n| n.inputs.iter().cloned()).collect();
+    let used: std::collections::HashSet<String> = g
+        .nodes
+        .iter()
+        .flat_map(|n| n.inputs.iter().cloned())
+        .collect();
     g.initializers.retain(|init| used.contains(&init.name));
     rewritten
 }
@@ -212,7 +218,13 @@ mod tests {
 
     fn init(g: &Graph, node: usize, slot: usize) -> f32 {
         let name = &g.nodes[node].inputs[slot];
-        match &g.initializers.iter().find(|i| &i.name == name).unwrap().data {
+        match &g
+            .initializers
+            .iter()
+            .find(|i| &i.name == name)
+            .unwrap()
+            .data
+        {
             Data::F32(v) => v[0],
             Data::I64(_) => unreachable!(),
         }
@@ -223,7 +235,10 @@ mod tests {
         let mut g = residual();
         assert_eq!(rescale_relu6(&mut g), 1);
         let ops: Vec<&str> = g.nodes.iter().map(|n| n.op_type.as_str()).collect();
-        assert_eq!(ops, ["Conv", "Add", "HardSigmoid", "Conv", "Mul", "Identity"]);
+        assert_eq!(
+            ops,
+            ["Conv", "Add", "HardSigmoid", "Conv", "Mul", "Identity"]
+        );
         // The first Add mixes a conv output with the unscaled input: nothing to rescale yet,
         // so the clip reads true values (alpha 1/6) and its output is stored divided by 6.
         let alpha = match &g.nodes[2].attrs[0].1 {
