@@ -16,21 +16,18 @@ use std::collections::HashMap;
 
 use crate::onnx::{Attr, Data, Graph, Node};
 
-/// Operators through which a positive scale passes unchanged (`f(k·x) = k·f(x)`), and which
-/// of their inputs carry the scaled tensor.
-fn passes_scale(op: &str) -> bool {
-    matches!(
-        op,
-        "Relu"
-            | "MaxPool"
-            | "AveragePool"
-            | "Reshape"
-            | "Transpose"
-            | "Resize"
-            | "Upsample"
-            | "DepthToSpace"
-            | "SpaceToDepth"
-    )
+/// Operators through which a positive scale passes unchanged (`f(k·x) = k·f(x)` for their
+/// first input): pooling, layout changes, linear resizing, and padding with zeros.
+fn passes_scale(g: &Graph, n: &Node) -> bool {
+    match n.op_type.as_str() {
+        "Relu" | "MaxPool" | "AveragePool" | "Reshape" | "Transpose" | "Resize" | "Upsample"
+        | "DepthToSpace" | "SpaceToDepth" => true,
+        "Pad" => n
+            .inputs
+            .get(2)
+            .is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0)),
+        _ => false,
+    }
 }
 
 /// The single f32 value of an initializer, if it is one.
@@ -125,15 +122,7 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
             && ks[1..].iter().all(|&k| k == 1.0)
         {
             scale_initializer(g, i, 1, ks[0]);
-        } else if passes_scale(&node.op_type) && ks[1..].iter().all(|&k| k == 1.0) {
-            scale.insert(out, ks[0]);
-        } else if node.op_type == "Pad"
-            && ks[1..].iter().all(|&k| k == 1.0)
-            && node
-                .inputs
-                .get(2)
-                .is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0))
-        {
+        } else if passes_scale(g, &node) && ks[1..].iter().all(|&k| k == 1.0) {
             scale.insert(out, ks[0]);
         } else if node.op_type == "Add" && node.inputs.len() == 2 && ks[0] != ks[1] {
             // Bring the other side, a convolution's output read only here, to this scale.
