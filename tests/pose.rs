@@ -194,4 +194,18 @@ fn messages_interval_and_flush() {
         after.persons[0].id, 2,
         "a flush drops the track; the person gets a new id"
     );
+
+    // draw-mask switched on while playing: the landmark model with the segmentation branch
+    // is swapped in on the next frame, the track (and its id) goes on, the person is tinted.
+    let element = hns.element().unwrap();
+    element.set_property("interval", 1u32);
+    element.set_property("draw-mask", true);
+    let tinted = hns.push_and_pull(buf.copy()).unwrap();
+    assert_eq!(PoseMeta::get(&tinted).unwrap().persons[0].id, 2);
+    let changed = from_buffer(&tinted, &info, PixelFormat::Rgba).planes[0]
+        .iter()
+        .zip(&frame.planes[0])
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(changed > 1000, "only {changed} bytes changed");
 }

@@ -1194,6 +1194,18 @@ fn op_name(op: &Operator) -> String {
 
 /// Converts a parsed TFLite model. `metadata` is stored in the ONNX file's metadata_props.
 pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Result<Converted> {
+    convert_keeping(model, name, metadata, &[])
+}
+
+/// Converts a parsed TFLite model exposing only the outputs named in `keep` (all when empty);
+/// operators that only fed the others are dropped (for example a segmentation branch that
+/// costs half of a landmark model).
+pub fn convert_keeping(
+    model: &Model,
+    name: &str,
+    metadata: &[(String, String)],
+    keep: &[String],
+) -> Result<Converted> {
     let mut cx = Cx {
         model,
         g: Graph::new(name),
@@ -1257,8 +1269,11 @@ pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Resu
     let mut outputs = Vec::new();
     for &o in &model.outputs {
         let t = &model.tensors[o];
-        let a = cx.act_tflite(o as i32)?;
         let n = io_name(t, o);
+        if !keep.is_empty() && !keep.contains(&n) {
+            continue;
+        }
+        let a = cx.act_tflite(o as i32)?;
         cx.g.op_into("Identity", &[&a.name], &n, vec![]);
         cx.g.outputs.push(ValueInfo {
             name: n.clone(),
@@ -1267,6 +1282,12 @@ pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Resu
         });
         outputs.push((n, t.shape.clone()));
     }
+    if let Some(missing) = keep.iter().find(|k| !outputs.iter().any(|(n, _)| n == *k)) {
+        return Err(ConvertError::Malformed(format!(
+            "model `{name}` has no output `{missing}`"
+        )));
+    }
+    cx.g.prune();
     crate::relu6::rescale_relu6(&mut cx.g);
     let onnx = onnx::encode(
         &cx.g,
@@ -1288,8 +1309,19 @@ pub fn convert(model: &Model, name: &str, metadata: &[(String, String)]) -> Resu
 
 /// Parses and converts a `.tflite` file's bytes.
 pub fn convert_bytes(bytes: &[u8], name: &str, metadata: &[(String, String)]) -> Result<Converted> {
+    convert_bytes_keeping(bytes, name, metadata, &[])
+}
+
+/// Parses and converts a `.tflite` file's bytes, keeping only the outputs in `keep` (all
+/// when empty).
+pub fn convert_bytes_keeping(
+    bytes: &[u8],
+    name: &str,
+    metadata: &[(String, String)],
+    keep: &[String],
+) -> Result<Converted> {
     let model = Model::parse(bytes)?;
-    convert(&model, name, metadata)
+    convert_keeping(&model, name, metadata, keep)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use aifx::session::{session, SessionOptions};
 use aifx::Device;
 use aifx_models::catalog::Catalog;
-use aifx_models::convert::convert_bytes;
+use aifx_models::convert::convert_bytes_keeping;
 use aifx_models::reference::{read_f32, Reference};
 use aifx_models::store::{sha256_file, write_atomic, Store};
 use clap::{Parser, Subcommand};
@@ -198,7 +198,8 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
             ),
             ("aifx.license".to_string(), m.license.clone()),
         ];
-        let c = convert_bytes(&bytes, &m.name, &meta).map_err(|e| format!("{}: {e}", m.name))?;
+        let c = convert_bytes_keeping(&bytes, &m.name, &meta, &m.outputs)
+            .map_err(|e| format!("{}: {e}", m.name))?;
         let elapsed = t.elapsed();
         write_atomic(&store.onnx(m), &c.onnx)?;
         store.mark_converted(m, &hash)?;

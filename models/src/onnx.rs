@@ -93,6 +93,22 @@ impl Graph {
         });
     }
 
+    /// Drops the nodes no graph output depends on, then the initializers nothing reads.
+    pub fn prune(&mut self) {
+        let mut needed: std::collections::HashSet<String> =
+            self.outputs.iter().map(|o| o.name.clone()).collect();
+        let mut keep = vec![false; self.nodes.len()];
+        for (k, n) in self.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| needed.contains(o)) {
+                keep[k] = true;
+                needed.extend(n.inputs.iter().filter(|i| !i.is_empty()).cloned());
+            }
+        }
+        let mut flags = keep.into_iter();
+        self.nodes.retain(|_| flags.next().unwrap_or(false));
+        self.initializers.retain(|i| needed.contains(&i.name));
+    }
+
     pub fn const_f32(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {
         let name = self.fresh(hint);
         self.initializers.push(Initializer {
@@ -255,4 +271,28 @@ pub fn encode(graph: &Graph, info: &ModelInfo<'_>) -> Vec<u8> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_what_the_outputs_need() {
+        // x → Relu → a → Sigmoid → kept;  a → Tanh → dropped (not an output).
+        let mut g = Graph::new("t");
+        let a = g.op("Relu", &["x"], vec![]);
+        let w = g.const_f32("unused", &[1], vec![1.0]);
+        g.op_into("Sigmoid", &[&a], "kept", vec![]);
+        g.op_into("Tanh", &[&a, &w], "dropped", vec![]);
+        g.outputs.push(ValueInfo {
+            name: "kept".into(),
+            elem_type: FLOAT,
+            dims: vec![1],
+        });
+        g.prune();
+        let ops: Vec<&str> = g.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Relu", "Sigmoid"]);
+        assert!(g.initializers.is_empty());
+    }
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aifx_models::catalog::{Catalog, BUILTIN};
-use aifx_models::convert::convert_bytes;
+use aifx_models::convert::{convert_bytes, convert_bytes_keeping};
 use aifx_models::store::Store;
 
 fn real_models() -> Vec<(String, Vec<u8>)> {
@@ -278,6 +278,18 @@ fn a_hand_built_model_converts() {
     let b = one_op_model(19, vec![1, 4, 4, 2], None, vec![1, 4, 4, 2], None);
     let c = convert_bytes(&b, "relu", &[]).expect("valid hand-built model");
     assert_eq!(c.inputs[0].1, vec![1, 4, 4, 2]);
+}
+
+#[test]
+fn keeping_an_output_the_model_lacks_is_an_error() {
+    let b = one_op_model(19, vec![1, 4, 4, 2], None, vec![1, 4, 4, 2], None);
+    let out = convert_bytes(&b, "relu", &[]).unwrap().outputs[0].0.clone();
+    assert!(convert_bytes_keeping(&b, "relu", &[], &[out]).is_ok());
+    let e = convert_bytes_keeping(&b, "relu", &[], &["segmentation".into()])
+        .err()
+        .expect("a missing output is refused")
+        .to_string();
+    assert!(e.contains("no output `segmentation`"), "{e}");
 }
 
 #[test]

@@ -248,7 +248,8 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
                 threads: a.threads as usize,
                 ..Default::default()
             };
-            let mut tracker = PoseTracker::new(PoseModels::load(&opts).expect("pose models"));
+            let mut tracker =
+                PoseTracker::new(PoseModels::load_for(&opts, false).expect("pose models"));
             let mut f = frame.clone();
             let s = TrackerSettings::default();
             for n in 0..5 {

@@ -82,7 +82,7 @@ impl Default for Settings {
 struct State {
     info: Option<gst_video::VideoInfo>,
     tracker: Option<PoseTracker>,
-    models_key: Option<(DeviceKind, u32)>,
+    models_key: Option<(DeviceKind, u32, bool)>,
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
 }
@@ -258,8 +258,10 @@ impl ElementImpl for Pose {
 
 impl Pose {
     /// Loads the models (or reuses them) for the current device/threads.
+    /// The landmark model has a segmentation branch as costly as the rest of it; it is loaded
+    /// only while `draw-mask` needs it.
     fn ensure_models(&self, state: &mut State, s: &Settings) -> Result<(), gst::ErrorMessage> {
-        let key = (s.device, s.threads);
+        let key = (s.device, s.threads, s.draw_mask);
         if state.tracker.is_some() && state.models_key == Some(key) {
             return Ok(());
         }
@@ -268,9 +270,12 @@ impl Pose {
             threads: s.threads as usize,
             library: None,
         };
-        let models = PoseModels::load(&opts)
+        let models = PoseModels::load_for(&opts, s.draw_mask)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("pose: {}", e)))?;
-        state.tracker = Some(PoseTracker::new(models));
+        match state.tracker.as_mut() {
+            Some(t) => t.set_models(models),
+            None => state.tracker = Some(PoseTracker::new(models)),
+        }
         state.models_key = Some(key);
         Ok(())
     }

@@ -25,10 +25,22 @@ pub struct PoseModels {
 }
 
 impl PoseModels {
+    /// Both models, the landmark model with its segmentation output (`Person::mask`).
     pub fn load(opts: &SessionOptions) -> Result<Self> {
+        Self::load_for(opts, true)
+    }
+
+    /// Both models; without `mask`, the landmark model's variant that has no segmentation
+    /// branch (half its compute) and `Person::mask` stays empty.
+    pub fn load_for(opts: &SessionOptions, mask: bool) -> Result<Self> {
+        let landmark = if mask {
+            "pose-landmark-full"
+        } else {
+            "pose-landmark-full-nomask"
+        };
         Ok(Self {
             detector: session(&resolve_model("pose-detection")?, opts)?,
-            landmark: session(&resolve_model("pose-landmark-full")?, opts)?,
+            landmark: session(&resolve_model(landmark)?, opts)?,
             anchors: generate(&AnchorOptions::pose_detection()),
         })
     }
@@ -43,7 +55,8 @@ pub struct Person {
     pub world: Vec<[f32; 3]>,
     pub roi: Roi,
     pub aux: [Landmark; 2],
-    /// The landmark model's person segmentation in ROI space (`INPUT`², probabilities).
+    /// The landmark model's person segmentation in ROI space (`INPUT`², probabilities);
+    /// empty when the models were loaded without it.
     pub mask: std::sync::Arc<Vec<f32>>,
 }
 
@@ -146,11 +159,12 @@ pub fn landmarks_in_roi(
         .take(POSE_LANDMARKS)
         .map(|v| [c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
         .collect();
-    let mask = find("Identity_2")?
-        .data
+    // Present only in the full landmark model (see `PoseModels::load_for`).
+    let mask = out
         .iter()
-        .map(|&v| 1.0 / (1.0 + (-v).exp()))
-        .collect();
+        .find(|o| o.name == "Identity_2")
+        .map(|o| o.data.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect())
+        .unwrap_or_default();
     Ok(Some(Person {
         score: presence,
         landmarks: projected[..POSE_LANDMARKS].to_vec(),

@@ -86,6 +86,12 @@ impl PoseTracker {
         }
     }
 
+    /// Swaps the models (another device, or the landmark variant with or without its mask)
+    /// and keeps tracking.
+    pub fn set_models(&mut self, models: PoseModels) {
+        self.models = models;
+    }
+
     /// How many frames needed the detector.
     pub fn detections(&self) -> u64 {
         self.detections
