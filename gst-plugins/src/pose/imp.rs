@@ -142,7 +142,10 @@ impl ObjectImpl for Pose {
                     .build(),
                 glib::ParamSpecBoolean::builder("draw-mask")
                     .nick("Draw mask")
-                    .blurb("Tint each person with the landmark model's own segmentation output")
+                    .blurb(
+                        "Tint each person with the landmark model's own segmentation output \
+                         (runs the model's segmentation branch: about twice the landmark cost)",
+                    )
                     .default_value(DEFAULT_DRAW_MASK)
                     .mutable_playing()
                     .build(),

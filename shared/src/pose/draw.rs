@@ -88,9 +88,15 @@ pub fn draw_skeletons(frame: &mut FrameMut<'_>, people: &[&[Landmark]], style: &
         anti_alias: true,
         ..Paint::default()
     };
+    // Every line ends on a joint disc; round caps only show when the disc is thinner than
+    // the line (and cost arcs on every stroke otherwise).
     let stroke = Stroke {
         width: style.line_width,
-        line_cap: tiny_skia::LineCap::Round,
+        line_cap: if style.point_radius * 2.0 >= style.line_width {
+            tiny_skia::LineCap::Butt
+        } else {
+            tiny_skia::LineCap::Round
+        },
         ..Stroke::default()
     };
     for lms in people {
