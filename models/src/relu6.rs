@@ -49,6 +49,16 @@ fn is_relu6(g: &Graph, n: &Node) -> bool {
         && scalar(g, &n.inputs[2]) == Some(6.0)
 }
 
+/// True when input `slot` of node `node` is a float initializer (absent optional inputs count).
+fn constant_input(g: &Graph, node: usize, slot: usize) -> bool {
+    g.nodes[node].inputs.get(slot).is_none_or(|name| {
+        name.is_empty()
+            || g.initializers
+                .iter()
+                .any(|i| i.name == *name && matches!(i.data, Data::F32(_)))
+    })
+}
+
 /// Multiplies an initializer by `k`, first giving this use its own copy when others share it.
 fn scale_initializer(g: &mut Graph, node: usize, slot: usize, k: f32) {
     let name = g.nodes[node].inputs[slot].clone();
@@ -59,7 +69,7 @@ fn scale_initializer(g: &mut Graph, node: usize, slot: usize, k: f32) {
         .filter(|i| **i == name)
         .count();
     let Some(idx) = g.initializers.iter().position(|i| i.name == name) else {
-        return;
+        return; // an absent optional bias
     };
     let idx = if uses > 1 {
         let mut copy = g.initializers[idx].clone();
@@ -120,6 +130,7 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
         } else if matches!(node.op_type.as_str(), "Conv" | "ConvTranspose")
             && ks[0] != 1.0
             && ks[1..].iter().all(|&k| k == 1.0)
+            && constant_input(g, i, 1)
         {
             scale_initializer(g, i, 1, ks[0]);
         } else if passes_scale(g, &node) && ks[1..].iter().all(|&k| k == 1.0) {
@@ -132,6 +143,8 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
                 g.nodes[p].op_type == "Conv"
                     && ks[other] == 1.0
                     && consumers(g, &node.inputs[other]) == 1
+                    && constant_input(g, p, 1)
+                    && constant_input(g, p, 2)
             });
             if let Some(p) = conv {
                 for slot in 1..g.nodes[p].inputs.len().min(3) {
@@ -276,5 +289,18 @@ mod tests {
             .collect();
         assert_eq!(hs.len(), 2);
         assert!((hs[1] - 1.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn a_conv_with_computed_weights_reads_true_values() {
+        // Weights that are not constants cannot absorb the scale: a Mul restores it.
+        let mut g = residual();
+        let y = g.nodes.iter().position(|n| n.outputs[0] == "y").unwrap();
+        g.nodes[y].inputs[1] = "w_runtime".into();
+        rescale_relu6(&mut g);
+        let y = g.nodes.iter().position(|n| n.outputs[0] == "y").unwrap();
+        let before = &g.nodes[y - 1];
+        assert_eq!(before.op_type, "Mul");
+        assert_eq!(g.nodes[y].inputs[0], before.outputs[0]);
     }
 }
