@@ -3,7 +3,7 @@
 //! Prints ms/frame of `Segmenter::process` and of each stage done by hand.
 use std::time::{Duration, Instant};
 
-use aifx::composite::Effect;
+use aifx::composite::{AlphaRows, Coverage, Effect, SPAN};
 use aifx::frame::{OwnedFrame, PixelFormat};
 use aifx::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
 use aifx::sample::frame_to_tensor;
@@ -57,16 +57,6 @@ fn main() {
         }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / frames as f64;
-    if std::env::var("SAMPLE_ONLY").is_ok() {
-        aifx::parallel::on_pool(|| sample_only(&mut f));
-        aifx::parallel::on_pool(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap()
-                .install(|| sample_only(&mut f))
-        });
-    }
     println!(
         "{w}x{h} {format:?} {effect:?}: process {:.2} ms/frame",
         ms(total)
@@ -75,7 +65,6 @@ fn main() {
     // The same work stage by stage.
     let model = load_model(&settings).unwrap();
     let mut t = [Duration::ZERO; 5];
-    let mut first = true;
     let mut scratch = AlphaScratch::default();
     let mut comp = aifx::composite::Compositor::new();
     for _ in 0..frames {
@@ -95,46 +84,33 @@ fn main() {
             let s = Instant::now();
             let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
             t[3] += s.elapsed();
-            if t[3] <= Duration::from_secs(1) && std::mem::replace(&mut first, false) {
-                // First round: how much of the frame is along the silhouette.
-                use aifx::composite::{AlphaRows, Coverage, SPAN};
-                let mut cover = vec![Coverage::Mixed; w.div_ceil(SPAN)];
-                let mut counts = [0usize; 3];
-                for y in 0..h {
-                    alpha.coverage(y, &mut cover);
-                    for c in &cover {
-                        counts[*c as usize] += 1;
-                    }
-                }
-                let n: usize = counts.iter().sum();
-                let mut img = image::GrayImage::new(w.div_ceil(SPAN) as u32, h as u32);
-                for y in 0..h {
-                    alpha.coverage(y, &mut cover);
-                    for (x, c) in cover.iter().enumerate() {
-                        img.put_pixel(
-                            x as u32,
-                            y as u32,
-                            image::Luma([[0u8, 255, 128][*c as usize]]),
-                        );
-                    }
-                }
-                img.save("/tmp/coverage.png").unwrap();
-                let mi = image::GrayImage::from_fn(256, 256, |x, y| {
-                    image::Luma([(m.data[(y * 256 + x) as usize] * 255.0) as u8])
-                });
-                mi.save("/tmp/mask.png").unwrap();
-                println!(
-                    "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
-                    100.0 * counts[0] as f64 / n as f64,
-                    100.0 * counts[1] as f64 / n as f64,
-                    100.0 * counts[2] as f64 / n as f64
-                );
-            }
             let s = Instant::now();
             comp.render(&mut view, &alpha, &settings.composite).unwrap();
             t[4] += s.elapsed();
         });
     }
+    // How much of the frame is along the silhouette (alpha computed pixel by pixel).
+    f.planes.clone_from(&source.planes);
+    let view = f.view();
+    let (tensor, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+    let m = infer(&model, &tensor).unwrap();
+    let c = guided_coefficients(&m, &luma, 1, 1e-3);
+    let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
+    let mut cover = vec![Coverage::Mixed; w.div_ceil(SPAN)];
+    let mut counts = [0usize; 3];
+    for y in 0..h {
+        alpha.coverage(y, &mut cover);
+        for c in &cover {
+            counts[*c as usize] += 1;
+        }
+    }
+    let share = |k: usize| 100.0 * counts[k] as f64 / counts.iter().sum::<usize>() as f64;
+    println!(
+        "spans: background {:.1} %, person {:.1} %, mixed {:.1} %",
+        share(Coverage::Background as usize),
+        share(Coverage::Person as usize),
+        share(Coverage::Mixed as usize)
+    );
     println!(
         "sample {:.2} infer {:.2} guided {:.2} alpha-setup {:.2} render {:.2} ms",
         ms(t[0]),
@@ -143,39 +119,4 @@ fn main() {
         ms(t[3]),
         ms(t[4])
     );
-}
-
-#[allow(dead_code)]
-fn sample_only(f: &mut OwnedFrame) {
-    let view = f.view();
-    let t = Instant::now();
-    for _ in 0..200 {
-        std::hint::black_box(frame_to_tensor(
-            &view,
-            256,
-            256,
-            InputRange::UNIT,
-            Sampling::Corners,
-        ));
-    }
-    println!("sample alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
-    let (_, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
-    let m = aifx::mask::Mask::new(
-        256,
-        256,
-        (0..65536)
-            .map(|i| if (i % 256) < 100 { 1.0 } else { 0.0 })
-            .collect(),
-    );
-    let t = Instant::now();
-    for _ in 0..200 {
-        std::hint::black_box(guided_coefficients(&m, &luma, 1, 1e-3));
-    }
-    println!("guided alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
-    let mut data = vec![0.5f32; 65536];
-    let t = Instant::now();
-    for _ in 0..200 {
-        aifx::mask::box_blur(&mut data, 256, 256, 1);
-    }
-    println!("box blur alone {:.3} ms", t.elapsed().as_secs_f64() * 5.0);
 }
