@@ -398,32 +398,32 @@ fn alpha_span(
     }
 }
 
-/// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
-/// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.
-pub fn alpha_plane(
-    frame: &FrameMut<'_>,
-    mask: &Mask,
-    coefficients: Option<&Coefficients>,
-    alpha: &mut Vec<u8>,
-    scratch: &mut AlphaScratch,
-) {
-    use crate::composite::AlphaRows;
-    let (w, h) = (frame.width, frame.height);
-    alpha.resize(w * h, 0);
-    let src = MaskAlpha::new(frame, mask, coefficients, scratch);
-    alpha.par_chunks_mut(w).enumerate().for_each_init(
-        || vec![Coverage::Mixed; w.div_ceil(SPAN)],
-        |cover, (y, out)| {
-            src.coverage(y, cover);
-            src.row(y, frame.row(0, y), cover, out);
-        },
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::composite::AlphaRows;
     use crate::frame::{OwnedFrame, PixelFormat};
+
+    /// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
+    /// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.
+    fn alpha_plane(
+        frame: &FrameMut<'_>,
+        mask: &Mask,
+        coefficients: Option<&Coefficients>,
+        alpha: &mut Vec<u8>,
+        scratch: &mut AlphaScratch,
+    ) {
+        let (w, h) = (frame.width, frame.height);
+        alpha.resize(w * h, 0);
+        let src = MaskAlpha::new(frame, mask, coefficients, scratch);
+        alpha.par_chunks_mut(w).enumerate().for_each_init(
+            || vec![Coverage::Mixed; w.div_ceil(SPAN)],
+            |cover, (y, out)| {
+                src.coverage(y, cover);
+                src.row(y, frame.row(0, y), cover, out);
+            },
+        );
+    }
 
     #[test]
     fn flat_guide_reproduces_the_mask() {
