@@ -106,7 +106,17 @@ impl Graph {
         }
         let mut flags = keep.into_iter();
         self.nodes.retain(|_| flags.next().unwrap_or(false));
-        self.initializers.retain(|i| needed.contains(&i.name));
+        self.drop_unused_initializers();
+    }
+
+    /// Drops the initializers no node reads.
+    pub fn drop_unused_initializers(&mut self) {
+        let read: std::collections::HashSet<&str> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter().map(String::as_str))
+            .collect();
+        self.initializers.retain(|i| read.contains(i.name.as_str()));
     }
 
     pub fn const_f32(&mut self, hint: &str, dims: &[usize], data: Vec<f32>) -> String {

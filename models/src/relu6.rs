@@ -16,73 +16,99 @@ use std::collections::HashMap;
 
 use crate::onnx::{Attr, Data, Graph, Node};
 
-/// Operators through which a positive scale passes unchanged (`f(k·x) = k·f(x)` for their
-/// first input): pooling, layout changes, linear resizing, and padding with zeros.
-fn passes_scale(g: &Graph, n: &Node) -> bool {
-    match n.op_type.as_str() {
-        "Relu" | "MaxPool" | "AveragePool" | "Reshape" | "Transpose" | "Resize" | "Upsample"
-        | "DepthToSpace" | "SpaceToDepth" => true,
-        "Pad" => n
-            .inputs
-            .get(2)
-            .is_none_or(|c| c.is_empty() || scalar(g, c) == Some(0.0)),
-        _ => false,
-    }
+/// Lookups the pass needs, built once (a model file is untrusted input: no scan of the whole
+/// graph per node).
+struct Index {
+    /// Initializer position by name.
+    init: HashMap<String, usize>,
+    /// How many node inputs and graph outputs read each value.
+    uses: HashMap<String, usize>,
 }
 
-/// The single f32 value of an initializer, if it is one.
-fn scalar(g: &Graph, name: &str) -> Option<f32> {
-    g.initializers
-        .iter()
-        .find(|i| i.name == name)
-        .and_then(|i| match &i.data {
+impl Index {
+    fn new(g: &Graph, nodes: &[Node]) -> Self {
+        let mut uses = HashMap::new();
+        for name in nodes
+            .iter()
+            .flat_map(|n| &n.inputs)
+            .chain(g.outputs.iter().map(|o| &o.name))
+        {
+            *uses.entry(name.clone()).or_insert(0) += 1;
+        }
+        Self {
+            init: (g.initializers.iter().enumerate())
+                .map(|(k, i)| (i.name.clone(), k))
+                .collect(),
+            uses,
+        }
+    }
+
+    /// The single f32 value of an initializer, if it is one.
+    fn scalar(&self, g: &Graph, name: &str) -> Option<f32> {
+        match &g.initializers[*self.init.get(name)?].data {
             Data::F32(v) if v.len() == 1 => Some(v[0]),
             _ => None,
+        }
+    }
+
+    /// True when input `slot` of `n` is a float initializer (absent optional inputs count).
+    fn constant_input(&self, g: &Graph, n: &Node, slot: usize) -> bool {
+        n.inputs.get(slot).is_none_or(|name| {
+            name.is_empty()
+                || self
+                    .init
+                    .get(name)
+                    .is_some_and(|&k| matches!(g.initializers[k].data, Data::F32(_)))
         })
-}
+    }
 
-/// True for `Clip(x, 0, 6)` with constant bounds.
-fn is_relu6(g: &Graph, n: &Node) -> bool {
-    n.op_type == "Clip"
-        && n.inputs.len() == 3
-        && scalar(g, &n.inputs[1]) == Some(0.0)
-        && scalar(g, &n.inputs[2]) == Some(6.0)
-}
+    /// True for `Clip(x, 0, 6)` with constant bounds.
+    fn is_relu6(&self, g: &Graph, n: &Node) -> bool {
+        n.op_type == "Clip"
+            && n.inputs.len() == 3
+            && self.scalar(g, &n.inputs[1]) == Some(0.0)
+            && self.scalar(g, &n.inputs[2]) == Some(6.0)
+    }
 
-/// True when input `slot` of node `node` is a float initializer (absent optional inputs count).
-fn constant_input(g: &Graph, node: usize, slot: usize) -> bool {
-    g.nodes[node].inputs.get(slot).is_none_or(|name| {
-        name.is_empty()
-            || g.initializers
-                .iter()
-                .any(|i| i.name == *name && matches!(i.data, Data::F32(_)))
-    })
-}
+    /// Operators through which a positive scale passes unchanged (`f(k·x) = k·f(x)` for their
+    /// first input): pooling, layout changes, linear resizing, and padding with zeros.
+    fn passes_scale(&self, g: &Graph, n: &Node) -> bool {
+        match n.op_type.as_str() {
+            "Relu" | "MaxPool" | "AveragePool" | "Reshape" | "Transpose" | "Resize"
+            | "Upsample" | "DepthToSpace" | "SpaceToDepth" => true,
+            "Pad" => n
+                .inputs
+                .get(2)
+                .is_none_or(|c| c.is_empty() || self.scalar(g, c) == Some(0.0)),
+            _ => false,
+        }
+    }
 
-/// Multiplies an initializer by `k`, first giving this use its own copy when others share it.
-fn scale_initializer(g: &mut Graph, node: usize, slot: usize, k: f32) {
-    let name = g.nodes[node].inputs[slot].clone();
-    let uses = g
-        .nodes
-        .iter()
-        .flat_map(|n| &n.inputs)
-        .filter(|i| **i == name)
-        .count();
-    let Some(idx) = g.initializers.iter().position(|i| i.name == name) else {
-        return; // an absent optional bias
-    };
-    let idx = if uses > 1 {
-        let mut copy = g.initializers[idx].clone();
-        copy.name = g.fresh(&name);
-        g.nodes[node].inputs[slot] = copy.name.clone();
-        g.initializers.push(copy);
-        g.initializers.len() - 1
-    } else {
-        idx
-    };
-    if let Data::F32(v) = &mut g.initializers[idx].data {
-        for x in v {
-            *x *= k;
+    /// Multiplies input `slot` of `n` (an initializer, or an absent optional input) by `k`,
+    /// first giving this use its own copy when others share it.
+    fn scale_input(&mut self, g: &mut Graph, n: &mut Node, slot: usize, k: f32) {
+        let Some(name) = n.inputs.get(slot).cloned() else {
+            return;
+        };
+        let Some(&idx) = self.init.get(&name) else {
+            return; // an absent optional bias
+        };
+        let idx = if self.uses.get(&name).copied().unwrap_or(0) > 1 {
+            let mut copy = g.initializers[idx].clone();
+            copy.name = g.fresh(&name);
+            *self.uses.entry(name).or_insert(1) -= 1;
+            self.uses.insert(copy.name.clone(), 1);
+            self.init.insert(copy.name.clone(), g.initializers.len());
+            n.inputs[slot] = copy.name.clone();
+            g.initializers.push(copy);
+            g.initializers.len() - 1
+        } else {
+            idx
+        };
+        if let Data::F32(v) = &mut g.initializers[idx].data {
+            for x in v {
+                *x *= k;
+            }
         }
     }
 }
@@ -90,112 +116,99 @@ fn scale_initializer(g: &mut Graph, node: usize, slot: usize, k: f32) {
 /// Applies the rewrite to a whole graph (nodes in topological order, as the converter emits
 /// them). Returns how many clips became `HardSigmoid`.
 pub fn rescale_relu6(g: &mut Graph) -> usize {
+    let nodes = std::mem::take(&mut g.nodes);
+    let mut ix = Index::new(g, &nodes);
     let mut scale: HashMap<String, f32> = HashMap::new();
-    let consumers = |g: &Graph, name: &str| -> usize {
-        g.nodes
-            .iter()
-            .flat_map(|n| &n.inputs)
-            .filter(|i| *i == name)
-            .count()
-            + usize::from(g.outputs.iter().any(|o| o.name == name))
-    };
-    let producer = |g: &Graph, name: &str| g.nodes.iter().position(|n| n.outputs[0] == name);
+    // Where each value is produced in the rewritten list.
+    let mut producer: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Node> = Vec::with_capacity(nodes.len());
     let mut rewritten = 0;
-    let mut i = 0;
-    while i < g.nodes.len() {
-        let k_of = |scale: &HashMap<String, f32>, name: &str| *scale.get(name).unwrap_or(&1.0);
-        let node = g.nodes[i].clone();
-        let ks: Vec<f32> = node.inputs.iter().map(|n| k_of(&scale, n)).collect();
-        let out = node.outputs[0].clone();
+    for mut node in nodes {
+        let ks: Vec<f32> = node
+            .inputs
+            .iter()
+            .map(|n| *scale.get(n).unwrap_or(&1.0))
+            .collect();
+        let value = node.outputs[0].clone();
         let from_add = node
             .inputs
             .first()
-            .and_then(|x| producer(g, x))
-            .is_some_and(|p| g.nodes[p].op_type == "Add");
-        if is_relu6(g, &node) && (from_add || ks[0] != 1.0) {
+            .and_then(|x| producer.get(x))
+            .is_some_and(|&p| out[p].op_type == "Add");
+        if ix.is_relu6(g, &node) && (from_add || ks[0] != 1.0) {
             // clip(k·x, 0, 6) / 6 = clamp(k/6 · x, 0, 1)
-            g.nodes[i] = Node {
+            node = Node {
                 op_type: "HardSigmoid".into(),
                 inputs: vec![node.inputs[0].clone()],
-                outputs: vec![out.clone()],
+                outputs: vec![value.clone()],
                 attrs: vec![
                     ("alpha".into(), Attr::Float(ks[0] / 6.0)),
                     ("beta".into(), Attr::Float(0.0)),
                 ],
             };
-            scale.insert(out, 6.0);
+            scale.insert(value.clone(), 6.0);
             rewritten += 1;
         } else if ks.iter().all(|&k| k == 1.0) {
             // Nothing scaled reaches this node.
         } else if matches!(node.op_type.as_str(), "Conv" | "ConvTranspose")
             && ks[0] != 1.0
             && ks[1..].iter().all(|&k| k == 1.0)
-            && constant_input(g, i, 1)
+            && ix.constant_input(g, &node, 1)
         {
-            scale_initializer(g, i, 1, ks[0]);
-        } else if passes_scale(g, &node) && ks[1..].iter().all(|&k| k == 1.0) {
-            scale.insert(out, ks[0]);
+            ix.scale_input(g, &mut node, 1, ks[0]);
+        } else if ix.passes_scale(g, &node) && ks[1..].iter().all(|&k| k == 1.0) {
+            scale.insert(value.clone(), ks[0]);
         } else if node.op_type == "Add" && node.inputs.len() == 2 && ks[0] != ks[1] {
             // Bring the other side, a convolution's output read only here, to this scale.
             let (scaled, other) = if ks[0] != 1.0 { (0, 1) } else { (1, 0) };
             let k = ks[scaled];
-            let conv = producer(g, &node.inputs[other]).filter(|&p| {
-                g.nodes[p].op_type == "Conv"
+            let conv = producer.get(&node.inputs[other]).copied().filter(|&p| {
+                out[p].op_type == "Conv"
                     && ks[other] == 1.0
-                    && consumers(g, &node.inputs[other]) == 1
-                    && constant_input(g, p, 1)
-                    && constant_input(g, p, 2)
+                    && ix.uses.get(&node.inputs[other]) == Some(&1)
+                    && ix.constant_input(g, &out[p], 1)
+                    && ix.constant_input(g, &out[p], 2)
             });
             if let Some(p) = conv {
-                for slot in 1..g.nodes[p].inputs.len().min(3) {
-                    scale_initializer(g, p, slot, 1.0 / k);
+                for slot in 1..3 {
+                    ix.scale_input(g, &mut out[p], slot, 1.0 / k);
                 }
                 scale.insert(node.inputs[other].clone(), k);
-                scale.insert(out, k);
+                scale.insert(value.clone(), k);
             } else {
-                i += unscale_inputs(g, i, &ks);
+                unscale_inputs(g, &mut node, &ks, &mut out);
             }
         } else if node.op_type == "Add" && ks[0] == ks[1] {
-            scale.insert(out, ks[0]);
+            scale.insert(value.clone(), ks[0]);
         } else {
-            i += unscale_inputs(g, i, &ks);
+            unscale_inputs(g, &mut node, &ks, &mut out);
         }
-        i += 1;
+        producer.insert(value, out.len());
+        out.push(node);
     }
+    g.nodes = out;
     // The clips' bounds are no longer read (ONNX Runtime would warn about each).
-    let used: std::collections::HashSet<String> = g
-        .nodes
-        .iter()
-        .flat_map(|n| n.inputs.iter().cloned())
-        .collect();
-    g.initializers.retain(|init| used.contains(&init.name));
+    g.drop_unused_initializers();
     rewritten
 }
 
-/// Puts a `Mul` back to true values in front of every scaled input of node `i`; returns how
-/// many nodes were inserted before it.
-fn unscale_inputs(g: &mut Graph, i: usize, ks: &[f32]) -> usize {
-    let mut inserted = 0;
+/// Puts a `Mul` back to true values in front of every scaled input of `node`, appending the
+/// multiplications to `out` (before `node` itself is appended).
+fn unscale_inputs(g: &mut Graph, node: &mut Node, ks: &[f32], out: &mut Vec<Node>) {
     for (slot, &k) in ks.iter().enumerate() {
         if k == 1.0 {
             continue;
         }
-        let x = g.nodes[i + inserted].inputs[slot].clone();
         let c = g.const_f32("scale", &[], vec![k]);
         let y = g.fresh("unscaled");
-        g.nodes.insert(
-            i + inserted,
-            Node {
-                op_type: "Mul".into(),
-                inputs: vec![x, c],
-                outputs: vec![y.clone()],
-                attrs: vec![],
-            },
-        );
-        inserted += 1;
-        g.nodes[i + inserted].inputs[slot] = y;
+        out.push(Node {
+            op_type: "Mul".into(),
+            inputs: vec![node.inputs[slot].clone(), c],
+            outputs: vec![y.clone()],
+            attrs: vec![],
+        });
+        node.inputs[slot] = y;
     }
-    inserted
 }
 
 #[cfg(test)]
