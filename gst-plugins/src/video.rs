@@ -1,5 +1,5 @@
 //! What the elements share: the formats they process natively, colorimetry, the device
-//! property's enum, and mapping a GStreamer frame as an `aifx` frame view.
+//! and threads properties, and mapping a GStreamer frame as an `aifx` frame view.
 
 use aifx::frame::{FrameMut, OwnedFrame, PixelFormat, Plane, YuvMatrix};
 use aifx::Device;
@@ -15,6 +15,27 @@ pub const FORMATS: [gst_video::VideoFormat; 6] = [
     gst_video::VideoFormat::I420,
     gst_video::VideoFormat::Nv12,
 ];
+
+/// Default of every element's `threads` property (0 = one per core).
+pub const DEFAULT_THREADS: u32 = 0;
+
+/// The `device` and `threads` properties, the same on every element that runs a model.
+pub fn runtime_properties() -> [glib::ParamSpec; 2] {
+    [
+        glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
+            .nick("Device")
+            .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("threads")
+            .nick("Threads")
+            .blurb("Inference threads (0 = one per core)")
+            .maximum(256)
+            .default_value(DEFAULT_THREADS)
+            .mutable_playing()
+            .build(),
+    ]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[repr(u32)]

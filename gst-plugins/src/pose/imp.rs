@@ -21,7 +21,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::{PoseMeta, PosePerson};
-use crate::video::{pad_templates, pixel_format, with_frame_mut, DeviceKind};
+use crate::video::{
+    pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -40,7 +42,6 @@ const DEFAULT_DRAW_MASK: bool = false;
 const DEFAULT_LINE_WIDTH: f64 = 3.0;
 const DEFAULT_POINT_RADIUS: f64 = 4.0;
 const DEFAULT_POST_MESSAGES: bool = false;
-const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_INTERVAL: u32 = 1;
 
 #[derive(Debug, Clone)]
@@ -171,18 +172,6 @@ impl ObjectImpl for Pose {
                     .default_value(DEFAULT_POST_MESSAGES)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
-                    .nick("Device")
-                    .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("Inference threads (0 = one per core)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
-                    .mutable_playing()
-                    .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Run the models on one frame in N and reuse the landmarks in between")
@@ -192,6 +181,9 @@ impl ObjectImpl for Pose {
                     .mutable_playing()
                     .build(),
             ]
+            .into_iter()
+            .chain(runtime_properties())
+            .collect()
         });
         PROPERTIES.as_ref()
     }

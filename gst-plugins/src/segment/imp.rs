@@ -20,7 +20,9 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::MaskMeta;
-use crate::video::{pad_templates, pixel_format, with_frame_mut, DeviceKind};
+use crate::video::{
+    pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -40,7 +42,6 @@ const DEFAULT_INTERVAL: u32 = 1;
 const DEFAULT_SMOOTHING: f64 = 0.7;
 const DEFAULT_EDGE_REFINE: bool = true;
 const DEFAULT_ASYNC: bool = false;
-const DEFAULT_THREADS: u32 = 0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[repr(u32)]
@@ -253,19 +254,10 @@ impl ObjectImpl for Segment {
                     .default_value(DEFAULT_ASYNC)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
-                    .nick("Device")
-                    .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("Inference threads (0 = one per core)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
-                    .mutable_playing()
-                    .build(),
             ]
+            .into_iter()
+            .chain(runtime_properties())
+            .collect()
         });
         PROPERTIES.as_ref()
     }
