@@ -69,3 +69,14 @@ pub fn harness(
 
 #[allow(unused_imports)]
 pub use gstaifx::video::{buffer_from_frame as to_buffer, frame_from_buffer as from_buffer};
+
+/// A flush (start and stop) through a harness, then caps and a new segment, as a seek does.
+#[allow(dead_code)]
+pub fn flush(h: &mut gst_check::Harness, info: &gst_video::VideoInfo) {
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    h.set_src_caps(info.to_caps().unwrap());
+    let _ = h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+}

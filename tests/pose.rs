@@ -3,7 +3,7 @@
 mod common;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
-use common::{from_buffer, harness, init, to_buffer};
+use common::{flush, from_buffer, harness, init, to_buffer};
 use gst::prelude::*;
 use gstaifx::meta::PoseMeta;
 
@@ -183,12 +183,7 @@ fn messages_interval_and_flush() {
         })
         .collect();
     assert_eq!(ids, vec![1, 1, 1, 1]);
-    assert!(hns.push_event(gst::event::FlushStart::new()));
-    assert!(hns.push_event(gst::event::FlushStop::new(true)));
-    hns.set_src_caps(info.to_caps().unwrap());
-    let _ = hns.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-        gst::ClockTime,
-    >::new()));
+    flush(&mut hns, &info);
     let after = PoseMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
     assert_eq!(
         after.persons[0].id, 2,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{from_buffer, init, to_buffer};
+use common::{flush, from_buffer, init, to_buffer};
 
 use std::path::PathBuf;
 
@@ -469,12 +469,7 @@ fn flush_and_eos_reset_temporal_state() {
         "smoothing carries state between frames"
     );
     // ...until a flush resets it: the next frame is as if it were the first.
-    assert!(hns.push_event(gst::event::FlushStart::new()));
-    assert!(hns.push_event(gst::event::FlushStop::new(true)));
-    hns.set_src_caps(info.to_caps().unwrap());
-    let _ = hns.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-        gst::ClockTime,
-    >::new()));
+    flush(&mut hns, &info);
     let after = MaskMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
     assert_eq!(after.data, first.data);
 }
