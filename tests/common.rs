@@ -80,3 +80,13 @@ pub fn flush(h: &mut gst_check::Harness, info: &gst_video::VideoInfo) {
         gst::ClockTime,
     >::new()));
 }
+
+/// opencv-doc's messi5.jpg as interleaved RGB, with its width and height.
+#[allow(dead_code)]
+pub fn messi() -> (Vec<u8>, usize, usize) {
+    let img = image::open("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    (img.into_raw(), w, h)
+}

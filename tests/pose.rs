@@ -3,17 +3,9 @@
 mod common;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
-use common::{flush, from_buffer, harness, init, to_buffer};
+use common::{flush, from_buffer, harness, init, messi, to_buffer};
 use gst::prelude::*;
 use gstaifx::meta::PoseMeta;
-
-fn messi() -> (Vec<u8>, usize, usize) {
-    let img = image::open("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
-        .unwrap()
-        .to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    (img.into_raw(), w, h)
-}
 
 fn run_once(props: &[(&str, &str)], frame: &OwnedFrame) -> (OwnedFrame, PoseMeta) {
     let (buf, info) = to_buffer(frame);

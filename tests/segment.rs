@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{flush, from_buffer, init, to_buffer};
+use common::{flush, from_buffer, init, messi, to_buffer};
 
 use std::path::PathBuf;
 
@@ -21,14 +21,6 @@ fn run_once(props: &[(&str, &str)], frame: &OwnedFrame) -> (OwnedFrame, MaskMeta
     let out = h.push_and_pull(buf).expect("segment returns the frame");
     let meta = MaskMeta::get(&out).expect("mask meta on the buffer");
     (from_buffer(&out, &info, frame.format), meta)
-}
-
-fn messi() -> (Vec<u8>, usize, usize) {
-    let img = image::open("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
-        .unwrap()
-        .to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    (img.into_raw(), w, h)
 }
 
 #[test]
