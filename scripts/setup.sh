@@ -7,8 +7,10 @@
 #   4. release build of the workspace
 #   5. TFLite models extracted from the mediapipe wheel and converted to ONNX
 #      → ${XDG_DATA_HOME:-~/.local/share}/aifx/models
-#   6. Python venvs for the references (ai-edge-litert, MediaPipe) and the reference tensors
-#      they compute → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
+#   6. Python venvs for the references (ai-edge-litert, MediaPipe), installed from the
+#      hash-locked tests/reference/requirements-{ref,mediapipe}.txt (regenerate them with
+#      scripts/lock-reference.sh), and the reference tensors they compute
+#      → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
 #
 # A second run finds every step done and changes nothing.
 set -euo pipefail
@@ -25,8 +27,8 @@ ORT_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
 MP_REQ=mediapipe==0.10.14
 MP_WHEEL=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 MP_SHA256=a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4
-REF_REQS=(ai-edge-litert==2.3.0 numpy==2.4.6 scikit-image==0.26.0 pillow==13.0.0)
-MP_REQS=(protobuf==4.25.9 numpy==2.4.6 scikit-image==0.26.0)
+REF_LOCK=$ROOT/tests/reference/requirements-ref.txt
+MP_LOCK=$ROOT/tests/reference/requirements-mediapipe.txt
 
 APT_PACKAGES=(
   pkg-config libclang-dev
@@ -36,6 +38,24 @@ APT_PACKAGES=(
 )
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
+
+# The pinned wheels (onnxruntime, mediapipe and the locked reference venvs) are cp311.
+step_python() {
+  local found
+  found=$("$PYTHON" -c 'import sys; print(sys.implementation.name, "%d.%d" % sys.version_info[:2])' 2>/dev/null) ||
+    found="not a working Python"
+  if [ "$found" != "cpython 3.11" ]; then
+    say "ERROR: the pinned wheels are cp311 and need CPython 3.11, but PYTHON=$PYTHON is $found."
+    echo "Install it (sudo apt-get install -y python3.11 python3.11-venv), then run the command" \
+      "again with it, e.g. PYTHON=python3.11 make test"
+    exit 1
+  fi
+  if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    say "ERROR: $PYTHON cannot create venvs. Run this, then run the command again:"
+    echo "sudo apt-get install -y python3.11-venv"
+    exit 1
+  fi
+}
 
 step_apt() {
   local missing=()
@@ -98,44 +118,73 @@ step_models() {
   "$bin" convert | sed 's/^/  /'
 }
 
-# venv DIR REQUIREMENTS...
+# venv DIR LOCK [REQUIREMENT SHA256]: installs the hash-locked requirements file LOCK (every
+# package pinned with its sha256). REQUIREMENT, if given, is installed first from the checked
+# wheel in $WHEELS (pip would otherwise fetch it again: it prefers an index link to a
+# --find-links file of the same version). The stamp is LOCK's sha256, so editing the lock
+# recreates the venv.
 step_venv() {
-  local dir=$1
-  shift
-  local want="$*"
+  local dir=$1 lock=$2
+  local want
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.aifx-reqs" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
-  say "creating $dir"
+  say "creating $dir from ${lock#"$ROOT"/}"
   rm -rf "$dir"
   "$PYTHON" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  local pip=("$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --only-binary=:all:)
+  if [ $# -ge 4 ]; then
+    "${pip[@]}" --no-index --no-deps --find-links "$WHEELS" -r <(echo "$3 --hash=sha256:$4")
+  fi
+  "${pip[@]}" -r "$lock"
+  local problems
+  if ! problems=$("$dir/bin/pip" check --disable-pip-version-check); then
+    say "ERROR: $dir has broken requirements:"
+    echo "$problems"
+    exit 1
+  fi
   echo "$want" >"$dir/.aifx-reqs"
+}
+
+# Log lines that TFLite, absl and protobuf print on stderr on a successful reference run.
+REF_NOISE='^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$'
+REF_NOISE+='|^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$'
+REF_NOISE+='|^W[0-9]{4} .* inference_feedback_manager\.cc:[0-9]+\] Feedback manager requires a model with a single signature'
+REF_NOISE+='|SymbolDatabase\.GetPrototype\(\) is deprecated'
+
+# denoise CMD...: runs CMD with the REF_NOISE lines dropped from its stderr (everything else,
+# errors and tracebacks included, still reaches stderr); returns CMD's exit status.
+denoise() {
+  { "$@" 2>&1 1>&3 3>&- | { grep -Ev "$REF_NOISE" || true; } >&2; } 3>&1
 }
 
 step_reference() {
   local out=$CACHE/reference
   local stamp
-  stamp=$(cat "$ROOT/tests/reference/"*.py "$ROOT/models/catalog.toml" | sha256sum | cut -d' ' -f1)
+  stamp=$(cat "$ROOT/tests/reference/"*.py "$ROOT/tests/reference/"requirements-*.txt "$ROOT/models/catalog.toml" |
+    sha256sum | cut -d' ' -f1)
   if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
     return 0
   fi
   say "computing reference tensors (ai-edge-litert) and masks (MediaPipe) in $out"
   rm -rf "$out"
   mkdir -p "$out"
-  "$CACHE/venv-ref/bin/python" "$ROOT/tests/reference/litert_reference.py" \
-    "$ROOT/models/catalog.toml" "$DATA/models/tflite" "$out" 2>/dev/null
-  "$CACHE/venv-mediapipe/bin/python" "$ROOT/tests/reference/mediapipe_reference.py" "$out/mediapipe" 2>/dev/null
+  denoise "$CACHE/venv-ref/bin/python" "$ROOT/tests/reference/litert_reference.py" \
+    "$ROOT/models/catalog.toml" "$DATA/models/tflite" "$out"
+  denoise "$CACHE/venv-mediapipe/bin/python" "$ROOT/tests/reference/mediapipe_reference.py" "$out/mediapipe"
   echo "$stamp" >"$out/.stamp"
 }
 
+step_python
 step_apt
 step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
 step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
 step_ort
 step_build
 step_models
-step_venv "$CACHE/venv-ref" "${REF_REQS[@]}"
-step_venv "$CACHE/venv-mediapipe" "$WHEELS/$MP_WHEEL" "${MP_REQS[@]}"
+grep -q "sha256:$MP_SHA256" "$MP_LOCK" || { say "ERROR: $MP_LOCK lacks mediapipe's sha256 $MP_SHA256"; exit 1; }
+step_venv "$CACHE/venv-ref" "$REF_LOCK"
+step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"
 step_reference
 say "ready: runtime files in $DATA, references in $CACHE"

@@ -8,6 +8,7 @@ use gst::glib;
 
 pub mod meta;
 pub mod pose;
+pub mod props;
 pub mod segment;
 pub mod video;
 

@@ -97,7 +97,7 @@ fn selfie_masks_match_mediapipe() {
                 tw,
                 th,
                 InputRange::UNIT,
-                Sampling::Corners,
+                Sampling::Asymmetric,
             );
             let out = s.run(&entry.input_shape, &input).unwrap();
             let ours = resize_plane(&out[0].data, tw, th, p.width, p.height);

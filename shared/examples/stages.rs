@@ -3,11 +3,12 @@
 //! Prints ms/frame of `Segmenter::process` and of each stage done by hand.
 use std::time::{Duration, Instant};
 
-use aifx::composite::{AlphaRows, Coverage, Effect, SPAN};
 use aifx::frame::{OwnedFrame, PixelFormat};
-use aifx::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
 use aifx::sample::frame_to_tensor;
-use aifx::segmenter::{infer, load_model, SegmentSettings, Segmenter};
+use aifx::segment::coverage::{AlphaRows, Coverage, SPAN};
+use aifx::segment::refine::{guided_coefficients, AlphaScratch, MaskAlpha};
+use aifx::segment::segmenter::{infer, load_model};
+use aifx::segment::{Effect, SegmentSettings, Segmenter};
 use aifx::tensor::{InputRange, Sampling};
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
@@ -66,14 +67,14 @@ fn main() {
     let model = load_model(&settings).unwrap();
     let mut t = [Duration::ZERO; 5];
     let mut scratch = AlphaScratch::default();
-    let mut comp = aifx::composite::Compositor::new();
+    let mut comp = aifx::segment::Compositor::new();
     for _ in 0..frames {
         f.planes.clone_from(&source.planes);
         aifx::parallel::on_pool(|| {
             let mut view = f.view();
             let s = Instant::now();
             let (tensor, luma) =
-                frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+                frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Asymmetric);
             t[0] += s.elapsed();
             let s = Instant::now();
             let m = infer(&model, &tensor).unwrap();
@@ -92,7 +93,7 @@ fn main() {
     // How much of the frame is along the silhouette (alpha computed pixel by pixel).
     f.planes.clone_from(&source.planes);
     let view = f.view();
-    let (tensor, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Corners);
+    let (tensor, luma) = frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Asymmetric);
     let m = infer(&model, &tensor).unwrap();
     let c = guided_coefficients(&m, &luma, 1, 1e-3);
     let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);

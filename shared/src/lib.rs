@@ -4,21 +4,18 @@
 //! cache ([`session`]), model lookup ([`paths`]) and the image helpers the effects build on.
 //! Elements and the OBS filter are thin adapters over this crate.
 
-pub mod blur;
-pub mod composite;
 pub mod device;
 pub mod error;
 pub mod frame;
-pub mod mask;
 pub mod parallel;
 pub mod paths;
 pub mod pose;
-pub mod refine;
 pub mod runtime;
 pub mod sample;
-pub mod segmenter;
+pub mod segment;
 pub mod session;
 pub mod tensor;
+pub mod worker;
 
 pub use device::Device;
 pub use error::{Error, Result};

@@ -10,23 +10,7 @@ use rayon::prelude::*;
 use multiversion::multiversion;
 
 use crate::frame::{FrameMut, PixelFormat, YuvMatrix};
-use crate::tensor::{InputRange, Sampling};
-
-/// Bilinear taps (i0, i1, weight of i1) for each destination coordinate.
-pub(crate) fn taps(src: usize, dst: usize, sampling: Sampling) -> Vec<(usize, usize, f32)> {
-    let scale = src as f32 / dst as f32;
-    (0..dst)
-        .map(|x| {
-            let s = match sampling {
-                Sampling::Corners => x as f32 * scale,
-                Sampling::HalfPixel => (x as f32 + 0.5) * scale - 0.5,
-            }
-            .clamp(0.0, (src - 1) as f32);
-            let i = s.floor() as usize;
-            (i, (i + 1).min(src - 1), s - i as f32)
-        })
-        .collect()
-}
+use crate::tensor::{taps, InputRange, Sampling};
 
 #[inline]
 fn lerp(a: f32, b: f32, t: f32) -> f32 {
@@ -310,12 +294,12 @@ mod tests {
             16,
             16,
             InputRange::UNIT,
-            Sampling::Corners,
+            Sampling::Asymmetric,
         );
         for format in PixelFormat::ALL {
             let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 5);
             let (got, luma) =
-                frame_to_tensor(&f.view(), 16, 16, InputRange::UNIT, Sampling::Corners);
+                frame_to_tensor(&f.view(), 16, 16, InputRange::UNIT, Sampling::Asymmetric);
             assert_eq!(luma.len(), 256);
             let worst = got
                 .iter()
@@ -332,7 +316,7 @@ mod tests {
     fn one_pixel_frames_work() {
         for format in PixelFormat::ALL {
             let mut f = OwnedFrame::from_rgb(format, 1, 1, &[10, 200, 30], 0);
-            let (t, _) = frame_to_tensor(&f.view(), 4, 4, InputRange::UNIT, Sampling::Corners);
+            let (t, _) = frame_to_tensor(&f.view(), 4, 4, InputRange::UNIT, Sampling::Asymmetric);
             assert_eq!(t.len(), 48);
             assert!((t[1] - 200.0 / 255.0).abs() < 0.03, "{format:?} {}", t[1]);
         }

@@ -1,7 +1,5 @@
 //! Turning pictures into model input tensors.
 
-use crate::sample::taps;
-
 /// The float range a model expects for pixel values 0..=255, e.g. `[0, 1]` or `[-1, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InputRange {
@@ -41,10 +39,27 @@ mod tests {
 /// How tensor pixels map onto the source picture when resampling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampling {
-    /// Tensor pixel `x` reads source `x·W/Wt` (MediaPipe's CPU image-to-tensor).
-    Corners,
+    /// Tensor pixel `x` reads source `x·W/Wt`: what ONNX's `Resize` calls "asymmetric"
+    /// (MediaPipe's CPU image-to-tensor).
+    Asymmetric,
     /// Tensor pixel `x` reads source `(x + 0.5)·W/Wt − 0.5` (pixel centres aligned).
     HalfPixel,
+}
+
+/// Bilinear taps (i0, i1, weight of i1) for each destination coordinate.
+pub(crate) fn taps(src: usize, dst: usize, sampling: Sampling) -> Vec<(usize, usize, f32)> {
+    let scale = src as f32 / dst as f32;
+    (0..dst)
+        .map(|x| {
+            let s = match sampling {
+                Sampling::Asymmetric => x as f32 * scale,
+                Sampling::HalfPixel => (x as f32 + 0.5) * scale - 0.5,
+            }
+            .clamp(0.0, (src - 1) as f32);
+            let i = s.floor() as usize;
+            (i, (i + 1).min(src - 1), s - i as f32)
+        })
+        .collect()
 }
 
 /// Resamples an RGB picture (3 bytes per pixel, rows `stride` bytes apart) bilinearly to
@@ -105,7 +120,7 @@ mod resample_tests {
     #[test]
     fn identity_size_is_a_copy() {
         let rgb: Vec<u8> = (0..2 * 2 * 3).map(|v| v as u8 * 10).collect();
-        for s in [Sampling::Corners, Sampling::HalfPixel] {
+        for s in [Sampling::Asymmetric, Sampling::HalfPixel] {
             let t = rgb_to_tensor(&rgb, 2, 2, 6, 2, 2, InputRange { lo: 0.0, hi: 255.0 }, s);
             let back: Vec<u8> = t.iter().map(|&v| v.round() as u8).collect();
             assert_eq!(back, rgb);
@@ -124,7 +139,7 @@ mod resample_tests {
             1,
             1,
             InputRange { lo: 0.0, hi: 255.0 },
-            Sampling::Corners,
+            Sampling::Asymmetric,
         );
         assert_eq!(t, vec![10.0, 20.0, 30.0]);
     }

@@ -21,6 +21,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::{PoseMeta, PosePerson};
+use crate::props::{assign, lock, unknown};
 use crate::video::{
     pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
 };
@@ -189,28 +190,37 @@ impl ObjectImpl for Pose {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
+        let mut s = lock(&self.settings);
         let name = pspec.name();
-        match name {
-            "max-persons" => s.max_persons = value.get().unwrap(),
-            "min-detection-confidence" => s.min_detection = value.get().unwrap(),
-            "min-tracking-confidence" => s.min_tracking = value.get().unwrap(),
-            "smoothing" => s.smoothing = value.get().unwrap(),
-            "draw" => s.draw = value.get().unwrap(),
-            "draw-mask" => s.draw_mask = value.get().unwrap(),
-            "line-width" => s.line_width = value.get().unwrap(),
-            "point-radius" => s.point_radius = value.get().unwrap(),
-            "post-messages" => s.post_messages = value.get().unwrap(),
-            "device" => s.device = value.get().unwrap(),
-            "threads" => s.threads = value.get().unwrap(),
-            "interval" => s.interval = value.get().unwrap(),
-            _ => unreachable!("unknown property {name}"),
+        let applied = match name {
+            "max-persons" => assign(&mut s.max_persons, value),
+            "min-detection-confidence" => assign(&mut s.min_detection, value),
+            "min-tracking-confidence" => assign(&mut s.min_tracking, value),
+            "smoothing" => assign(&mut s.smoothing, value),
+            "draw" => assign(&mut s.draw, value),
+            "draw-mask" => assign(&mut s.draw_mask, value),
+            "line-width" => assign(&mut s.line_width, value),
+            "point-radius" => assign(&mut s.point_radius, value),
+            "post-messages" => assign(&mut s.post_messages, value),
+            "device" => assign(&mut s.device, value),
+            "threads" => assign(&mut s.threads, value),
+            "interval" => assign(&mut s.interval, value),
+            _ => false,
+        };
+        drop(s);
+        if applied {
+            gst::info!(CAT, imp = self, "{name} set to {value:?}");
+        } else {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "cannot set {name} to {value:?}; keeping the old value"
+            );
         }
-        gst::info!(CAT, imp = self, "{name} set to {value:?}");
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
+        let s = lock(&self.settings);
         match pspec.name() {
             "max-persons" => s.max_persons.to_value(),
             "min-detection-confidence" => s.min_detection.to_value(),
@@ -224,7 +234,7 @@ impl ObjectImpl for Pose {
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
             "interval" => s.interval.to_value(),
-            other => unreachable!("unknown property {other}"),
+            _ => unknown(pspec),
         }
     }
 }
@@ -311,8 +321,8 @@ impl BaseTransformImpl for Pose {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let s = self.settings.lock().unwrap().clone();
-        let mut state = self.state.lock().unwrap();
+        let s = lock(&self.settings).clone();
+        let mut state = lock(&self.state);
         *state = State::default();
         self.ensure_models(&mut state, &s)?;
         gst::info!(CAT, imp = self, "models loaded on {:?}", s.device);
@@ -320,7 +330,7 @@ impl BaseTransformImpl for Pose {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = State::default();
+        *lock(&self.state) = State::default();
         Ok(())
     }
 
@@ -330,7 +340,7 @@ impl BaseTransformImpl for Pose {
             gst::EventView::FlushStop(_) | gst::EventView::Eos(_) | gst::EventView::StreamStart(_)
         ) {
             gst::debug!(CAT, imp = self, "resetting tracking on {:?}", event.type_());
-            let mut state = self.state.lock().unwrap();
+            let mut state = lock(&self.state);
             if let Some(t) = state.tracker.as_mut() {
                 t.reset();
             }
@@ -341,8 +351,8 @@ impl BaseTransformImpl for Pose {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let s = self.settings.lock().unwrap().clone();
-        let mut state = self.state.lock().unwrap();
+        let s = lock(&self.settings).clone();
+        let mut state = lock(&self.state);
         let Some(info) = state.info.clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
@@ -411,11 +421,12 @@ impl BaseTransformImpl for Pose {
                 return Err(gst::FlowError::Error);
             }
             Err(_) => {
-                // Never let a panic cross into GStreamer: log it and pass the frame through.
+                // Never let a panic cross into GStreamer. The panic may have come halfway
+                // through drawing, so the frame can be partly drawn on: say so.
                 gst::error!(
                     CAT,
                     imp = self,
-                    "internal error in pose; frame passed through"
+                    "internal error in pose; this frame may be partly drawn on, tracking reset"
                 );
                 if let Some(t) = state.tracker.as_mut() {
                     t.reset();
@@ -466,7 +477,7 @@ impl VideoFilterImpl for Pose {
                 in_info.format()
             ));
         }
-        self.state.lock().unwrap().info = Some(in_info.clone());
+        lock(&self.state).info = Some(in_info.clone());
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
 }

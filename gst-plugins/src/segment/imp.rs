@@ -11,8 +11,7 @@
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
-use aifx::composite::Effect;
-use aifx::segmenter::{SegmentSettings, Segmenter};
+use aifx::segment::{CompositeParams, Effect, SegmentSettings, Segmenter};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -20,6 +19,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::MaskMeta;
+use crate::props::{assign, lock, unknown};
 use crate::video::{
     pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
 };
@@ -128,7 +128,7 @@ impl Settings {
         let c = self.background_color;
         SegmentSettings {
             model: self.model.clone(),
-            composite: aifx::composite::CompositeParams {
+            composite: CompositeParams {
                 effect: self.effect.into(),
                 blur_radius: self.blur_radius as usize,
                 color: [(c >> 16) as u8, (c >> 8) as u8, c as u8],
@@ -263,35 +263,44 @@ impl ObjectImpl for Segment {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
+        let mut s = lock(&self.settings);
         let name = pspec.name();
-        match name {
+        let applied = match name {
             "model" => {
-                s.model = value
-                    .get::<Option<String>>()
-                    .unwrap()
-                    .unwrap_or_else(|| DEFAULT_MODEL.into())
+                let mut model: Option<String> = None;
+                let ok = assign(&mut model, value);
+                s.model = model.unwrap_or_else(|| DEFAULT_MODEL.into());
+                ok
             }
-            "effect" => s.effect = value.get().unwrap(),
-            "threshold" => s.threshold = value.get().unwrap(),
-            "feather" => s.feather = value.get().unwrap(),
-            "min-region" => s.min_region = value.get().unwrap(),
-            "blur-radius" => s.blur_radius = value.get().unwrap(),
-            "background" => s.background = value.get().unwrap(),
-            "background-color" => s.background_color = value.get().unwrap(),
-            "interval" => s.interval = value.get().unwrap(),
-            "smoothing" => s.smoothing = value.get().unwrap(),
-            "edge-refine" => s.edge_refine = value.get().unwrap(),
-            "async" => s.asynchronous = value.get().unwrap(),
-            "device" => s.device = value.get().unwrap(),
-            "threads" => s.threads = value.get().unwrap(),
-            _ => unreachable!("unknown property {name}"),
+            "effect" => assign(&mut s.effect, value),
+            "threshold" => assign(&mut s.threshold, value),
+            "feather" => assign(&mut s.feather, value),
+            "min-region" => assign(&mut s.min_region, value),
+            "blur-radius" => assign(&mut s.blur_radius, value),
+            "background" => assign(&mut s.background, value),
+            "background-color" => assign(&mut s.background_color, value),
+            "interval" => assign(&mut s.interval, value),
+            "smoothing" => assign(&mut s.smoothing, value),
+            "edge-refine" => assign(&mut s.edge_refine, value),
+            "async" => assign(&mut s.asynchronous, value),
+            "device" => assign(&mut s.device, value),
+            "threads" => assign(&mut s.threads, value),
+            _ => false,
+        };
+        drop(s);
+        if applied {
+            gst::info!(CAT, imp = self, "{name} set to {value:?}");
+        } else {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "cannot set {name} to {value:?}; keeping the old value"
+            );
         }
-        gst::info!(CAT, imp = self, "{name} set to {value:?}");
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
+        let s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model.to_value(),
             "effect" => s.effect.to_value(),
@@ -307,7 +316,7 @@ impl ObjectImpl for Segment {
             "async" => s.asynchronous.to_value(),
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
-            other => unreachable!("unknown property {other}"),
+            _ => unknown(pspec),
         }
     }
 }
@@ -341,8 +350,8 @@ impl BaseTransformImpl for Segment {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().to_shared();
-        let mut state = self.state.lock().unwrap();
+        let settings = lock(&self.settings).to_shared();
+        let mut state = lock(&self.state);
         state.segmenter = Segmenter::new();
         state
             .segmenter
@@ -364,7 +373,7 @@ impl BaseTransformImpl for Segment {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = State::default();
+        *lock(&self.state) = State::default();
         Ok(())
     }
 
@@ -379,15 +388,15 @@ impl BaseTransformImpl for Segment {
                 "resetting temporal state on {:?}",
                 event.type_()
             );
-            self.state.lock().unwrap().segmenter.reset();
+            lock(&self.state).segmenter.reset();
         }
         self.parent_sink_event(event)
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings_raw = self.settings.lock().unwrap().clone();
+        let settings_raw = lock(&self.settings).clone();
         let settings = settings_raw.to_shared();
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
                 self,
@@ -411,11 +420,16 @@ impl BaseTransformImpl for Segment {
         })?;
         match result {
             Ok(Ok((m, w, h))) => {
+                // No mask yet (asynchronous start-up): the frame is untouched and carries no
+                // meta, rather than one that claims the whole frame is a person.
+                let Some(mask) = m.mask else {
+                    gst::debug!(CAT, imp = self, "no mask yet; frame passed through");
+                    return Ok(gst::FlowSuccess::Ok);
+                };
                 let meta = MaskMeta {
-                    width: m.mask.width as u32,
-                    height: m.mask.height as u32,
-                    data: m
-                        .mask
+                    width: mask.width as u32,
+                    height: mask.height as u32,
+                    data: mask
                         .data
                         .iter()
                         .map(|&v| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8)
@@ -435,11 +449,13 @@ impl BaseTransformImpl for Segment {
                 Err(gst::FlowError::Error)
             }
             Err(_) => {
-                // Never let a panic cross into GStreamer: log it and pass the frame through.
+                // Never let a panic cross into GStreamer. The panic may have come halfway
+                // through compositing, so the frame can be partly processed: say so.
                 gst::error!(
                     CAT,
                     imp = self,
-                    "internal error while segmenting; frame passed through"
+                    "internal error while segmenting; this frame may be partly composited, \
+                     temporal state reset"
                 );
                 state.segmenter.reset();
                 Ok(gst::FlowSuccess::Ok)
@@ -464,7 +480,7 @@ impl VideoFilterImpl for Segment {
             ));
         }
         gst::debug!(CAT, imp = self, "caps {incaps}");
-        self.state.lock().unwrap().info = Some(in_info.clone());
+        lock(&self.state).info = Some(in_info.clone());
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
 }

@@ -1,7 +1,7 @@
 //! BlazePose building blocks, one MediaPipe calculator each: SSD anchors, detection decoding
 //! and weighted NMS, rotated ROIs, the landmark model's decoding/refinement/projection and
 //! crop, and the temporal filters. Each is a plain function over plain types, tested alone;
-//! the `pose` element composes them (work in progress, issue 4).
+//! the `pose` element composes them ([`pipeline`], [`tracker`]).
 
 pub mod anchors;
 pub mod detection;

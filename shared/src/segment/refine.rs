@@ -10,10 +10,10 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use crate::composite::{Coverage, SPAN};
+use super::coverage::{Coverage, SPAN};
+use super::mask::{box_blur, Mask};
 use crate::frame::FrameMut;
-use crate::mask::{box_blur, Mask};
-use crate::sample::taps;
+use crate::tensor::taps;
 use crate::tensor::Sampling;
 
 /// The guided filter's per-pixel linear model at mask resolution.
@@ -142,7 +142,7 @@ impl<'a> MaskWeights<'a> {
     }
 }
 
-impl crate::composite::AlphaRows for MaskWeights<'_> {
+impl super::coverage::AlphaRows for MaskWeights<'_> {
     fn span(&self, y: usize, x0: usize, _plane0: &[u8], out: &mut [u8]) {
         for (o, x) in out.iter_mut().zip(x0..) {
             *o = to_alpha(self.0.at(y, x));
@@ -322,7 +322,7 @@ fn to_alpha(v: f32) -> u8 {
     }
 }
 
-impl crate::composite::AlphaRows for MaskAlpha<'_> {
+impl super::coverage::AlphaRows for MaskAlpha<'_> {
     // The guided filter's offset b is the locally averaged mask where the slope is ~0, and a
     // smoothed mask at edges: close enough for weighting a heavy blur.
     fn coarse_at(&self, y: usize, xs: &[usize], out: &mut [u8]) {
@@ -401,8 +401,8 @@ fn alpha_span(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::composite::AlphaRows;
     use crate::frame::{OwnedFrame, PixelFormat};
+    use crate::segment::coverage::AlphaRows;
 
     /// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
     /// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.

@@ -8,16 +8,17 @@
 //! probability, or logits (detected from values outside [0, 1], then passed through a sigmoid).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
-use crate::composite::{CompositeParams, Compositor, Effect};
+use super::composite::{CompositeParams, Compositor, Effect};
+use super::mask::{self, Mask};
+use super::refine::{guided_coefficients, AlphaScratch, Coefficients, MaskAlpha, MaskWeights};
 use crate::frame::FrameMut;
-use crate::mask::{self, Mask};
 use crate::paths::resolve_model;
-use crate::refine::{guided_coefficients, AlphaScratch, Coefficients, MaskAlpha, MaskWeights};
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
+use crate::worker::LatestWorker;
 use crate::{Device, Error, Result};
 
 /// Guided-filter window radius, in mask pixels.
@@ -212,8 +213,9 @@ pub fn infer(model: &LoadedModel, tensor: &[f32]) -> Result<Mask> {
 /// What one frame produced.
 #[derive(Debug, Clone)]
 pub struct FrameMask {
-    /// The cleaned-up mask at model resolution (what the effect used).
-    pub mask: Arc<Mask>,
+    /// The cleaned-up mask at model resolution (what the effect used); `None` while an
+    /// asynchronous stream waits for its first mask (the frame was left untouched).
+    pub mask: Option<Arc<Mask>>,
     /// True when the model ran on this frame (false when an earlier mask was reused).
     pub inferred: bool,
 }
@@ -224,14 +226,7 @@ struct Job {
     model: LoadedModel,
 }
 
-/// Latest-frame-wins hand-off between the streaming thread and the inference worker.
-#[derive(Default)]
-struct Slot {
-    job: Mutex<Option<Job>>,
-    wake: Condvar,
-    result: Mutex<Option<Result<Mask>>>,
-    stop: Mutex<bool>,
-}
+type MaskWorker = LatestWorker<Job, Result<Mask>>;
 
 /// Segmentation state for one stream.
 #[derive(Default)]
@@ -243,7 +238,7 @@ pub struct Segmenter {
     compositor: Compositor,
     alpha_scratch: AlphaScratch,
     coefficients: Option<Coefficients>,
-    worker: Option<(Arc<Slot>, std::thread::JoinHandle<()>)>,
+    worker: Option<MaskWorker>,
     inferences: u64,
 }
 
@@ -274,13 +269,13 @@ impl Segmenter {
         self.model.as_ref()
     }
 
-    /// Forgets temporal state (flush, seek, EOS).
+    /// Forgets temporal state (flush, seek, EOS), including a mask the asynchronous worker is
+    /// still computing from a frame before the reset.
     pub fn reset(&mut self) {
         self.raw = None;
         self.frames = 0;
-        if let Some((slot, _)) = &self.worker {
-            *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            *slot.result.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(w) = &self.worker {
+            w.reset();
         }
     }
 
@@ -289,44 +284,17 @@ impl Segmenter {
         self.inferences
     }
 
-    fn start_worker(&mut self) -> Arc<Slot> {
-        if let Some((slot, _)) = &self.worker {
-            return slot.clone();
+    fn start_worker(&mut self) -> Result<&MaskWorker> {
+        if self.worker.is_none() {
+            let w = LatestWorker::start(
+                "aifx-segment",
+                |job: Job| infer(&job.model, &job.tensor),
+                || Err(Error::Inference("the inference worker panicked".into())),
+            )
+            .map_err(|e| Error::Inference(format!("cannot start the inference worker: {e}")))?;
+            self.worker = Some(w);
         }
-        let slot = Arc::new(Slot::default());
-        let s = slot.clone();
-        let handle = std::thread::Builder::new()
-            .name("aifx-segment".into())
-            .spawn(move || loop {
-                let job = {
-                    let mut guard = s.job.lock().unwrap_or_else(|e| e.into_inner());
-                    loop {
-                        if *s.stop.lock().unwrap_or_else(|e| e.into_inner()) {
-                            return;
-                        }
-                        if let Some(j) = guard.take() {
-                            break j;
-                        }
-                        guard = s.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
-                    }
-                };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    infer(&job.model, &job.tensor)
-                }))
-                .unwrap_or_else(|_| Err(Error::Inference("the inference worker panicked".into())));
-                *s.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            })
-            .expect("spawning the inference worker");
-        self.worker = Some((slot.clone(), handle));
-        slot
-    }
-
-    fn stop_worker(&mut self) {
-        if let Some((slot, handle)) = self.worker.take() {
-            *slot.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-            slot.wake.notify_all();
-            let _ = handle.join();
-        }
+        Ok(self.worker.as_ref().expect("started above"))
     }
 
     /// Segments `frame` and applies the effect in place. With `asynchronous`, inference runs on
@@ -350,7 +318,7 @@ impl Segmenter {
         let model = self.model.clone().expect("prepared");
         let sp = &model.spec;
         let (tensor, luma) =
-            frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Corners);
+            frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Asymmetric);
         let due = self.raw.is_none()
             || self
                 .frames
@@ -358,18 +326,17 @@ impl Segmenter {
         self.frames += 1;
         let mut inferred = false;
         let fresh = if asynchronous {
-            let slot = self.start_worker();
+            let worker = self.start_worker()?;
             if due {
-                *slot.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Job {
+                worker.submit(Job {
                     tensor,
                     model: model.clone(),
                 });
-                slot.wake.notify_one();
             }
-            let done = slot.result.lock().unwrap_or_else(|e| e.into_inner()).take();
-            done.transpose()?
+            worker.take_result().transpose()?
         } else {
-            self.stop_worker();
+            // Dropping the worker stops it (after the job it is running).
+            self.worker = None;
             if due {
                 Some(infer(&model, &tensor)?)
             } else {
@@ -385,9 +352,9 @@ impl Segmenter {
             self.raw = Some(m);
         }
         let Some(raw) = &self.raw else {
-            // Asynchronous start-up: no mask yet, the frame passes through.
+            // Asynchronous start-up: no mask yet, the frame passes through and says so.
             return Ok(FrameMask {
-                mask: Arc::new(Mask::new(1, 1, vec![1.0])),
+                mask: None,
                 inferred,
             });
         };
@@ -410,7 +377,7 @@ impl Segmenter {
                         m.width,
                         m.height,
                         InputRange::UNIT,
-                        Sampling::Corners,
+                        Sampling::Asymmetric,
                     )
                     .1
                 })
@@ -447,14 +414,8 @@ impl Segmenter {
             self.compositor.render(frame, &alpha, &settings.composite)?;
         }
         Ok(FrameMask {
-            mask: Arc::new(m),
+            mask: Some(Arc::new(m)),
             inferred,
         })
-    }
-}
-
-impl Drop for Segmenter {
-    fn drop(&mut self) {
-        self.stop_worker();
     }
 }

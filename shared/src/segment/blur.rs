@@ -10,10 +10,10 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use crate::composite::{AlphaRows, Coverage, SPAN};
+use super::coverage::{AlphaRows, Coverage, SPAN};
+use super::mask::box_blur;
 use crate::frame::{FrameMut, PixelFormat};
-use crate::mask::box_blur;
-use crate::sample::taps;
+use crate::tensor::taps;
 use crate::tensor::Sampling;
 
 /// The blurred background of the current frame, kept (with its buffers) from frame to
