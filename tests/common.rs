@@ -24,19 +24,8 @@ pub fn artifact(name: &str) -> PathBuf {
 }
 
 /// Reference outputs computed by the set-up (`make test`).
-#[allow(dead_code)]
-pub fn reference_dir() -> PathBuf {
-    std::env::var_os("AIFX_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache")
-                })
-                .join("aifx/reference")
-        })
-}
+#[allow(unused_imports)]
+pub use aifx::paths::reference_dir;
 
 // --- GStreamer helpers shared by the element tests -----------------------------------------
 

@@ -22,4 +22,14 @@ fn gst_inspect_loads_the_plugin() {
     );
     assert!(text.contains("aifx"), "{text}");
     assert!(text.contains("gst-plugin-aifx"), "{text}");
+    // gst-inspect lists a plugin's features as "  NAME: LONG-NAME"; both elements must be
+    // there, or a user gets "no element" however well the plugin loaded.
+    for (element, long_name) in [("segment", "Person segmentation"), ("pose", "Body pose")] {
+        assert!(
+            text.lines().any(|l| l
+                .trim_start()
+                .starts_with(&format!("{element}: {long_name}"))),
+            "element `{element}` not registered:\n{text}"
+        );
+    }
 }

@@ -96,9 +96,11 @@ impl MaskMeta {
 /// Name of the pose meta `pose` attaches to every buffer.
 pub const POSE_META: &str = "AifxPoseMeta";
 
-/// Values stored per person in the meta's `data` bytes (f32): id, score, 33 × [x, y, z,
-/// visibility, presence] in frame pixels, 33 × [x, y, z] world landmarks in metres.
-pub const POSE_VALUES_PER_PERSON: usize = 2 + 33 * 5 + 33 * 3;
+/// Values stored per person in the meta's `data` bytes (f32, little-endian): score,
+/// 33 × [x, y, z, visibility, presence] in frame pixels, 33 × [x, y, z] world landmarks in
+/// metres. The person ids are in `ids` (u64, little-endian, one per person): an id stored as
+/// f32 would stop being exact past 2^24.
+pub const POSE_VALUES_PER_PERSON: usize = 1 + 33 * 5 + 33 * 3;
 
 /// One person in a [`PoseMeta`].
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +117,9 @@ pub struct PosePerson {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PoseMeta {
     pub persons: Vec<PosePerson>,
+    /// True when the models ran on this buffer (false when `interval` reused earlier
+    /// landmarks).
+    pub inferred: bool,
 }
 
 impl PoseMeta {
@@ -125,7 +130,6 @@ impl PoseMeta {
         }
         let mut values: Vec<f32> = Vec::with_capacity(self.persons.len() * POSE_VALUES_PER_PERSON);
         for p in &self.persons {
-            values.push(p.id as f32);
             values.push(p.score);
             values.extend(p.landmarks.iter().flatten());
             values.extend(p.world.iter().flatten());
@@ -134,7 +138,14 @@ impl PoseMeta {
         let mut meta = gst::meta::CustomMeta::add(buffer, POSE_META)?;
         let s = meta.mut_structure();
         s.set("persons", self.persons.len() as u32);
+        s.set("inferred", self.inferred);
         s.set("data", glib::Bytes::from_owned(bytes));
+        let ids: Vec<u8> = self
+            .persons
+            .iter()
+            .flat_map(|p| p.id.to_le_bytes())
+            .collect();
+        s.set("ids", glib::Bytes::from_owned(ids));
         Ok(())
     }
 
@@ -144,7 +155,8 @@ impl PoseMeta {
         let s = meta.structure();
         let n = s.get::<u32>("persons").ok()? as usize;
         let bytes = s.get::<glib::Bytes>("data").ok()?;
-        if bytes.len() != n * POSE_VALUES_PER_PERSON * 4 {
+        let ids = s.get::<glib::Bytes>("ids").ok()?;
+        if bytes.len() != n * POSE_VALUES_PER_PERSON * 4 || ids.len() != n * 8 {
             return None;
         }
         let v: Vec<f32> = bytes
@@ -153,19 +165,23 @@ impl PoseMeta {
             .collect();
         let persons = v
             .chunks_exact(POSE_VALUES_PER_PERSON)
-            .map(|c| PosePerson {
-                id: c[0] as u64,
-                score: c[1],
-                landmarks: c[2..2 + 165]
+            .zip(ids.chunks_exact(8))
+            .map(|(c, id)| PosePerson {
+                id: u64::from_le_bytes(id.try_into().expect("8 bytes")),
+                score: c[0],
+                landmarks: c[1..1 + 165]
                     .chunks_exact(5)
                     .map(|l| [l[0], l[1], l[2], l[3], l[4]])
                     .collect(),
-                world: c[167..]
+                world: c[166..]
                     .chunks_exact(3)
                     .map(|w| [w[0], w[1], w[2]])
                     .collect(),
             })
             .collect();
-        Some(PoseMeta { persons })
+        Some(PoseMeta {
+            persons,
+            inferred: s.get("inferred").ok()?,
+        })
     }
 }

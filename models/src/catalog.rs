@@ -102,6 +102,8 @@ pub struct Diff {
     pub mean_abs: f32,
     /// Largest `|d| - rel*|ref|`, the quantity held to `abs`.
     pub worst: f32,
+    /// Positions where either side is NaN: any fails the check (`max` would skip them).
+    pub nan: usize,
 }
 
 fn sigmoid(x: f32) -> f32 {
@@ -122,10 +124,15 @@ impl Check {
             Some("sigmoid") => sigmoid,
             Some(other) => return Err(format!("unknown transform `{other}`")),
         };
-        let (mut max_abs, mut sum, mut worst) = (0.0f32, 0.0f64, f32::MIN);
+        let (mut max_abs, mut sum, mut worst, mut nan) = (0.0f32, 0.0f64, f32::MIN, 0);
         for (&a, &b) in ours.iter().zip(reference) {
             let (a, b) = (f(a), f(b));
-            let d = (a - b).abs();
+            if a.is_nan() || b.is_nan() {
+                nan += 1;
+                continue;
+            }
+            // Infinities: equal ones match, anything else is an infinite difference.
+            let d = if a == b { 0.0 } else { (a - b).abs() };
             let d = if d.is_nan() { f32::INFINITY } else { d };
             max_abs = max_abs.max(d);
             sum += f64::from(d);
@@ -135,11 +142,12 @@ impl Check {
             max_abs,
             mean_abs: (sum / ours.len().max(1) as f64) as f32,
             worst: worst.max(0.0),
+            nan,
         })
     }
 
     pub fn passes(&self, d: &Diff) -> bool {
-        d.worst <= self.abs
+        d.nan == 0 && d.worst <= self.abs
     }
 }
 
@@ -159,6 +167,27 @@ mod tests {
         let pl = c.find("pose-landmark-full").unwrap();
         assert_eq!(pl.check("Identity_2").apply.as_deref(), Some("sigmoid"));
         assert_eq!(pl.check("Identity_1").abs, 1e-3);
+    }
+
+    #[test]
+    fn a_nan_on_either_side_fails() {
+        let c = Check {
+            abs: 1.0,
+            ..Check::default()
+        };
+        for (ours, theirs) in [
+            ([0.5, f32::NAN], [0.5, 0.5]),
+            ([0.5, 0.5], [0.5, f32::NAN]),
+            ([f32::NAN, 0.5], [f32::NAN, 0.5]),
+        ] {
+            let d = c.compare(&ours, &theirs).unwrap();
+            assert_eq!(d.nan, 1, "{ours:?} {theirs:?}");
+            assert!(!c.passes(&d), "{ours:?} vs {theirs:?} passed: {d:?}");
+        }
+        let d = c.compare(&[0.5, 0.6], &[0.5, 0.5]).unwrap();
+        assert!(c.passes(&d), "{d:?}");
+        let d = c.compare(&[f32::INFINITY], &[0.0]).unwrap();
+        assert!(!c.passes(&d), "{d:?}");
     }
 
     #[test]

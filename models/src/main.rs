@@ -77,18 +77,6 @@ enum Command {
     },
 }
 
-fn default_reference() -> PathBuf {
-    std::env::var_os("AIFX_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("aifx/reference")
-        })
-}
-
 fn converter_hash() -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     sha256_file(&exe).map_err(|e| format!("{}: {e}", exe.display()))
@@ -114,7 +102,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Verify { reference, device } => verify(
             &catalog,
             &store,
-            &reference.unwrap_or_else(default_reference),
+            &reference.unwrap_or_else(aifx::paths::reference_dir),
             &device,
         ),
         Command::List => list(&catalog, &store),
@@ -131,7 +119,7 @@ fn run(cli: Cli) -> Result<(), String> {
             iters.max(1),
             &device,
             litert_python.as_deref(),
-            &reference.unwrap_or_else(default_reference),
+            &reference.unwrap_or_else(aifx::paths::reference_dir),
         ),
         Command::Demo { out, photos } => demo(&store, &out, &photos),
     }
@@ -241,7 +229,11 @@ fn verify(catalog: &Catalog, store: &Store, reference: &Path, device: &str) -> R
             r.diff.max_abs,
             r.diff.mean_abs,
             r.tolerance,
-            if r.passed { "ok" } else { "FAIL" }
+            match (r.passed, r.diff.nan) {
+                (true, _) => "ok".to_string(),
+                (false, 0) => "FAIL".to_string(),
+                (false, n) => format!("FAIL ({n} NaN)"),
+            }
         );
         let e = report
             .entry(r.model.clone())

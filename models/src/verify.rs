@@ -38,8 +38,16 @@ pub fn verify(
             let outputs = s
                 .run(&case.input_shape, &input)
                 .map_err(|e| e.to_string())?;
-            // The reference has every output of the TFLite file; a model may keep fewer.
-            for (name, file) in case.outputs.iter().filter(|(n, _)| m.outputs.contains(n)) {
+            // The reference has every output of the TFLite file; a model may keep fewer, but
+            // every output the catalog lists must have a reference to be compared with.
+            for name in &m.outputs {
+                let file = case.outputs.get(name).ok_or_else(|| {
+                    format!(
+                        "the reference for `{}` case `{case_name}` has no output `{name}`: \
+                         rerun the set-up to recompute the references",
+                        m.name
+                    )
+                })?;
                 let ours = outputs
                     .iter()
                     .find(|o| &o.name == name)

@@ -2,24 +2,11 @@
 //! the converted models, ONNX Runtime, and the reference tensors under
 //! `${XDG_CACHE_HOME:-~/.cache}/aifx/reference`.
 
-use std::path::PathBuf;
-
 use aifx::session::{session, SessionOptions};
 use aifx::tensor::{resize_plane, rgb_to_tensor, InputRange, Sampling};
 use aifx_models::catalog::{Catalog, BUILTIN};
 use aifx_models::reference::{read_f32, Reference};
 use aifx_models::store::Store;
-
-fn reference_dir() -> PathBuf {
-    std::env::var_os("AIFX_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
-                .join("aifx/reference")
-        })
-}
 
 fn store() -> Store {
     Store::new(aifx::paths::default_model_dir())
@@ -28,8 +15,8 @@ fn store() -> Store {
 #[test]
 fn every_output_of_every_model_matches_litert() {
     let catalog = Catalog::parse(BUILTIN).unwrap();
-    let reference =
-        Reference::load(&reference_dir()).expect("run `make test` to create the references");
+    let reference = Reference::load(&aifx::paths::reference_dir())
+        .expect("run `make test` to create the references");
     let rows =
         aifx_models::verify::verify(&catalog, &store(), &reference, &SessionOptions::default())
             .unwrap();
@@ -74,7 +61,7 @@ fn iou(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn selfie_masks_match_mediapipe() {
-    let dir = reference_dir().join("mediapipe");
+    let dir = aifx::paths::reference_dir().join("mediapipe");
     let text = std::fs::read_to_string(dir.join("manifest.json"))
         .expect("run `make test` to create the MediaPipe references");
     let manifest: MpManifest = serde_json::from_str(&text).unwrap();

@@ -1,8 +1,8 @@
-//! aifx: the inference core behind the aifx GStreamer elements and OBS filter.
+//! aifx: the inference core behind the aifx GStreamer elements (and the OBS filters to come).
 //!
 //! Plain Rust, no framework types: ONNX Runtime loading ([`runtime`]), a process-wide session
 //! cache ([`session`]), model lookup ([`paths`]) and the image helpers the effects build on.
-//! Elements and the OBS filter are thin adapters over this crate.
+//! Elements are thin adapters over this crate.
 
 pub mod device;
 pub mod error;

@@ -15,6 +15,27 @@ pub fn data_dir() -> PathBuf {
     base.join("aifx")
 }
 
+/// `${XDG_CACHE_HOME:-~/.cache}/aifx`: what the set-up keeps for tests and benches only
+/// (reference venvs and tensors), never needed at run time.
+pub fn cache_dir() -> PathBuf {
+    let base = env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("aifx")
+}
+
+/// The reference outputs the set-up computes (ai-edge-litert tensors; MediaPipe results under
+/// `mediapipe/`): `AIFX_REFERENCE_DIR`, else `reference` in [`cache_dir`]. One helper for
+/// every test crate and `aifx-models`.
+pub fn reference_dir() -> PathBuf {
+    env::var_os("AIFX_REFERENCE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("reference"))
+}
+
 /// The folder the set-up installs converted models into.
 pub fn default_model_dir() -> PathBuf {
     data_dir().join("models")

@@ -2,11 +2,13 @@
 //!
 //! Keyed by model file (path, size and modification time, so a replaced file is reloaded),
 //! execution provider and thread count: any number of element instances that use the same
-//! model share one session and its weights.
+//! model share one session and its weights. The cache holds sessions weakly: once no element
+//! holds one, it is dropped with its weights and arena.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use once_cell::sync::Lazy;
@@ -43,10 +45,9 @@ pub struct Output {
     pub data: Vec<f32>,
 }
 
-/// A cached session, cheap to clone and shareable across threads.
-#[derive(Clone)]
-pub struct SharedSession {
-    inner: Arc<Mutex<Session>>,
+/// A loaded model: the ONNX Runtime session and what the model declares.
+pub struct SessionCore {
+    session: Mutex<Session>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -54,6 +55,18 @@ pub struct SharedSession {
     pub device: Device,
     /// The input range the model declares in its metadata (`aifx.input_range = "lo,hi"`).
     pub input_range: Option<InputRange>,
+}
+
+/// A cached session, cheap to clone and shareable across threads.
+#[derive(Clone)]
+pub struct SharedSession(Arc<SessionCore>);
+
+impl Deref for SharedSession {
+    type Target = SessionCore;
+
+    fn deref(&self) -> &SessionCore {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for SharedSession {
@@ -67,7 +80,8 @@ impl std::fmt::Debug for SharedSession {
     }
 }
 
-static CACHE: Lazy<Mutex<HashMap<Key, SharedSession>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static CACHE: Lazy<Mutex<HashMap<Key, Weak<SessionCore>>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// Options for [`session`].
 #[derive(Debug, Clone, Default)]
@@ -93,17 +107,28 @@ pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         threads: opts.threads,
     };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(s) = cache.get(&key) {
-        return Ok(s.clone());
+    cache.retain(|_, s| s.strong_count() > 0);
+    if let Some(s) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(SharedSession(s));
     }
     let s = create(model, opts)?;
-    cache.insert(key, s.clone());
+    cache.insert(key, Arc::downgrade(&s.0));
     Ok(s)
 }
 
-/// Number of sessions in the cache (for tests and diagnostics).
+/// Number of sessions some element still holds (for tests and diagnostics).
 pub fn cached_sessions() -> usize {
-    CACHE.lock().map(|c| c.len()).unwrap_or(0)
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.values().filter(|s| s.strong_count() > 0).count()
+}
+
+/// Number of live sessions of one model file, on any device and thread count.
+pub fn cached_sessions_of(model: &Path) -> usize {
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .iter()
+        .filter(|(k, s)| k.model == model && s.strong_count() > 0)
+        .count()
 }
 
 fn invalid(model: &Path, e: impl ToString) -> Error {
@@ -203,22 +228,24 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
             })
         });
     log::info!("loaded model {} on {device}", model.display());
-    Ok(SharedSession {
-        inner: Arc::new(Mutex::new(session)),
+    Ok(SharedSession(Arc::new(SessionCore {
+        session: Mutex::new(session),
         model: model.to_path_buf(),
         inputs,
         outputs,
         device,
         input_range,
-    })
+    })))
 }
 
 impl SharedSession {
     /// True when both handles share one underlying ONNX Runtime session.
     pub fn same_as(&self, other: &SharedSession) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        Arc::ptr_eq(&self.0, &other.0)
     }
+}
 
+impl SessionCore {
     /// Runs the model on one float input and copies every output out.
     pub fn run(&self, input_shape: &[usize], input: &[f32]) -> Result<Vec<Output>> {
         let expected: usize = input_shape.iter().product();
@@ -230,7 +257,7 @@ impl SharedSession {
         }
         let tensor = TensorRef::from_array_view((input_shape.to_vec(), input))
             .map_err(|e| Error::Inference(e.to_string()))?;
-        let mut session = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session
             .run(ort::inputs![tensor])
             .map_err(|e| Error::Inference(e.to_string()))?;

@@ -22,12 +22,7 @@ struct Photo {
 }
 
 fn reference_dir() -> PathBuf {
-    std::env::var_os("AIFX_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/aifx/reference")
-        })
-        .join("mediapipe")
+    aifx::paths::reference_dir().join("mediapipe")
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! (installed by the set-up; `make test` runs it first).
 
 use aifx::paths::resolve_model;
-use aifx::session::{cached_sessions, session, SessionOptions};
+use aifx::session::{cached_sessions, cached_sessions_of, session, SessionOptions};
 use aifx::Device;
 
 #[test]
@@ -115,4 +115,30 @@ fn corrupt_and_wrong_inputs_are_errors() {
         .to_string();
     assert!(e.contains("inference failed"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sessions_no_one_holds_are_dropped() {
+    let model = resolve_model("selfie").expect("run `make test` to install the models");
+    // A file of its own, so no other test's sessions are counted.
+    let copy = std::env::temp_dir().join(format!("aifx-evict-{}.onnx", std::process::id()));
+    std::fs::copy(&model, &copy).unwrap();
+    let opts = SessionOptions::default();
+    let a = session(&copy, &opts).unwrap();
+    let b = session(&copy, &opts).unwrap();
+    assert!(a.same_as(&b));
+    assert_eq!(cached_sessions_of(&copy), 1);
+    drop(a);
+    assert_eq!(cached_sessions_of(&copy), 1, "still held by `b`");
+    drop(b);
+    assert_eq!(
+        cached_sessions_of(&copy),
+        0,
+        "kept after its last holder went"
+    );
+    // And it loads again on the next use.
+    let c = session(&copy, &opts).unwrap();
+    assert_eq!(cached_sessions_of(&copy), 1);
+    drop(c);
+    let _ = std::fs::remove_file(&copy);
 }

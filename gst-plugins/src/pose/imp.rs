@@ -450,6 +450,7 @@ impl BaseTransformImpl for Pose {
                     world: p.world.clone(),
                 })
                 .collect(),
+            inferred: due,
         };
         if let Err(e) = meta.add(buf) {
             gst::warning!(CAT, imp = self, "cannot attach the pose meta: {e}");

@@ -426,8 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn flat_guide_reproduces_the_mask() {
-        // With a constant guide the filter can only smooth: a ≈ 0, b ≈ blurred mask.
+    fn flat_guide_reproduces_the_smoothed_mask() {
+        // With a constant guide the filter can only smooth: a ≈ 0 and the alpha is b, the
+        // twice box-blurred mask, through the guided (edge-aware) path itself.
         let m = Mask::new(
             8,
             8,
@@ -435,17 +436,37 @@ mod tests {
         );
         let c = guided_coefficients(&m, &[0.5; 64], 1, 1e-3);
         assert!(c.a.data.iter().all(|a| a.abs() < 1e-3));
+        let mut smoothed = m.data.clone();
+        box_blur(&mut smoothed, 8, 8, 1);
+        box_blur(&mut smoothed, 8, 8, 1);
+        for (b, s) in c.b.data.iter().zip(&smoothed) {
+            assert!((b - s).abs() < 1e-3, "b {b} vs smoothed mask {s}");
+        }
         let mut f = OwnedFrame::from_rgb(PixelFormat::Rgba, 8, 8, &[128u8; 8 * 8 * 3], 0);
         let mut alpha = Vec::new();
         alpha_plane(
             &f.view(),
             &m,
-            None,
+            Some(&c),
             &mut alpha,
             &mut AlphaScratch::default(),
         );
+        for (i, (&a, s)) in alpha.iter().zip(&smoothed).enumerate() {
+            assert!(
+                (f32::from(a) - s * 255.0).abs() <= 2.0,
+                "pixel {i}: alpha {a}, smoothed mask {}",
+                s * 255.0
+            );
+        }
+        // Far from the edge the mask comes through exactly.
         assert_eq!(alpha[0], 255);
         assert_eq!(alpha[7], 0);
+        // The smoothing is real: next to the edge the guided alpha is soft.
+        assert!(
+            (1..255).contains(&alpha[3]),
+            "alpha at the edge {}",
+            alpha[3]
+        );
     }
 
     #[test]
