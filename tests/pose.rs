@@ -46,8 +46,9 @@ fn every_format_finds_the_same_pose_as_rgba() {
             .sum::<f32>()
             / 33.0;
         println!("{format:?}: mean landmark distance to the RGBA result {err:.2} px");
+        // YUV: the models see 4:2:0 chroma (measured 1.87 px on messi5; bound 1.5× that).
         assert!(
-            err < if format.is_yuv() { 6.0 } else { 0.01 },
+            err < if format.is_yuv() { 2.8 } else { 0.01 },
             "{format:?}: {err}"
         );
     }

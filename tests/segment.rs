@@ -53,9 +53,10 @@ fn every_format_matches_rgba() {
             "{format:?}: mean |RGB - RGBA path| = {mean:.2}, mean mask diff {mask_diff:.2}/255"
         );
         // YUV round-trips through 4:2:0 chroma and 8-bit YUV, so the model sees slightly
-        // different pixels; packed formats must agree exactly.
+        // different pixels (measured: 1.04 levels, mask 0.89/255; bounds 1.5× that);
+        // packed formats must agree exactly.
         let (tol, mask_tol) = if format.is_yuv() {
-            (3.0, 2.0)
+            (1.6, 1.35)
         } else {
             (0.01, 0.0)
         };
@@ -191,11 +192,24 @@ fn matte_matches_mediapipe_at_full_resolution() {
                 println!(
                     "{photo} {model} edge-refine={refine}: IoU at 0.5 vs MediaPipe = {iou:.4}"
                 );
-                if refine == "false" {
-                    assert!(iou >= 0.98, "{photo} {model}: IoU {iou}");
-                } else {
-                    assert!(iou >= 0.95, "{photo} {model} refined: IoU {iou}");
-                }
+                // What each case measured (2026-11, AMD Zen 5 and earlier runs alike);
+                // the bound allows 1.5× its shortfall from 1, plus 0.0005 for rounding.
+                let measured = match (photo.as_str(), model.as_str(), refine) {
+                    ("astronaut", "selfie", "false") => 1.0000,
+                    ("astronaut", "selfie", _) => 0.9953,
+                    ("astronaut", "selfie-landscape", "false") => 0.9993,
+                    ("astronaut", "selfie-landscape", _) => 0.9914,
+                    ("messi5", "selfie", "false") => 0.9983,
+                    ("messi5", "selfie", _) => 0.9805,
+                    ("messi5", "selfie-landscape", "false") => 0.9981,
+                    ("messi5", "selfie-landscape", _) => 0.9679,
+                    other => panic!("no measured IoU for {other:?}: add it"),
+                };
+                let bound = 1.0 - 1.5 * (1.0 - measured) - 0.0005;
+                assert!(
+                    iou >= bound,
+                    "{photo} {model} edge-refine={refine}: IoU {iou:.4} < {bound:.4}"
+                );
             }
         }
     }
@@ -513,4 +527,35 @@ fn flush_and_a_new_stream_after_eos_reset_temporal_state() {
         after.data, first.data,
         "state survived the end of the stream"
     );
+}
+
+/// A model that does not load, set while playing: a warning on the bus names the file, the
+/// stream goes on with the last good model, and the property says which model is in use.
+#[test]
+fn a_bad_model_set_while_playing_warns_and_keeps_the_last_good_one() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (buf, info) = to_buffer(&frame);
+    let mut hns = harness(&[("effect", "none"), ("smoothing", "0")], &info);
+    let bus = gst::Bus::new();
+    let element = hns.element().unwrap();
+    element.set_bus(Some(&bus));
+    let good = MaskMeta::get(&hns.push_and_pull(buf.copy()).unwrap()).unwrap();
+    element.set_property("model", "/nonexistent/other.onnx");
+    let out = hns.push_and_pull(buf.copy()).expect("the stream goes on");
+    let meta = MaskMeta::get(&out).unwrap();
+    assert_eq!(meta.data, good.data, "the last good model made this mask");
+    assert_eq!(element.property::<String>("model"), "selfie");
+    let msg = bus
+        .pop_filtered(&[gst::MessageType::Warning, gst::MessageType::Error])
+        .expect("a warning on the bus");
+    match msg.view() {
+        gst::MessageView::Warning(w) => assert!(
+            w.error().to_string().contains("/nonexistent/other.onnx"),
+            "{}",
+            w.error()
+        ),
+        other => panic!("expected a warning, got {other:?}"),
+    }
 }

@@ -91,7 +91,16 @@ fn selfie_masks_match_mediapipe() {
             let theirs = read_f32(&dir.join(mask_file)).unwrap();
             let v = iou(&ours, &theirs);
             println!("{photo} {model}: IoU at 0.5 vs MediaPipe = {v:.5}");
-            assert!(v >= 0.99, "{photo} {model}: IoU {v}");
+            // Measured per case; the bound allows 1.5× the shortfall from 1, plus 0.0005.
+            let measured = match (photo.as_str(), model.as_str()) {
+                ("astronaut", "selfie") => 1.0,
+                ("astronaut", "selfie-landscape") => 0.99927,
+                ("messi5", "selfie") => 0.99830,
+                ("messi5", "selfie-landscape") => 0.99812,
+                other => panic!("no measured IoU for {other:?}: add it"),
+            };
+            let bound = 1.0 - 1.5 * (1.0 - measured) - 0.0005;
+            assert!(v >= bound, "{photo} {model}: IoU {v:.5} < {bound:.5}");
         }
     }
 }

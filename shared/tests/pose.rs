@@ -36,7 +36,7 @@ fn static_landmarks_match_mediapipe() {
         .expect("run `make test` to install the models");
     for (name, p) in &manifest.pose {
         let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
-        for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
+        for format in PixelFormat::ALL {
             let mut frame = OwnedFrame::from_rgb(format, p.width, p.height, &rgb, 0);
             let ours = estimate_static(&models, &frame.view(), 0.5, 0.5).unwrap();
             match (&p.landmarks, ours) {
@@ -58,8 +58,20 @@ fn static_landmarks_match_mediapipe() {
                     }
                     let err = sum / n.max(1) as f32 / diag * 100.0;
                     println!("{name} {format:?}: mean landmark error {err:.3} % of the person box diagonal over {n} visible landmarks");
-                    let limit = if format.is_yuv() { 3.0 } else { 1.5 };
-                    assert!(n >= 10 && err <= limit, "{name} {format:?}: {err}%");
+                    // Measured per photo and format family (packed RGB formats give RGBA's
+                    // result, I420 NV12's); the bound is 1.5× the measurement.
+                    let measured = match (name.as_str(), format.is_yuv()) {
+                        ("astronaut", false) => 0.217,
+                        ("astronaut", true) => 0.363,
+                        ("messi5", false) => 0.388,
+                        ("messi5", true) => 0.732,
+                        other => panic!("no measured error for {other:?}: add it"),
+                    };
+                    let limit = 1.5 * measured;
+                    assert!(
+                        n >= 10 && err <= limit,
+                        "{name} {format:?}: {err:.3} % > {limit:.3} %"
+                    );
                 }
                 (t, o) => panic!(
                     "{name} {format:?}: presence differs (MediaPipe {}, ours {})",
@@ -86,7 +98,7 @@ struct SequenceManifest {
 }
 
 /// messi5 panned and zoomed over 60 frames (33 ms apart) against MediaPipe's own tracking mode
-/// (`static_image_mode=False`, smoothing on): same bound as static mode, no re-detection.
+/// (`static_image_mode=False`, smoothing on): mean and worst frame bounded, no re-detection.
 #[test]
 fn tracking_matches_mediapipe_on_a_moving_picture() {
     use aifx::pose::tracker::{PoseTracker, TrackerSettings};
@@ -144,5 +156,8 @@ fn tracking_matches_mediapipe_on_a_moving_picture() {
         1,
         "no re-detection while the person stays in view"
     );
-    assert!(worst <= 1.5, "worst frame {worst}%");
+    // Measured: mean 0.42 %, worst 1.00 %; bounds 1.5× those.
+    let mean = total / counted as f32;
+    assert!(mean <= 0.63, "mean {mean:.3} % over the sequence");
+    assert!(worst <= 1.5, "worst frame {worst:.3} %");
 }

@@ -395,8 +395,26 @@ impl BaseTransformImpl for Segment {
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings_raw = lock(&self.settings).clone();
-        let settings = settings_raw.to_shared();
+        let mut settings = settings_raw.to_shared();
         let mut state = lock(&self.state);
+        // A model set while playing that does not load: warn and keep the last good one
+        // (a failed first load fails the state change in `start`).
+        if let Err(e) = state.segmenter.prepare(&settings) {
+            let Some(good) = state.segmenter.model_name().map(str::to_owned) else {
+                gst::element_imp_error!(self, gst::LibraryError::Init, ("segment: {}", e));
+                return Err(gst::FlowError::Error);
+            };
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ("segment: {}; keeping model `{}`", e, good)
+            );
+            let mut s = lock(&self.settings);
+            if s.model == settings.model {
+                s.model = good.clone();
+            }
+            settings.model = good;
+        }
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
                 self,

@@ -269,6 +269,11 @@ impl Segmenter {
         self.model.as_ref()
     }
 
+    /// The `model` setting (catalog name or path) the loaded model came from.
+    pub fn model_name(&self) -> Option<&str> {
+        self.model.as_ref().map(|m| m.key.0.as_str())
+    }
+
     /// Forgets temporal state (flush, seek, EOS), including a mask the asynchronous worker is
     /// still computing from a frame before the reset.
     pub fn reset(&mut self) {
