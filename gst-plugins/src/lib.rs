@@ -10,12 +10,14 @@ pub mod meta;
 pub mod pose;
 pub mod props;
 pub mod segment;
+pub mod temporalsmooth;
 pub mod video;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     segment::register(plugin)?;
     pose::register(plugin)?;
+    temporalsmooth::register(plugin)?;
     Ok(())
 }
 

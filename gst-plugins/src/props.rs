@@ -4,6 +4,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use gst::glib;
+use gst::prelude::*;
 
 /// Locks `m` even if a panic on another thread poisoned it: the element's settings and state
 /// are plain values that stay usable, and refusing them would take the host down with us.
@@ -30,4 +31,24 @@ where
 /// What `property` returns for a name the element does not know: the spec's default.
 pub fn unknown(pspec: &glib::ParamSpec) -> glib::Value {
     pspec.default_value().clone()
+}
+
+/// Logs a `set_property` outcome: the new value, or (GLib already checked the type, so this
+/// is a bug) that it was refused and the old value stays.
+pub fn log_set(
+    cat: gst::DebugCategory,
+    obj: &impl IsA<gst::Object>,
+    name: &str,
+    value: &glib::Value,
+    applied: bool,
+) {
+    if applied {
+        gst::info!(cat, obj = obj, "{name} set to {value:?}");
+    } else {
+        gst::warning!(
+            cat,
+            obj = obj,
+            "cannot set {name} to {value:?}; keeping the old value"
+        );
+    }
 }

@@ -56,6 +56,39 @@ pub enum DeviceKind {
     DirectMl,
 }
 
+/// The motion compensation of `temporalsmooth` and of `segment`'s smoothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxMotion")]
+pub enum MotionKind {
+    #[enum_value(
+        name = "No compensation: blend with the previous frame where it was",
+        nick = "none"
+    )]
+    None,
+    #[enum_value(
+        name = "One translation for the whole frame (camera pan)",
+        nick = "global"
+    )]
+    Global,
+    #[default]
+    #[enum_value(
+        name = "A translation per block, from block matching on low-resolution luma",
+        nick = "dense"
+    )]
+    Dense,
+}
+
+impl From<MotionKind> for aifx::temporal::MotionMode {
+    fn from(m: MotionKind) -> Self {
+        match m {
+            MotionKind::None => Self::None,
+            MotionKind::Global => Self::Global,
+            MotionKind::Dense => Self::Dense,
+        }
+    }
+}
+
 impl From<DeviceKind> for Device {
     fn from(d: DeviceKind) -> Self {
         match d {

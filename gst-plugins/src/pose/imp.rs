@@ -21,7 +21,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::{PoseMeta, PosePerson};
-use crate::props::{assign, lock, unknown};
+use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
     pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
 };
@@ -208,15 +208,7 @@ impl ObjectImpl for Pose {
             _ => false,
         };
         drop(s);
-        if applied {
-            gst::info!(CAT, imp = self, "{name} set to {value:?}");
-        } else {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "cannot set {name} to {value:?}; keeping the old value"
-            );
-        }
+        log_set(*CAT, &*self.obj(), name, value, applied);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {

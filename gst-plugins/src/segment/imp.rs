@@ -19,9 +19,10 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::MaskMeta;
-use crate::props::{assign, lock, unknown};
+use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
-    pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+    pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, MotionKind,
+    DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -96,6 +97,7 @@ struct Settings {
     background_color: u32,
     interval: u32,
     smoothing: f64,
+    smoothing_motion: MotionKind,
     edge_refine: bool,
     asynchronous: bool,
     device: DeviceKind,
@@ -115,6 +117,7 @@ impl Default for Settings {
             background_color: DEFAULT_BACKGROUND_COLOR,
             interval: DEFAULT_INTERVAL,
             smoothing: DEFAULT_SMOOTHING,
+            smoothing_motion: MotionKind::None,
             edge_refine: DEFAULT_EDGE_REFINE,
             asynchronous: DEFAULT_ASYNC,
             device: DeviceKind::default(),
@@ -139,6 +142,7 @@ impl Settings {
             min_region: self.min_region as f32,
             interval: self.interval,
             smoothing: self.smoothing as f32,
+            smoothing_motion: self.smoothing_motion.into(),
             refine: self.edge_refine,
             device: self.device.into(),
             threads: self.threads as usize,
@@ -242,6 +246,11 @@ impl ObjectImpl for Segment {
                     .default_value(DEFAULT_SMOOTHING)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("smoothing-motion", MotionKind::None)
+                    .nick("Smoothing motion compensation")
+                    .blurb("Warp the previous mask along the picture's motion before the smoothing blend, so moving edges do not lag (not with async)")
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("edge-refine")
                     .nick("Edge refinement")
                     .blurb("Upsample the mask with a guided filter so edges follow the picture (off: plain bilinear)")
@@ -281,6 +290,7 @@ impl ObjectImpl for Segment {
             "background-color" => assign(&mut s.background_color, value),
             "interval" => assign(&mut s.interval, value),
             "smoothing" => assign(&mut s.smoothing, value),
+            "smoothing-motion" => assign(&mut s.smoothing_motion, value),
             "edge-refine" => assign(&mut s.edge_refine, value),
             "async" => assign(&mut s.asynchronous, value),
             "device" => assign(&mut s.device, value),
@@ -288,15 +298,7 @@ impl ObjectImpl for Segment {
             _ => false,
         };
         drop(s);
-        if applied {
-            gst::info!(CAT, imp = self, "{name} set to {value:?}");
-        } else {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "cannot set {name} to {value:?}; keeping the old value"
-            );
-        }
+        log_set(*CAT, &*self.obj(), name, value, applied);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -312,6 +314,7 @@ impl ObjectImpl for Segment {
             "background-color" => s.background_color.to_value(),
             "interval" => s.interval.to_value(),
             "smoothing" => s.smoothing.to_value(),
+            "smoothing-motion" => s.smoothing_motion.to_value(),
             "edge-refine" => s.edge_refine.to_value(),
             "async" => s.asynchronous.to_value(),
             "device" => s.device.to_value(),

@@ -23,6 +23,16 @@ pub struct Landmark {
     pub presence: f32,
 }
 
+impl crate::temporal::one_euro::SmoothPoint for Landmark {
+    fn coords(&mut self) -> [&mut f32; 3] {
+        [&mut self.x, &mut self.y, &mut self.z]
+    }
+
+    fn visibility(&mut self) -> Option<&mut f32> {
+        Some(&mut self.visibility)
+    }
+}
+
 fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }

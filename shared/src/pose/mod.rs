@@ -1,11 +1,10 @@
 //! BlazePose building blocks, one MediaPipe calculator each: SSD anchors, detection decoding
 //! and weighted NMS, rotated ROIs, the landmark model's decoding/refinement/projection and
-//! crop, and the temporal filters. Each is a plain function over plain types, tested alone;
+//! crop (the temporal filters are in `crate::temporal`). Each is a plain function over plain types, tested alone;
 //! the `pose` element composes them ([`pipeline`], [`tracker`]).
 
 pub mod anchors;
 pub mod detection;
-pub mod filter;
 pub mod landmarks;
 pub mod roi;
 

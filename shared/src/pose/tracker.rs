@@ -2,13 +2,13 @@
 //! when there is no ROI; otherwise the ROI comes from the previous frame's (smoothed)
 //! auxiliary landmarks. Landmarks are smoothed with one-euro filters driven by timestamps.
 
-use super::filter::{LowPass, OneEuro, OneEuroParams};
-use super::landmarks::{Landmark, POSE_LANDMARKS};
+use super::landmarks::POSE_LANDMARKS;
 use super::pipeline::{
     detect, landmarks_in_roi, roi_from_aux, roi_from_detection, Person, PoseModels,
 };
 use super::roi::Roi;
 use crate::frame::FrameMut;
+use crate::temporal::one_euro::{OneEuroParams, PointSmoother};
 use crate::Result;
 
 /// Tracker options (the `pose` element's properties).
@@ -29,35 +29,13 @@ impl Default for TrackerSettings {
     }
 }
 
-/// One-euro filters for x, y, z of a set of landmarks.
-#[derive(Default)]
-struct PointFilters {
-    f: Vec<[OneEuro; 3]>,
-    visibility: Vec<LowPass>,
-}
-
-impl PointFilters {
-    fn apply(&mut self, lms: &mut [Landmark], time: f64, scale: f32, p: OneEuroParams) {
-        if self.f.len() != lms.len() {
-            self.f = (0..lms.len()).map(|_| Default::default()).collect();
-            self.visibility = vec![LowPass::default(); lms.len()];
-        }
-        for ((l, f), v) in lms.iter_mut().zip(&mut self.f).zip(&mut self.visibility) {
-            l.x = f[0].apply(l.x, time, scale, p);
-            l.y = f[1].apply(l.y, time, scale, p);
-            l.z = f[2].apply(l.z, time, scale, p);
-            l.visibility = v.apply(l.visibility, 0.1);
-        }
-    }
-}
-
 /// One tracked person: a stable id, the ROI for the next frame and its filters.
 struct Track {
     id: u64,
     roi: Roi,
-    landmarks: PointFilters,
-    aux: PointFilters,
-    world: Vec<[OneEuro; 3]>,
+    landmarks: PointSmoother,
+    aux: PointSmoother,
+    world: PointSmoother,
 }
 
 /// True when two ROIs frame the same person (centres closer than half the smaller side).
@@ -162,9 +140,9 @@ impl PoseTracker {
                     let mut t = Track {
                         id: self.next_id,
                         roi,
-                        landmarks: PointFilters::default(),
-                        aux: PointFilters::default(),
-                        world: Vec::new(),
+                        landmarks: PointSmoother::default(),
+                        aux: PointSmoother::default(),
+                        world: PointSmoother::default(),
                     };
                     self.next_id += 1;
                     let p = smooth(&mut t, p, time, s.smoothing);
@@ -192,16 +170,8 @@ fn smooth(t: &mut Track, mut person: Person, time: f64, enabled: bool) -> Person
         .apply(&mut person.landmarks, time, scale, OneEuroParams::POSE);
     t.aux
         .apply(&mut person.aux, time, scale, OneEuroParams::AUX);
-    if t.world.len() != person.world.len() {
-        t.world = (0..person.world.len())
-            .map(|_| Default::default())
-            .collect();
-    }
-    for (w, f) in person.world.iter_mut().zip(&mut t.world) {
-        for k in 0..3 {
-            w[k] = f[k].apply(w[k], time, 1.0, OneEuroParams::WORLD);
-        }
-    }
+    t.world
+        .apply(&mut person.world, time, 1.0, OneEuroParams::WORLD);
     debug_assert_eq!(person.landmarks.len(), POSE_LANDMARKS);
     person
 }

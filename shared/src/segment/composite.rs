@@ -246,35 +246,12 @@ impl Compositor {
     }
 }
 
-/// `Transparent` on a format with alpha: the person alpha goes into the alpha byte of each
-/// pixel, colours untouched.
-fn write_alpha_channel(frame: &mut FrameMut<'_>, alpha: &dyn AlphaRows, offset: usize) {
-    let (w, h) = (frame.width, frame.height);
-    let stride = frame.planes[0].stride;
-    frame.planes[0]
-        .data
-        .par_chunks_mut(stride)
-        .take(h)
-        .enumerate()
-        .for_each_init(
-            || (vec![0u8; w], vec![Coverage::Mixed; w.div_ceil(SPAN)]),
-            |(a, cover), (y, row)| {
-                let row = &mut row[..w * 4];
-                alpha.coverage(y, cover);
-                alpha.row(y, row, cover, a);
-                for (px, &v) in row.chunks_exact_mut(4).zip(a.iter()) {
-                    px[offset] = v;
-                }
-            },
-        );
-}
-
-/// Packed RGB formats: one work item per row.
-fn composite_packed(
+/// Runs `write` on each visible row of a packed frame with that row's alpha and coverage,
+/// rows in parallel.
+fn packed_rows(
     frame: &mut FrameMut<'_>,
     alpha: &dyn AlphaRows,
-    background: &Background<'_>,
-    matte: bool,
+    write: impl Fn(&mut Scratch, usize, &mut [u8], &[u8], &[Coverage]) + Sync,
 ) {
     let (w, h) = (frame.width, frame.height);
     let stride = frame.planes[0].stride;
@@ -291,15 +268,37 @@ fn composite_packed(
                 let mut cover = std::mem::take(&mut sc.cover[0]);
                 alpha.coverage(y, &mut cover);
                 alpha.row(y, row, &cover, &mut a);
-                if matte {
-                    matte_row(row, &a, 4, 3, |v| v);
-                } else {
-                    blend_row(row, y, &a, &cover, 4, background, sc);
-                }
+                write(sc, y, row, &a, &cover);
                 sc.alpha[0] = a;
                 sc.cover[0] = cover;
             },
         );
+}
+
+/// `Transparent` on a format with alpha: the person alpha goes into the alpha byte of each
+/// pixel, colours untouched.
+fn write_alpha_channel(frame: &mut FrameMut<'_>, alpha: &dyn AlphaRows, offset: usize) {
+    packed_rows(frame, alpha, |_, _, row, a, _| {
+        for (px, &v) in row.chunks_exact_mut(4).zip(a) {
+            px[offset] = v;
+        }
+    });
+}
+
+/// Packed RGB formats: the matte, or each row blended with its background.
+fn composite_packed(
+    frame: &mut FrameMut<'_>,
+    alpha: &dyn AlphaRows,
+    background: &Background<'_>,
+    matte: bool,
+) {
+    packed_rows(frame, alpha, |sc, y, row, a, cover| {
+        if matte {
+            matte_row(row, a, 4, 3, |v| v);
+        } else {
+            blend_row(row, y, a, cover, 4, background, sc);
+        }
+    });
 }
 
 /// What every YUV work item shares.

@@ -1,5 +1,6 @@
 //! Person masks at model resolution and the clean-ups applied to them before they are
-//! upsampled: temporal smoothing, hard threshold, feathering and small-blob removal.
+//! upsampled: hard threshold, feathering and small-blob removal (temporal smoothing is
+//! `crate::temporal::mask`).
 
 /// A one-channel probability map (1.0 = person), row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,23 +18,6 @@ impl Mask {
             height,
             data,
         }
-    }
-}
-
-/// MediaPipe's uncertainty-weighted temporal blend (its segmentation smoothing calculator):
-/// confident new values pass through, uncertain ones (near 0.5) lean on the previous output.
-/// `ratio` 0 turns it off; MediaPipe uses 0.7.
-pub fn smooth(previous: &Mask, current: &mut Mask, ratio: f32) {
-    if ratio <= 0.0 || previous.data.len() != current.data.len() {
-        return;
-    }
-    const C: [f32; 5] = [5.68842, -0.748699, -57.8051, 291.309, -624.717];
-    for (p, &q) in current.data.iter_mut().zip(&previous.data) {
-        let t = *p - 0.5;
-        let x = t * t;
-        let poly = x * (C[0] + x * (C[1] + x * (C[2] + x * (C[3] + x * C[4]))));
-        let uncertainty = 1.0 - poly.min(1.0);
-        *p += (q - *p) * uncertainty * ratio;
     }
 }
 
@@ -192,17 +176,6 @@ pub fn remove_small_regions(mask: &mut Mask, min_fraction: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smoothing_keeps_confident_values_and_blends_uncertain_ones() {
-        let prev = Mask::new(3, 1, vec![0.0, 0.0, 1.0]);
-        let mut cur = Mask::new(3, 1, vec![1.0, 0.5, 0.0]);
-        smooth(&prev, &mut cur, 0.7);
-        // Certain (p = 1, p = 0): unchanged. Uncertain (p = 0.5): moves 70 % toward previous.
-        assert!((cur.data[0] - 1.0).abs() < 1e-3);
-        assert!((cur.data[1] - 0.15).abs() < 1e-5, "{}", cur.data[1]);
-        assert!(cur.data[2].abs() < 1e-3);
-    }
 
     #[test]
     fn small_blobs_go_big_ones_stay() {

@@ -17,6 +17,8 @@ use crate::frame::FrameMut;
 use crate::paths::resolve_model;
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
+use crate::temporal::mask::{uncertainty_blend, warp};
+use crate::temporal::motion::{MotionEstimator, MotionMode};
 use crate::tensor::{InputRange, Sampling};
 use crate::worker::LatestWorker;
 use crate::{Device, Error, Result};
@@ -42,6 +44,10 @@ pub struct SegmentSettings {
     pub interval: u32,
     /// MediaPipe's uncertainty-weighted temporal blend ratio (0 = off).
     pub smoothing: f32,
+    /// Motion compensation of that blend: the previous mask is warped along the frame's
+    /// motion first, so a moving edge does not lag (synchronous mode only: an asynchronous
+    /// mask belongs to an earlier frame).
+    pub smoothing_motion: MotionMode,
     /// Edge-aware upsampling guided by the frame (off: plain bilinear).
     pub refine: bool,
     pub device: Device,
@@ -58,6 +64,7 @@ impl Default for SegmentSettings {
             min_region: 0.0,
             interval: 1,
             smoothing: 0.0,
+            smoothing_motion: MotionMode::None,
             refine: true,
             device: Device::Cpu,
             threads: 0,
@@ -240,6 +247,7 @@ pub struct Segmenter {
     coefficients: Option<Coefficients>,
     worker: Option<MaskWorker>,
     inferences: u64,
+    motion: MotionEstimator,
 }
 
 impl Segmenter {
@@ -279,6 +287,7 @@ impl Segmenter {
     pub fn reset(&mut self) {
         self.raw = None;
         self.frames = 0;
+        self.motion.reset();
         if let Some(w) = &self.worker {
             w.reset();
         }
@@ -351,8 +360,33 @@ impl Segmenter {
         if let Some(mut m) = fresh {
             inferred = true;
             self.inferences += 1;
-            if let Some(prev) = &self.raw {
-                mask::smooth(prev, &mut m, settings.smoothing);
+            let compensate = !asynchronous
+                && settings.smoothing > 0.0
+                && settings.smoothing_motion != MotionMode::None;
+            // The motion from the frame of the previous mask to this one.
+            let motion = compensate.then(|| self.motion.next(frame, settings.smoothing_motion).0);
+            if !compensate {
+                self.motion.reset();
+            }
+            if let Some(prev) = self
+                .raw
+                .as_ref()
+                .filter(|p| (p.width, p.height) == (m.width, m.height))
+            {
+                match &motion {
+                    Some(field) => {
+                        let warped = warp(
+                            &prev.data,
+                            m.width,
+                            m.height,
+                            frame.width,
+                            frame.height,
+                            field,
+                        );
+                        uncertainty_blend(&warped, &mut m.data, settings.smoothing);
+                    }
+                    None => uncertainty_blend(&prev.data, &mut m.data, settings.smoothing),
+                }
             }
             self.raw = Some(m);
         }

@@ -1,5 +1,6 @@
 //! Temporal filters for landmarks, as in MediaPipe's landmark smoothing calculator: the
-//! one-euro filter (per coordinate) and a plain low-pass (for visibility).
+//! one-euro filter (per coordinate, on timestamps) and a plain low-pass (for visibility),
+//! and [`PointSmoother`], the pair applied to a whole set of landmarks.
 
 use std::f32::consts::PI;
 
@@ -85,6 +86,71 @@ impl OneEuro {
         let cutoff = p.min_cutoff + p.beta * ed.abs();
         self.x
             .apply(value, alpha(cutoff, frequency.max(f32::MIN_POSITIVE)))
+    }
+}
+
+/// A landmark as the smoother sees it: three coordinates and, optionally, a visibility.
+pub trait SmoothPoint {
+    fn coords(&mut self) -> [&mut f32; 3];
+    fn visibility(&mut self) -> Option<&mut f32>;
+}
+
+/// `[x, y, z, visibility, presence]`, the layout of the pose metadata.
+impl SmoothPoint for [f32; 5] {
+    fn coords(&mut self) -> [&mut f32; 3] {
+        let [x, y, z, ..] = self;
+        [x, y, z]
+    }
+
+    fn visibility(&mut self) -> Option<&mut f32> {
+        Some(&mut self[3])
+    }
+}
+
+/// `[x, y, z]` (world landmarks).
+impl SmoothPoint for [f32; 3] {
+    fn coords(&mut self) -> [&mut f32; 3] {
+        let [x, y, z] = self;
+        [x, y, z]
+    }
+
+    fn visibility(&mut self) -> Option<&mut f32> {
+        None
+    }
+}
+
+/// One-euro filters for x, y, z of a set of landmarks, and a low-pass on visibility
+/// (MediaPipe's 0.1). A set of another size starts the filters afresh.
+#[derive(Debug, Clone, Default)]
+pub struct PointSmoother {
+    f: Vec<[OneEuro; 3]>,
+    visibility: Vec<LowPass>,
+}
+
+impl PointSmoother {
+    /// Filters `points` observed at `time` (seconds); `scale` multiplies the derivative
+    /// (MediaPipe's 1 / object size, so the filter behaves the same for near and far people).
+    pub fn apply<P: SmoothPoint>(
+        &mut self,
+        points: &mut [P],
+        time: f64,
+        scale: f32,
+        p: OneEuroParams,
+    ) {
+        if self.f.len() != points.len() {
+            *self = Self {
+                f: vec![Default::default(); points.len()],
+                visibility: vec![LowPass::default(); points.len()],
+            };
+        }
+        for ((pt, f), v) in points.iter_mut().zip(&mut self.f).zip(&mut self.visibility) {
+            for (c, f) in pt.coords().into_iter().zip(f.iter_mut()) {
+                *c = f.apply(*c, time, scale, p);
+            }
+            if let Some(vis) = pt.visibility() {
+                *vis = v.apply(*vis, 0.1);
+            }
+        }
     }
 }
 
