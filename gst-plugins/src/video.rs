@@ -89,6 +89,33 @@ impl From<MotionKind> for aifx::temporal::MotionMode {
     }
 }
 
+/// The blend of `temporalsmooth`'s mask smoothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxMaskFilter")]
+pub enum MaskFilterKind {
+    #[default]
+    #[enum_value(
+        name = "Moving average of the motion-compensated masks (steadiest)",
+        nick = "ema"
+    )]
+    Ema,
+    #[enum_value(
+        name = "MediaPipe's uncertainty-weighted blend (confident pixels pass unchanged)",
+        nick = "mediapipe"
+    )]
+    MediaPipe,
+}
+
+impl From<MaskFilterKind> for aifx::temporal::mask::MaskFilter {
+    fn from(m: MaskFilterKind) -> Self {
+        match m {
+            MaskFilterKind::Ema => Self::Ema,
+            MaskFilterKind::MediaPipe => Self::MediaPipe,
+        }
+    }
+}
+
 impl From<DeviceKind> for Device {
     fn from(d: DeviceKind) -> Self {
         match d {

@@ -29,7 +29,7 @@ use gst_video::subclass::prelude::*;
 
 use crate::meta::{MaskMeta, PoseMeta};
 use crate::props::{assign, lock, log_set, unknown};
-use crate::video::{pad_templates, pixel_format, with_frame_mut, MotionKind};
+use crate::video::{pad_templates, pixel_format, with_frame_mut, MaskFilterKind, MotionKind};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -49,6 +49,7 @@ const DEFAULT_MOTION_THRESHOLD: f64 = 12.0;
 #[derive(Debug, Clone)]
 struct Settings {
     masks: f64,
+    mask_filter: MaskFilterKind,
     keypoints: bool,
     min_cutoff: f64,
     beta: f64,
@@ -61,6 +62,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             masks: DEFAULT_MASKS,
+            mask_filter: MaskFilterKind::default(),
             keypoints: DEFAULT_KEYPOINTS,
             min_cutoff: DEFAULT_MIN_CUTOFF,
             beta: DEFAULT_BETA,
@@ -75,6 +77,7 @@ impl Settings {
     fn to_shared(&self) -> TemporalSettings {
         TemporalSettings {
             masks: self.masks as f32,
+            mask_filter: self.mask_filter.into(),
             keypoints: self.keypoints,
             min_cutoff: self.min_cutoff as f32,
             beta: self.beta as f32,
@@ -111,10 +114,15 @@ impl ObjectImpl for TemporalSmooth {
             vec![
                 glib::ParamSpecDouble::builder("masks")
                     .nick("Mask smoothing")
-                    .blurb("Blend ratio of each AifxMaskMeta with the previous (motion-compensated) mask, MediaPipe's uncertainty-weighted blend (0 = off)")
+                    .blurb("How much of the previous (motion-compensated) mask each AifxMaskMeta keeps (0 = off)")
                     .minimum(0.0)
                     .maximum(1.0)
                     .default_value(DEFAULT_MASKS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("mask-filter", MaskFilterKind::default())
+                    .nick("Mask filter")
+                    .blurb("How masks are blended: a moving average, or MediaPipe's uncertainty-weighted blend")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("keypoints")
@@ -170,6 +178,7 @@ impl ObjectImpl for TemporalSmooth {
         let name = pspec.name();
         let applied = match name {
             "masks" => assign(&mut s.masks, value),
+            "mask-filter" => assign(&mut s.mask_filter, value),
             "keypoints" => assign(&mut s.keypoints, value),
             "min-cutoff" => assign(&mut s.min_cutoff, value),
             "beta" => assign(&mut s.beta, value),
@@ -186,6 +195,7 @@ impl ObjectImpl for TemporalSmooth {
         let s = lock(&self.settings);
         match pspec.name() {
             "masks" => s.masks.to_value(),
+            "mask-filter" => s.mask_filter.to_value(),
             "keypoints" => s.keypoints.to_value(),
             "min-cutoff" => s.min_cutoff.to_value(),
             "beta" => s.beta.to_value(),

@@ -127,7 +127,10 @@ fn cell_weights(
             for (x, o) in row.iter_mut().enumerate() {
                 let (fx, fy) = ((x as f32 + 0.5) * f, (y as f32 + 0.5) * f);
                 let v = motion.block_at(fx as usize, fy as usize);
-                let was = prev.sample(x as f32 - v[0] / f, y as f32 - v[1] / f);
+                // Nearest low-resolution pixel: the blend moves whole pixels too.
+                let sx = (x as f32 - v[0] / f).round() as i32;
+                let sy = (y as f32 - v[1] / f).round() as i32;
+                let was = f32::from(prev.at(sx, sy));
                 let d = (f32::from(cur.data[y * cur.width + x]) - was).abs();
                 // 1 below the threshold, 0 from twice the threshold.
                 let keep = (2.0 - d / t).clamp(0.0, 1.0);
@@ -138,6 +141,9 @@ fn cell_weights(
 }
 
 /// Blends plane `p` of `frame` with the previous output's plane, warped by the block vectors.
+/// Each row gets its per-byte weights once per weight-cell row (kept while a thread's rows
+/// stay in that cell row), then blends one motion block at a time as a straight run of bytes
+/// (vectorises).
 fn blend_plane(
     frame: &mut FrameMut<'_>,
     p: usize,
@@ -152,52 +158,55 @@ fn blend_plane(
     let (pw, ph) = (bytes / bpp, rows);
     let stride = frame.planes[p].stride;
     let cell = luma.factor;
+    // Plane pixels per motion block (the block grid is in frame pixels).
+    let block = (motion.block / sub).max(1);
     frame.planes[p]
         .data
         .par_chunks_mut(stride)
         .take(rows)
         .enumerate()
-        .for_each(|(y, row)| {
-            let row = &mut row[..bytes];
-            let fy = (y * sub).min(h - 1);
-            let wy = (fy / cell).min(luma.height - 1);
-            let mut x = 0;
-            while x < pw {
-                // A run of plane pixels sharing one weight cell and one motion block.
-                let fx = (x * sub).min(w - 1);
-                let wx = (fx / cell).min(luma.width - 1);
-                let cell_end = ((wx + 1) * cell).div_ceil(sub);
-                let block_end = ((fx / motion.block + 1) * motion.block).div_ceil(sub);
-                let end = cell_end.min(block_end).min(pw).max(x + 1);
-                let wgt = weights[wy * luma.width + wx];
-                if wgt > 0 {
-                    let v = motion.block_at(fx, fy);
+        .for_each_init(
+            || (usize::MAX, vec![0u8; bytes]),
+            |(cached, wrow), (y, row)| {
+                let row = &mut row[..bytes];
+                let fy = (y * sub).min(h - 1);
+                let wy = (fy / cell).min(luma.height - 1);
+                if *cached != wy {
+                    let cells = &weights[wy * luma.width..(wy + 1) * luma.width];
+                    for (x, px) in wrow.chunks_exact_mut(bpp).enumerate() {
+                        px.fill(cells[((x * sub) / cell).min(luma.width - 1)]);
+                    }
+                    *cached = wy;
+                }
+                for x0 in (0..pw).step_by(block) {
+                    let x1 = (x0 + block).min(pw);
+                    let wgt = &wrow[x0 * bpp..x1 * bpp];
+                    let v = motion.block_at((x0 * sub).min(w - 1), fy);
                     let (dx, dy) = (
                         (v[0] / sub as f32).round() as isize,
                         (v[1] / sub as f32).round() as isize,
                     );
                     let sy = (y as isize - dy).clamp(0, ph as isize - 1) as usize;
                     let src_row = &prev[sy * bytes..(sy + 1) * bytes];
-                    let sx0 = x as isize - dx;
-                    if sx0 >= 0 && (end as isize - dx) as usize <= pw {
-                        let src = &src_row[sx0 as usize * bpp..(end as isize - dx) as usize * bpp];
-                        for (d, &s) in row[x * bpp..end * bpp].iter_mut().zip(src) {
-                            *d = mix(*d, s, wgt);
+                    let (s0, s1) = (x0 as isize - dx, x1 as isize - dx);
+                    let dst = &mut row[x0 * bpp..x1 * bpp];
+                    if s0 >= 0 && s1 <= pw as isize {
+                        let src = &src_row[s0 as usize * bpp..s1 as usize * bpp];
+                        for ((d, &s), &a) in dst.iter_mut().zip(src).zip(wgt) {
+                            *d = mix(*d, s, a);
                         }
                     } else {
                         // At the borders: clamp each pixel.
-                        for px in x..end {
-                            let sx = (px as isize - dx).clamp(0, pw as isize - 1) as usize;
-                            for k in 0..bpp {
-                                let d = &mut row[px * bpp + k];
-                                *d = mix(*d, src_row[sx * bpp + k], wgt);
-                            }
+                        for (i, (d, &a)) in dst.iter_mut().zip(wgt).enumerate() {
+                            let sx = (x0 as isize + (i / bpp) as isize - dx)
+                                .clamp(0, pw as isize - 1)
+                                as usize;
+                            *d = mix(*d, src_row[sx * bpp + i % bpp], a);
                         }
                     }
                 }
-                x = end;
-            }
-        });
+            },
+        );
 }
 
 #[cfg(test)]

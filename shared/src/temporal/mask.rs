@@ -3,6 +3,8 @@
 //! and motion compensation, which warps the previous mask along the frame's motion before
 //! either blend so that a moving edge is compared with itself rather than with where it was.
 
+use rayon::prelude::*;
+
 use super::motion::MotionField;
 
 /// How a new mask is blended with the previous one.
@@ -42,6 +44,27 @@ pub fn ema(previous: &[f32], current: &mut [f32], ratio: f32) {
     }
 }
 
+/// Which blend a mask filter uses (its ratio is set separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaskFilter {
+    /// [`MaskBlend::Ema`]: with motion compensation, the steadiest (measured: −75 % flicker
+    /// on a still picture, 0.15 frames of lag on a pan, by `aifx-bench temporal`).
+    #[default]
+    Ema,
+    /// [`MaskBlend::Uncertainty`]: MediaPipe's; confident pixels never lag, but it removes
+    /// about half the flicker.
+    MediaPipe,
+}
+
+impl MaskFilter {
+    pub fn with_ratio(self, ratio: f32) -> MaskBlend {
+        match self {
+            MaskFilter::Ema => MaskBlend::Ema(ratio),
+            MaskFilter::MediaPipe => MaskBlend::Uncertainty(ratio),
+        }
+    }
+}
+
 impl MaskBlend {
     pub fn apply(self, previous: &[f32], current: &mut [f32]) {
         match self {
@@ -69,19 +92,29 @@ pub fn warp(
         previous
             [y.clamp(0, height as i32 - 1) as usize * width + x.clamp(0, width as i32 - 1) as usize]
     };
-    let mut out = Vec::with_capacity(width * height);
-    for y in 0..height {
-        for x in 0..width {
-            let v = motion.at((x as f32 + 0.5) * sx, (y as f32 + 0.5) * sy);
-            let (px, py) = (x as f32 - v[0] / sx, y as f32 - v[1] / sy);
-            let (x0, y0) = (px.floor(), py.floor());
-            let (fx, fy) = (px - x0, py - y0);
-            let (x0, y0) = (x0 as i32, y0 as i32);
-            let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
-            let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
-            out.push(top + (bottom - top) * fy);
-        }
-    }
+    // Each mask pixel takes the vector of the motion block its centre falls in (blocks are
+    // 8 low-resolution pixels, several mask pixels each); the block column of each mask
+    // column is worked out once.
+    let block_col: Vec<usize> = (0..width)
+        .map(|x| ((((x as f32 + 0.5) * sx) as usize) / motion.block).min(motion.cols - 1))
+        .collect();
+    let mut out = vec![0.0f32; width * height];
+    out.par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            let r = ((((y as f32 + 0.5) * sy) as usize) / motion.block).min(motion.rows - 1);
+            let vectors = &motion.vectors[r * motion.cols..(r + 1) * motion.cols];
+            for (x, o) in row.iter_mut().enumerate() {
+                let v = vectors[block_col[x]];
+                let (px, py) = (x as f32 - v[0] / sx, y as f32 - v[1] / sy);
+                let (x0, y0) = (px.floor(), py.floor());
+                let (fx, fy) = (px - x0, py - y0);
+                let (x0, y0) = (x0 as i32, y0 as i32);
+                let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
+                let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
+                *o = top + (bottom - top) * fy;
+            }
+        });
     out
 }
 

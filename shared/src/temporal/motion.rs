@@ -102,8 +102,9 @@ impl LowLuma {
         }
     }
 
+    /// The pixel at (`x`, `y`), clamped to the picture.
     #[inline]
-    fn at(&self, x: i32, y: i32) -> u8 {
+    pub fn at(&self, x: i32, y: i32) -> u8 {
         let x = x.clamp(0, self.width as i32 - 1) as usize;
         let y = y.clamp(0, self.height as i32 - 1) as usize;
         self.data[y * self.width + x]
@@ -177,23 +178,33 @@ impl MotionField {
 }
 
 /// Sum of squared differences between the `BLOCK`² block of `cur` at (`bx`, `by`) and
-/// `prev` displaced by −(`dx`, `dy`).
+/// `prev` displaced by −(`dx`, `dy`). Blocks whose displaced window lies inside `prev` (all
+/// but the border ones) read rows as slices, which vectorises.
 fn block_ssd(cur: &LowLuma, prev: &LowLuma, bx: usize, by: usize, dx: i32, dy: i32) -> u32 {
-    let mut sad = 0u32;
-    for y in by..(by + BLOCK).min(cur.height) {
-        let row = &cur.data[y * cur.width..(y + 1) * cur.width];
-        let py = y as i32 - dy;
-        for (x, &c) in row
-            .iter()
-            .enumerate()
-            .take((bx + BLOCK).min(cur.width))
-            .skip(bx)
-        {
-            let d = u32::from(c.abs_diff(prev.at(x as i32 - dx, py)));
-            sad += d * d;
+    let (x1, y1) = ((bx + BLOCK).min(cur.width), (by + BLOCK).min(cur.height));
+    let inside = bx as i32 - dx >= 0
+        && by as i32 - dy >= 0
+        && x1 as i32 - dx <= prev.width as i32
+        && y1 as i32 - dy <= prev.height as i32;
+    let mut ssd = 0u32;
+    for y in by..y1 {
+        let row = &cur.data[y * cur.width + bx..y * cur.width + x1];
+        if inside {
+            let py = (y as i32 - dy) as usize;
+            let px = (bx as i32 - dx) as usize;
+            let prow = &prev.data[py * prev.width + px..][..row.len()];
+            for (&c, &p) in row.iter().zip(prow) {
+                let d = u32::from(c.abs_diff(p));
+                ssd += d * d;
+            }
+        } else {
+            for (i, &c) in row.iter().enumerate() {
+                let d = u32::from(c.abs_diff(prev.at((bx + i) as i32 - dx, y as i32 - dy)));
+                ssd += d * d;
+            }
         }
     }
-    sad
+    ssd
 }
 
 /// A block's own texture (sum of |horizontal| and |vertical| differences), for telling flat
@@ -245,24 +256,27 @@ fn quadric_minimum(v: [[f32; 3]; 3]) -> [f32; 2] {
     }
 }
 
-/// Best offset over the search window for a cost function, sub-pixel. Zero motion wins ties
-/// and near-ties (within `bias`), so noise alone does not make vectors.
-fn best_offset(cost: impl Fn(i32, i32) -> u32, bias: u32) -> ([f32; 2], u32) {
+/// Best offset among `candidates` (within ±`SEARCH`) for a cost function, refined to
+/// sub-pixel from the 3×3 costs around it. Zero motion wins ties and near-ties (within
+/// `bias`), so noise alone does not make vectors.
+fn best_offset(
+    cost: impl Fn(i32, i32) -> u32,
+    candidates: impl Iterator<Item = (i32, i32)>,
+    bias: u32,
+) -> [f32; 2] {
     let mut best = (0, 0, cost(0, 0).saturating_sub(bias));
-    for dy in -SEARCH..=SEARCH {
-        for dx in -SEARCH..=SEARCH {
-            if (dx, dy) == (0, 0) {
-                continue;
-            }
-            let c = cost(dx, dy);
-            if c < best.2 {
-                best = (dx, dy, c);
-            }
+    for (dx, dy) in candidates {
+        if (dx, dy) == (0, 0) || dx.abs() > SEARCH || dy.abs() > SEARCH {
+            continue;
+        }
+        let c = cost(dx, dy);
+        if c < best.2 {
+            best = (dx, dy, c);
         }
     }
-    let (dx, dy, c) = best;
+    let (dx, dy, _) = best;
     if dx.abs() == SEARCH || dy.abs() == SEARCH {
-        return ([dx as f32, dy as f32], c);
+        return [dx as f32, dy as f32];
     }
     let mut v = [[0.0f32; 3]; 3];
     for (j, row) in v.iter_mut().enumerate() {
@@ -271,31 +285,42 @@ fn best_offset(cost: impl Fn(i32, i32) -> u32, bias: u32) -> ([f32; 2], u32) {
         }
     }
     let [sx, sy] = quadric_minimum(v);
-    ([dx as f32 + sx, dy as f32 + sy], c)
+    [dx as f32 + sx, dy as f32 + sy]
 }
 
-/// The whole frame's translation: SSD over every other low-resolution pixel.
+/// Every offset within ±`r` of (`cx`, `cy`).
+fn window(cx: i32, cy: i32, r: i32) -> impl Iterator<Item = (i32, i32)> {
+    (-r..=r).flat_map(move |dy| (-r..=r).map(move |dx| (cx + dx, cy + dy)))
+}
+
+/// The whole frame's translation, coarse to fine: every offset within ±`SEARCH` on one
+/// low-resolution pixel in 16 (4×4 apart), then ±1 around the best on one in 4, sub-pixel.
 fn global_motion(cur: &LowLuma, prev: &LowLuma) -> [f32; 2] {
     let margin = SEARCH as usize;
     if cur.width <= 2 * margin + 2 || cur.height <= 2 * margin + 2 {
         return [0.0; 2];
     }
-    let cost = |dx: i32, dy: i32| -> u32 {
-        let mut sad = 0u32;
-        for y in (margin..cur.height - margin).step_by(2) {
-            let row = &cur.data[y * cur.width..(y + 1) * cur.width];
-            let prow = &prev.data[(y as i32 - dy) as usize * prev.width..][..prev.width];
-            for x in (margin..cur.width - margin).step_by(2) {
-                let d = u32::from(row[x].abs_diff(prow[(x as i32 - dx) as usize]));
-                sad += d * d;
+    let cost = |step: usize| {
+        move |dx: i32, dy: i32| -> u32 {
+            let mut ssd = 0u32;
+            for y in (margin..cur.height - margin).step_by(step) {
+                let row = &cur.data[y * cur.width..(y + 1) * cur.width];
+                let prow = &prev.data[(y as i32 - dy) as usize * prev.width..][..prev.width];
+                for x in (margin..cur.width - margin).step_by(step) {
+                    let d = u32::from(row[x].abs_diff(prow[(x as i32 - dx) as usize]));
+                    ssd += d * d;
+                }
             }
+            ssd
         }
-        sad
     };
-    let samples =
-        ((cur.height - 2 * margin).div_ceil(2) * (cur.width - 2 * margin).div_ceil(2)) as u32;
+    let samples = |step: usize| {
+        ((cur.height - 2 * margin).div_ceil(step) * (cur.width - 2 * margin).div_ceil(step)) as u32
+    };
     // Zero motion wins unless a shift is better by 2 levels (squared) per sample.
-    let (v, _) = best_offset(cost, samples * 4);
+    let coarse = best_offset(cost(4), window(0, 0, SEARCH), samples(4) * 4);
+    let (cx, cy) = (coarse[0].round() as i32, coarse[1].round() as i32);
+    let v = best_offset(cost(2), window(cx, cy, 1), samples(2) * 4);
     let f = cur.factor as f32;
     [v[0] * f, v[1] * f]
 }
@@ -332,8 +357,18 @@ pub fn estimate(prev: &LowLuma, cur: &LowLuma, mode: MotionMode) -> MotionField 
                     *v = global;
                     continue;
                 }
-                let (best, _) =
-                    best_offset(|dx, dy| block_ssd(cur, prev, bx, by, dx, dy), pixels * 4);
+                // Predictive search: around no motion and around the frame's motion (people
+                // move a few pixels against the background between frames).
+                let (gx, gy) = (
+                    (global[0] / f).round() as i32,
+                    (global[1] / f).round() as i32,
+                );
+                let near_global = window(gx, gy, 2).filter(|&(x, y)| x.abs() > 2 || y.abs() > 2);
+                let best = best_offset(
+                    |dx, dy| block_ssd(cur, prev, bx, by, dx, dy),
+                    window(0, 0, 2).chain(near_global),
+                    pixels * 4,
+                );
                 *v = [best[0] * f, best[1] * f];
             }
         });

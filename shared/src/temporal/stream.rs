@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::deflicker::Deflicker;
-use super::mask::{MaskBlend, MaskSmoother};
+use super::mask::{MaskFilter, MaskSmoother};
 use super::motion::{MotionEstimator, MotionMode};
 use super::one_euro::{OneEuroParams, PointSmoother};
 use crate::frame::FrameMut;
@@ -13,8 +13,9 @@ use crate::frame::FrameMut;
 /// What to smooth, and how strongly.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TemporalSettings {
-    /// Mask blend ratio (MediaPipe's uncertainty-weighted blend; 0 = off).
+    /// Mask blend ratio: how much of the previous (motion-compensated) mask is kept (0 = off).
     pub masks: f32,
+    pub mask_filter: MaskFilter,
     /// One-euro filtering of keypoints.
     pub keypoints: bool,
     pub min_cutoff: f32,
@@ -30,6 +31,7 @@ impl Default for TemporalSettings {
     fn default() -> Self {
         Self {
             masks: 0.7,
+            mask_filter: MaskFilter::Ema,
             keypoints: true,
             min_cutoff: OneEuroParams::POSE.min_cutoff,
             beta: OneEuroParams::POSE.beta,
@@ -63,7 +65,7 @@ pub struct TemporalSmoother {
 }
 
 /// MediaPipe's object scale for landmark smoothing: 1 / the mean side of their bounding box.
-fn object_scale(landmarks: &[[f32; 5]]) -> f32 {
+pub fn object_scale(landmarks: &[[f32; 5]]) -> f32 {
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for l in landmarks {
         (x0, y0, x1, y1) = (x0.min(l[0]), y0.min(l[1]), x1.max(l[0]), y1.max(l[1]));
@@ -99,6 +101,23 @@ impl TemporalSmoother {
         people: &mut [PersonIn<'_>],
         s: &TemporalSettings,
     ) {
+        // One hand-off to the pool for the frame's parallel loops (see `crate::parallel`);
+        // metadata alone has none and stays on this thread.
+        if s.pixels > 0.0 || (s.masks > 0.0 && mask.is_some() && s.motion != MotionMode::None) {
+            crate::parallel::on_pool(|| self.process_here(frame, time, mask, people, s))
+        } else {
+            self.process_here(frame, time, mask, people, s)
+        }
+    }
+
+    fn process_here(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        time: f64,
+        mask: Option<MaskIn<'_>>,
+        people: &mut [PersonIn<'_>],
+        s: &TemporalSettings,
+    ) {
         let (fw, fh) = (frame.width, frame.height);
         let needs_motion =
             s.pixels > 0.0 || (s.masks > 0.0 && mask.is_some() && s.motion != MotionMode::None);
@@ -119,7 +138,7 @@ impl TemporalSmoother {
                     m.data,
                     m.width,
                     m.height,
-                    MaskBlend::Uncertainty(s.masks),
+                    s.mask_filter.with_ratio(s.masks),
                     warp,
                 );
             } else {

@@ -1,10 +1,14 @@
 //! `aifx-bench segment`: ms/frame and fps of the `segment` element at 720p and 1080p, RGBA
 //! and NV12, for effect=none/blur/replace, beside MediaPipe's SelfieSegmentation on the same
-//! frames in the same run (when a MediaPipe Python is given).
+//! frames in the same run (when a MediaPipe Python is given). `aifx-bench pose`: the same for
+//! `pose` beside MediaPipe Pose. `aifx-bench temporal`: flicker, lag and speed of the
+//! temporal filters (see `temporal.rs`).
 //!
 //! ```text
-//! aifx-bench segment [--frames N] [--threads N] [--mediapipe-python PATH]
+//! aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH]
 //! ```
+
+mod temporal;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,8 +29,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let what = match args.next().as_deref() {
-        Some(w @ ("segment" | "pose")) => w.to_string(),
-        other => return Err(format!("usage: aifx-bench segment|pose [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
+        Some(w @ ("segment" | "pose" | "temporal")) => w.to_string(),
+        other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
     };
     let mut a = Args {
         what,
@@ -137,6 +141,9 @@ fn main() {
     let sizes = [(1280u32, 720u32), (1920, 1080)];
     if a.what == "pose" {
         return bench_pose(&a, &sizes);
+    }
+    if a.what == "temporal" {
+        return temporal::bench_temporal(a.frames, a.threads);
     }
     println!("segment, {} frames per row after 5 warm-up frames, {} inference threads, smoothing/edge-refine at defaults", a.frames, a.threads);
     println!(

@@ -1,0 +1,202 @@
+//! `aifx-bench temporal`: flicker and lag of every temporal filter on (1) a static photo with
+//! fresh noise each frame, (2) the photo panned and zoomed, (3) a real video (opencv-doc's
+//! vtest.avi, decoded by GStreamer), and ms/frame of `temporalsmooth` at 1080p per mode
+//! beside the element it follows.
+
+use aifx::frame::{OwnedFrame, PixelFormat};
+use aifx::pose::pipeline::PoseModels;
+use aifx::session::SessionOptions;
+use aifx::temporal::evaluate::{keypoint_rows, mask_rows, pixel_rows, Row, Sequence};
+use gst::prelude::*;
+use gstaifx::meta::{MaskMeta, PoseMeta, PosePerson};
+use gstaifx::video::buffer_from_frame;
+
+const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
+const VIDEO: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+
+/// The first `n` frames of a video file as RGB, through decodebin (None when it cannot be
+/// decoded here, e.g. without gst-libav).
+pub fn decode_video(path: &str, n: usize) -> Option<Sequence> {
+    let desc = format!(
+        "filesrc location={path} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false"
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .ok()?
+        .downcast::<gst::Pipeline>()
+        .ok()?;
+    let sink = pipeline.by_name("sink")?;
+    pipeline.set_state(gst::State::Playing).ok()?;
+    let mut frames = Vec::new();
+    let (mut width, mut height) = (0, 0);
+    while frames.len() < n {
+        let Some(sample) = sink.emit_by_name::<Option<gst::Sample>>("pull-sample", &[]) else {
+            break;
+        };
+        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+        (width, height) = (info.width() as usize, info.height() as usize);
+        let buf = sample.buffer()?;
+        let map = buf.map_readable().ok()?;
+        let stride = info.stride()[0] as usize;
+        let mut rgb = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            rgb.extend_from_slice(&map[y * stride..y * stride + width * 3]);
+        }
+        frames.push(rgb);
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    (!frames.is_empty()).then_some(Sequence {
+        name: "vtest.avi",
+        width,
+        height,
+        fps: 10.0,
+        frames,
+    })
+}
+
+fn print_rows(what: &str, unit: &str, seq: &str, rows: &[Row]) {
+    let none = rows[0].flicker.max(1e-9);
+    for r in rows {
+        println!(
+            "{what:9} {seq:10} {:38} {:>9.3} {unit:<5} {:>+6.0} %  {:>6.2}  {:>9.3}",
+            r.filter,
+            r.flicker,
+            (r.flicker / none - 1.0) * 100.0,
+            r.lag,
+            r.error
+        );
+    }
+}
+
+/// ms/frame of an element on copies of `buf` (pixels and metas), through a harness.
+fn time_with_metas(
+    desc: &str,
+    buf: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    frames: usize,
+) -> f64 {
+    let mut hns = gst_check::Harness::new_parse(desc);
+    hns.set_src_caps(info.to_caps().unwrap());
+    let mut spent = std::time::Duration::ZERO;
+    for n in 0..frames + 5 {
+        // A deep copy, made before the clock starts: a plain copy shares the memory, and the
+        // in-place element would then copy the frame itself, inside the timed push.
+        let mut b = buf.copy_deep().expect("deep copy");
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
+        let t = std::time::Instant::now();
+        hns.push_and_pull(b).expect("frame");
+        if n >= 5 {
+            spent += t.elapsed();
+        }
+    }
+    spent.as_secs_f64() * 1000.0 / frames as f64
+}
+
+pub fn bench_temporal(frames: usize, threads: u32) {
+    let img = image::open(PHOTO)
+        .expect("opencv-doc's messi5.jpg")
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let rgb = img.into_raw();
+    let mut seqs = vec![
+        Sequence::still(&rgb, w, h, frames),
+        Sequence::moving(&rgb, w, h, 448, 280, frames),
+    ];
+    match decode_video(VIDEO, frames) {
+        Some(v) => seqs.push(v),
+        None => {
+            println!("({VIDEO} cannot be decoded here: install gstreamer1.0-libav; row skipped)")
+        }
+    }
+    println!(
+        "temporal filters, {frames} frames per sequence (messi5 still with σ=3 noise, messi5 panned 3 px + zoomed 0.4 % a frame, vtest.avi)"
+    );
+    println!(
+        "{:9} {:10} {:38} {:>15} {:>8}  {:>6}  {:>9}",
+        "what", "sequence", "filter", "flicker", "vs none", "lag", "vs raw"
+    );
+    for seq in &seqs {
+        match mask_rows(seq) {
+            Ok(rows) => print_rows("masks", "%", seq.name, &rows),
+            Err(e) => println!("masks     {}: {e}", seq.name),
+        }
+    }
+    for seq in &seqs[..2] {
+        let models = PoseModels::load_for(&SessionOptions::default(), false).expect("pose models");
+        match keypoint_rows(seq, models) {
+            Ok(rows) => print_rows("keypoints", "%diag", seq.name, &rows),
+            Err(e) => println!("keypoints {}: {e}", seq.name),
+        }
+    }
+    for seq in &seqs {
+        print_rows("pixels", "lvl", seq.name, &pixel_rows(seq, 0.8, 12.0));
+    }
+    println!("(flicker: mean |frame-to-frame change|; lag: frames behind the unfiltered result; vs raw: mean |filtered − unfiltered|)");
+
+    // Speed at 1080p: a buffer carrying a 256×256 mask and one person's keypoints.
+    let (fw, fh) = (1920usize, 1080usize);
+    let big = image::imageops::resize(
+        &image::open(PHOTO).unwrap().to_rgb8(),
+        fw as u32,
+        fh as u32,
+        image::imageops::FilterType::Triangle,
+    )
+    .into_raw();
+    println!("\ntemporalsmooth at 1920x1080, {frames} frames, beside the elements it follows ({threads} inference threads)");
+    println!("{:6} {:52} {:>9}", "format", "element", "ms/frame");
+    for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
+        let (mut buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(format, fw, fh, &big, 0));
+        {
+            let b = buf.get_mut().unwrap();
+            MaskMeta {
+                width: 256,
+                height: 256,
+                data: (0..256 * 256)
+                    .map(|i| ((i % 256) as u8).wrapping_mul(3))
+                    .collect(),
+                frame_width: fw as u32,
+                frame_height: fh as u32,
+                inferred: true,
+            }
+            .add(b)
+            .unwrap();
+            PoseMeta {
+                persons: vec![PosePerson {
+                    id: 1,
+                    score: 0.9,
+                    landmarks: (0..33)
+                        .map(|k| {
+                            [
+                                800.0 + 7.0 * k as f32,
+                                300.0 + 11.0 * k as f32,
+                                0.0,
+                                0.9,
+                                0.9,
+                            ]
+                        })
+                        .collect(),
+                    world: vec![[0.0; 3]; 33],
+                }],
+                inferred: true,
+            }
+            .add(b)
+            .unwrap();
+        }
+        let name = format!("{format:?}").to_uppercase();
+        for desc in [
+            format!("segment effect=none threads={threads}"),
+            format!("pose draw=false threads={threads}"),
+            "temporalsmooth masks=0.7 keypoints=false motion=none".into(),
+            "temporalsmooth masks=0.7 keypoints=false motion=global".into(),
+            "temporalsmooth masks=0.7 keypoints=false motion=dense".into(),
+            "temporalsmooth masks=0 keypoints=true".into(),
+            "temporalsmooth masks=0 keypoints=false pixels=0.8 motion=none".into(),
+            "temporalsmooth masks=0 keypoints=false pixels=0.8 motion=global".into(),
+            "temporalsmooth masks=0 keypoints=false pixels=0.8 motion=dense".into(),
+        ] {
+            let ms = time_with_metas(&desc, &buf, &info, frames);
+            println!("{name:6} {desc:52} {ms:>9.2}");
+        }
+    }
+}
