@@ -19,10 +19,12 @@ test: setup
 install: setup
 	@scripts/install.sh
 
-# segment and pose elements at 720p/1080p vs MediaPipe on the same frames.
+# segment and pose elements at 720p/1080p vs MediaPipe on the same frames; temporal filters
+# (flicker, lag, 1080p ms/frame).
 bench: setup
 	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
+	@target/release/aifx-bench temporal --threads 2 --frames 60
 
 # ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
 bench-models: setup

@@ -51,4 +51,6 @@ for name in "${!PHOTOS[@]}"; do
     ! pose line-width=4 ! videoconvert ! pngenc ! filesink location="$OUT/$name-pose.png"
   echo "$OUT/$name-pose.png"
 done
-echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose)"
+# temporalsmooth: consecutive masks of a panning picture, raw / plain EMA / motion-compensated.
+"$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT/temporal-masks.png"
+echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png for temporalsmooth)"

@@ -34,7 +34,7 @@ APT_PACKAGES=(
   pkg-config libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
-  libobs-dev xvfb opencv-doc
+  gstreamer1.0-libav libobs-dev xvfb opencv-doc
 )
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }

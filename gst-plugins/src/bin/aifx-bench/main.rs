@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH]
+//! aifx-bench temporal-strip --out PNG
 //! ```
 
 mod temporal;
@@ -24,12 +25,13 @@ struct Args {
     frames: usize,
     threads: u32,
     mediapipe: Option<PathBuf>,
+    out: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let what = match args.next().as_deref() {
-        Some(w @ ("segment" | "pose" | "temporal")) => w.to_string(),
+        Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip")) => w.to_string(),
         other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
     };
     let mut a = Args {
@@ -37,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         frames: 60,
         threads: 2,
         mediapipe: None,
+        out: None,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -44,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
             "--frames" => a.frames = value.parse().map_err(|e| format!("--frames: {e}"))?,
             "--threads" => a.threads = value.parse().map_err(|e| format!("--threads: {e}"))?,
             "--mediapipe-python" => a.mediapipe = Some(PathBuf::from(value)),
+            "--out" => a.out = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -144,6 +148,17 @@ fn main() {
     }
     if a.what == "temporal" {
         return temporal::bench_temporal(a.frames, a.threads);
+    }
+    if a.what == "temporal-strip" {
+        let out = a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("temporal-strip.png"));
+        if let Err(e) = temporal::write_strip(&out) {
+            eprintln!("aifx-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
     }
     println!("segment, {} frames per row after 5 warm-up frames, {} inference threads, smoothing/edge-refine at defaults", a.frames, a.threads);
     println!(

@@ -200,3 +200,76 @@ pub fn bench_temporal(frames: usize, threads: u32) {
         }
     }
 }
+
+/// A strip of consecutive masks on the panning sequence, so a person can see what the
+/// filters do: rows are the raw masks, a plain EMA (it trails behind the moving edge) and
+/// the motion-compensated EMA (steady and on the edge), columns are frames.
+pub fn write_strip(path: &std::path::Path) -> Result<(), String> {
+    use aifx::temporal::mask::{MaskBlend, MaskSmoother};
+    use aifx::temporal::motion::{MotionEstimator, MotionMode};
+    let img = image::open(PHOTO).map_err(|e| e.to_string())?.to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let seq = Sequence::moving(img.as_raw(), w, h, 448, 280, 30);
+    let (raw, mw, mh) = aifx::temporal::evaluate::raw_masks(&seq).map_err(|e| e.to_string())?;
+    let mut motion = MotionEstimator::default();
+    let fields: Vec<_> = seq
+        .frames
+        .iter()
+        .map(|f| {
+            let mut frame = OwnedFrame::from_rgb(PixelFormat::Rgba, seq.width, seq.height, f, 0);
+            motion.next(&frame.view(), MotionMode::Dense).0
+        })
+        .collect();
+    let (mut plain, mut warped) = (MaskSmoother::default(), MaskSmoother::default());
+    let mut rows: [Vec<Vec<f32>>; 3] = Default::default();
+    for (m, field) in raw.iter().zip(&fields) {
+        let mut a = m.clone();
+        plain.apply(&mut a, mw, mh, MaskBlend::Ema(0.7), None);
+        let mut b = m.clone();
+        warped.apply(
+            &mut b,
+            mw,
+            mh,
+            MaskBlend::Ema(0.7),
+            Some((field, seq.width, seq.height)),
+        );
+        rows[0].push(m.clone());
+        rows[1].push(a);
+        rows[2].push(b);
+    }
+    let frames: Vec<usize> = (20..26).collect();
+    let (label_w, gap) = (0u32, 4u32);
+    let mut sheet = image::RgbImage::from_pixel(
+        label_w + frames.len() as u32 * (mw as u32 + gap),
+        3 * (mh as u32 + gap),
+        image::Rgb([255, 255, 255]),
+    );
+    for (r, row) in rows.iter().enumerate() {
+        for (c, &t) in frames.iter().enumerate() {
+            let (x0, y0) = (
+                label_w + c as u32 * (mw as u32 + gap),
+                r as u32 * (mh as u32 + gap),
+            );
+            for y in 0..mh {
+                for x in 0..mw {
+                    let v = (row[t][y * mw + x].clamp(0.0, 1.0) * 255.0) as u8;
+                    // The frame underneath, faintly, so the mask can be judged against it.
+                    let fx = x * seq.width / mw;
+                    let fy = y * seq.height / mh;
+                    let p = &seq.frames[t][(fy * seq.width + fx) * 3..][..3];
+                    let px =
+                        [0, 1, 2].map(|k| ((u16::from(p[k]) / 3) + u16::from(v) * 2 / 3) as u8);
+                    sheet.put_pixel(x0 + x as u32, y0 + y as u32, image::Rgb(px));
+                }
+            }
+        }
+    }
+    sheet.save(path).map_err(|e| e.to_string())?;
+    println!(
+        "{}: frames {}–{} of the pan; rows: raw masks, EMA 0.7, EMA 0.7 + dense motion",
+        path.display(),
+        frames[0],
+        frames[frames.len() - 1]
+    );
+    Ok(())
+}
