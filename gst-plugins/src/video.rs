@@ -6,6 +6,22 @@ use aifx::Device;
 use gst::glib;
 use gst_video::prelude::*;
 
+/// Refuses caps in a format the elements do not process (the pad templates already limit
+/// them; this names the format if one slips through).
+pub fn check_format(
+    cat: gst::DebugCategory,
+    info: &gst_video::VideoInfo,
+) -> Result<(), gst::LoggableError> {
+    match pixel_format(info.format()) {
+        Some(_) => Ok(()),
+        None => Err(gst::loggable_error!(
+            cat,
+            "unsupported format {:?}",
+            info.format()
+        )),
+    }
+}
+
 /// Caps formats every aifx video element accepts.
 pub const FORMATS: [gst_video::VideoFormat; 6] = [
     gst_video::VideoFormat::Rgba,

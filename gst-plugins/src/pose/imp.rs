@@ -23,7 +23,7 @@ use gst_video::subclass::prelude::*;
 use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
-    pad_templates, pixel_format, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -463,13 +463,7 @@ impl VideoFilterImpl for Pose {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        if pixel_format(in_info.format()).is_none() {
-            return Err(gst::loggable_error!(
-                CAT,
-                "unsupported format {:?}",
-                in_info.format()
-            ));
-        }
+        check_format(*CAT, in_info)?;
         lock(&self.state).info = Some(in_info.clone());
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }

@@ -29,7 +29,7 @@ use gst_video::subclass::prelude::*;
 
 use crate::meta::{MaskMeta, PoseMeta};
 use crate::props::{assign, lock, log_set, unknown};
-use crate::video::{pad_templates, pixel_format, with_frame_mut, MaskFilterKind, MotionKind};
+use crate::video::{check_format, pad_templates, with_frame_mut, MaskFilterKind, MotionKind};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -356,13 +356,7 @@ impl VideoFilterImpl for TemporalSmooth {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        if pixel_format(in_info.format()).is_none() {
-            return Err(gst::loggable_error!(
-                CAT,
-                "unsupported format {:?}",
-                in_info.format()
-            ));
-        }
+        check_format(*CAT, in_info)?;
         gst::debug!(CAT, imp = self, "caps {incaps}");
         let mut state = lock(&self.state);
         state.info = Some(in_info.clone());

@@ -42,6 +42,14 @@ impl Default for TemporalSettings {
     }
 }
 
+impl TemporalSettings {
+    /// Whether a frame (with a mask or not) needs the motion estimated: the deflicker always
+    /// does, mask smoothing when it is motion-compensated.
+    fn needs_motion(&self, has_mask: bool) -> bool {
+        self.pixels > 0.0 || (self.masks > 0.0 && has_mask && self.motion != MotionMode::None)
+    }
+}
+
 /// A mask to smooth in place: `width`×`height` probabilities in [0, 1].
 pub struct MaskIn<'a> {
     pub width: usize,
@@ -103,7 +111,7 @@ impl TemporalSmoother {
     ) {
         // One hand-off to the pool for the frame's parallel loops (see `crate::parallel`);
         // metadata alone has none and stays on this thread.
-        if s.pixels > 0.0 || (s.masks > 0.0 && mask.is_some() && s.motion != MotionMode::None) {
+        if s.needs_motion(mask.is_some()) {
             crate::parallel::on_pool(|| self.process_here(frame, time, mask, people, s))
         } else {
             self.process_here(frame, time, mask, people, s)
@@ -119,9 +127,7 @@ impl TemporalSmoother {
         s: &TemporalSettings,
     ) {
         let (fw, fh) = (frame.width, frame.height);
-        let needs_motion =
-            s.pixels > 0.0 || (s.masks > 0.0 && mask.is_some() && s.motion != MotionMode::None);
-        let motion = if needs_motion {
+        let motion = if s.needs_motion(mask.is_some()) {
             let (field, luma) = self.motion.next(frame, s.motion);
             Some((field, luma.clone()))
         } else {
