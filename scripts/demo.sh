@@ -51,6 +51,7 @@ for name in "${!PHOTOS[@]}"; do
     ! pose line-width=4 ! videoconvert ! pngenc ! filesink location="$OUT/$name-pose.png"
   echo "$OUT/$name-pose.png"
 done
-# temporalsmooth: consecutive masks of a panning picture, raw / plain EMA / motion-compensated.
-"$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT/temporal-masks.png"
-echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png for temporalsmooth)"
+# temporalsmooth: consecutive masks of a panning picture (raw / plain EMA / motion-compensated)
+# and the same frames deflickered (input / without motion / with motion).
+"$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT"
+echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png and temporal-pixels.png for temporalsmooth)"

@@ -26,6 +26,9 @@ struct Previous {
     width: usize,
     height: usize,
     planes: Vec<Vec<u8>>,
+    /// Where this frame's output is copied as it is written (then swapped with `planes`):
+    /// each row is copied while it is still in cache, instead of in a second pass.
+    next: Vec<Vec<u8>>,
     /// The previous input's low-resolution luma (what the change test compares with).
     luma: LowLuma,
 }
@@ -68,11 +71,22 @@ impl Deflicker {
                 && (p.luma.width, p.luma.height) == (luma.width, luma.height)
         });
         if usable && strength > 0.0 {
-            let prev = self.previous.as_ref().expect("checked above");
+            let prev = self.previous.as_mut().expect("checked above");
             let weights = cell_weights(&prev.luma, luma, motion, strength, threshold);
             for p in 0..format.plane_count() {
-                blend_plane(frame, p, &prev.planes[p], &weights, luma, motion);
+                blend_plane(
+                    frame,
+                    p,
+                    &prev.planes[p],
+                    &mut prev.next[p],
+                    &weights,
+                    luma,
+                    motion,
+                );
             }
+            std::mem::swap(&mut prev.planes, &mut prev.next);
+            prev.luma.clone_from(luma);
+            return;
         }
         self.keep(frame, luma);
     }
@@ -90,6 +104,12 @@ impl Deflicker {
                 width: w,
                 height: h,
                 planes: (0..format.plane_count())
+                    .map(|p| {
+                        let (bytes, rows) = format.plane_size(p, w, h);
+                        vec![0u8; bytes * rows]
+                    })
+                    .collect(),
+                next: (0..format.plane_count())
                     .map(|p| {
                         let (bytes, rows) = format.plane_size(p, w, h);
                         vec![0u8; bytes * rows]
@@ -148,6 +168,7 @@ fn blend_plane(
     frame: &mut FrameMut<'_>,
     p: usize,
     prev: &[u8],
+    next: &mut [u8],
     weights: &[u8],
     luma: &LowLuma,
     motion: &MotionField,
@@ -164,10 +185,11 @@ fn blend_plane(
         .data
         .par_chunks_mut(stride)
         .take(rows)
+        .zip(next.par_chunks_mut(bytes.max(1)))
         .enumerate()
         .for_each_init(
             || (usize::MAX, vec![0u8; bytes]),
-            |(cached, wrow), (y, row)| {
+            |(cached, wrow), (y, (row, kept))| {
                 let row = &mut row[..bytes];
                 let fy = (y * sub).min(h - 1);
                 let wy = (fy / cell).min(luma.height - 1);
@@ -205,6 +227,7 @@ fn blend_plane(
                         }
                     }
                 }
+                kept.copy_from_slice(row);
             },
         );
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH]
-//! aifx-bench temporal-strip --out PNG
+//! aifx-bench temporal-strip --out DIR    (temporal-masks.png and temporal-pixels.png)
 //! ```
 
 mod temporal;
@@ -150,11 +150,8 @@ fn main() {
         return temporal::bench_temporal(a.frames, a.threads);
     }
     if a.what == "temporal-strip" {
-        let out = a
-            .out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("temporal-strip.png"));
-        if let Err(e) = temporal::write_strip(&out) {
+        let out = a.out.clone().unwrap_or_else(|| PathBuf::from("."));
+        if let Err(e) = temporal::write_strips(&out) {
             eprintln!("aifx-bench: {e}");
             std::process::exit(1);
         }

@@ -204,7 +204,70 @@ pub fn bench_temporal(frames: usize, threads: u32) {
 /// A strip of consecutive masks on the panning sequence, so a person can see what the
 /// filters do: rows are the raw masks, a plain EMA (it trails behind the moving edge) and
 /// the motion-compensated EMA (steady and on the edge), columns are frames.
-pub fn write_strip(path: &std::path::Path) -> Result<(), String> {
+pub fn write_strips(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    write_mask_strip(&dir.join("temporal-masks.png"))?;
+    write_pixel_strip(&dir.join("temporal-pixels.png"))
+}
+
+/// Consecutive frames of the pan, deflickered: rows are the input, the deflicker without
+/// motion compensation (the previous output stays where it was: edges ghost) and with dense
+/// motion (it moves along), cropped at full scale around the player's head.
+fn write_pixel_strip(path: &std::path::Path) -> Result<(), String> {
+    use aifx::temporal::deflicker::Deflicker;
+    use aifx::temporal::motion::{MotionEstimator, MotionMode};
+    let img = image::open(PHOTO).map_err(|e| e.to_string())?.to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let seq = Sequence::moving(img.as_raw(), w, h, 448, 280, 30);
+    let frames: Vec<usize> = (20..25).collect();
+    let (cx, cy, cw, ch) = (120usize, 0usize, 200usize, 150usize);
+    let mut rows: [Vec<Vec<u8>>; 3] = Default::default();
+    for (r, mode) in [None, Some(MotionMode::None), Some(MotionMode::Dense)]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut d, mut m) = (Deflicker::default(), MotionEstimator::default());
+        for t in 0..=frames[frames.len() - 1] {
+            let mut f =
+                OwnedFrame::from_rgb(PixelFormat::Rgba, seq.width, seq.height, &seq.frames[t], 0);
+            if let Some(mode) = mode {
+                let (field, l) = m.next(&f.view(), mode);
+                let l = l.clone();
+                d.apply(&mut f.view(), &l, &field, 0.8, 12.0);
+            }
+            if frames.contains(&t) {
+                rows[r].push(f.to_rgb());
+            }
+        }
+    }
+    let gap = 4u32;
+    let mut sheet = image::RgbImage::from_pixel(
+        frames.len() as u32 * (cw as u32 + gap),
+        3 * (ch as u32 + gap),
+        image::Rgb([255, 255, 255]),
+    );
+    for (r, row) in rows.iter().enumerate() {
+        for (c, rgb) in row.iter().enumerate() {
+            let (x0, y0) = (c as u32 * (cw as u32 + gap), r as u32 * (ch as u32 + gap));
+            for y in 0..ch {
+                for x in 0..cw {
+                    let p = &rgb[((cy + y) * seq.width + cx + x) * 3..][..3];
+                    sheet.put_pixel(x0 + x as u32, y0 + y as u32, image::Rgb([p[0], p[1], p[2]]));
+                }
+            }
+        }
+    }
+    sheet.save(path).map_err(|e| e.to_string())?;
+    println!(
+        "{}: frames {}–{} of the pan; rows: input, deflicker 0.8 without motion, with dense motion",
+        path.display(),
+        frames[0],
+        frames[frames.len() - 1]
+    );
+    Ok(())
+}
+
+fn write_mask_strip(path: &std::path::Path) -> Result<(), String> {
     use aifx::temporal::mask::{MaskBlend, MaskSmoother};
     use aifx::temporal::motion::{MotionEstimator, MotionMode};
     let img = image::open(PHOTO).map_err(|e| e.to_string())?.to_rgb8();
