@@ -10,6 +10,7 @@ pub mod meta;
 pub mod pose;
 pub mod props;
 pub mod segment;
+pub mod stylize;
 pub mod temporalsmooth;
 pub mod video;
 
@@ -17,6 +18,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     segment::register(plugin)?;
     pose::register(plugin)?;
+    stylize::register(plugin)?;
     temporalsmooth::register(plugin)?;
     Ok(())
 }

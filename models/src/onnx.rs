@@ -239,8 +239,13 @@ fn value_info(out: &mut Vec<u8>, v: &ValueInfo) {
         msg_field(ty, 1, |tt| {
             int_field(tt, 1, i64::from(v.elem_type));
             msg_field(tt, 2, |shape| {
-                for &d in &v.dims {
-                    msg_field(shape, 1, |dim| int_field(dim, 1, d));
+                for (i, &d) in v.dims.iter().enumerate() {
+                    // A negative dimension is dynamic: written as a named parameter.
+                    if d < 0 {
+                        msg_field(shape, 1, |dim| str_field(dim, 2, &format!("d{i}")));
+                    } else {
+                        msg_field(shape, 1, |dim| int_field(dim, 1, d));
+                    }
                 }
             });
         });

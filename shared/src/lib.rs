@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod sample;
 pub mod segment;
 pub mod session;
+pub mod stylize;
 pub mod temporal;
 pub mod tensor;
 pub mod worker;

@@ -1,0 +1,387 @@
+//! SECTION:element-stylize
+//!
+//! Neural stylization, in place, in RGBA/BGRA/RGBx/BGRx/I420/NV12. `model` is a built-in
+//! style (`toon`, `pencil`, `oil`: small networks distilled in this project from slow
+//! OpenCV teachers, see `models/styles/`) or a path to any ONNX model that maps one RGB
+//! picture to one RGB picture (NCHW `[1,3,H,W]` or NHWC `[1,H,W,3]`, fixed or dynamic size,
+//! values 0..1 unless its metadata says `aifx.input_range` or `input-range` overrides). The
+//! model runs at `resolution` (short side) and its picture is upsampled to the frame;
+//! `region` limits the style to the person or the background using the `AifxMaskMeta` of an
+//! upstream `segment`.
+//!
+//! ```text
+//! gst-launch-1.0 v4l2src ! videoconvert ! stylize model=toon ! videoconvert ! autovideosink
+//! gst-launch-1.0 v4l2src ! videoconvert ! segment effect=none ! stylize model=oil region=background ! videoconvert ! autovideosink
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! stylize model=/path/to/mosaic-9.onnx input-range=byte ! temporalsmooth pixels=0.8 ! videoconvert ! autovideosink
+//! ```
+
+use std::sync::{LazyLock, Mutex};
+
+use aifx::stylize::{MaskRef, RangeChoice, Region, StyleSettings, Stylizer};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use crate::meta::MaskMeta;
+use crate::props::{assign, lock, log_set, unknown};
+use crate::video::{
+    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stylize",
+        gst::DebugColorFlags::empty(),
+        Some("aifx neural stylization"),
+    )
+});
+
+const DEFAULT_MODEL: &str = "toon";
+const DEFAULT_STRENGTH: f64 = 1.0;
+const DEFAULT_RESOLUTION: u32 = 360;
+const DEFAULT_INTERVAL: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxStyleRegion")]
+pub enum RegionKind {
+    #[default]
+    #[enum_value(name = "The whole frame", nick = "all")]
+    All,
+    #[enum_value(name = "Only the person (needs segment upstream)", nick = "person")]
+    Person,
+    #[enum_value(
+        name = "Only the background (needs segment upstream)",
+        nick = "background"
+    )]
+    Background,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxInputRange")]
+pub enum InputRangeKind {
+    #[default]
+    #[enum_value(
+        name = "The model's aifx.input_range metadata, else 0..1",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(name = "0..1", nick = "unit")]
+    Unit,
+    #[enum_value(
+        name = "0..255 (e.g. the ONNX model zoo's fast-neural-style)",
+        nick = "byte"
+    )]
+    Byte,
+    #[enum_value(name = "-1..1", nick = "signed")]
+    Signed,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: String,
+    input_range: InputRangeKind,
+    strength: f64,
+    resolution: u32,
+    region: RegionKind,
+    interval: u32,
+    device: DeviceKind,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.into(),
+            input_range: InputRangeKind::default(),
+            strength: DEFAULT_STRENGTH,
+            resolution: DEFAULT_RESOLUTION,
+            region: RegionKind::default(),
+            interval: DEFAULT_INTERVAL,
+            device: DeviceKind::default(),
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+impl Settings {
+    fn to_shared(&self) -> StyleSettings {
+        StyleSettings {
+            model: self.model.clone(),
+            range: match self.input_range {
+                InputRangeKind::Auto => RangeChoice::Auto,
+                InputRangeKind::Unit => RangeChoice::Unit,
+                InputRangeKind::Byte => RangeChoice::Byte,
+                InputRangeKind::Signed => RangeChoice::Signed,
+            },
+            strength: self.strength as f32,
+            resolution: self.resolution as usize,
+            region: match self.region {
+                RegionKind::All => Region::All,
+                RegionKind::Person => Region::Person,
+                RegionKind::Background => Region::Background,
+            },
+            interval: self.interval,
+            device: self.device.into(),
+            threads: self.threads as usize,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    stylizer: Stylizer,
+    warned_no_mask: bool,
+}
+
+#[derive(Default)]
+pub struct Stylize {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Stylize {
+    const NAME: &'static str = "GstAifxStylize";
+    type Type = super::Stylize;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Stylize {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Style")
+                    .blurb("Built-in style (toon, pencil, oil) or a path to an .onnx model mapping one RGB picture to one RGB picture")
+                    .default_value(Some(DEFAULT_MODEL))
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("input-range", InputRangeKind::default())
+                    .nick("Input range")
+                    .blurb("Pixel value range the model takes and gives")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("strength")
+                    .nick("Strength")
+                    .blurb("0 = the original frame, 1 = the full style")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_STRENGTH)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("resolution")
+                    .nick("Resolution")
+                    .blurb("Short side of the picture the model runs on, upsampled to the frame (0 = the frame's own)")
+                    .maximum(4320)
+                    .default_value(DEFAULT_RESOLUTION)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("region", RegionKind::default())
+                    .nick("Region")
+                    .blurb("Where the style applies; person/background use the AifxMaskMeta of an upstream segment")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Run the model on one frame in N and reuse its picture in between")
+                    .minimum(1)
+                    .maximum(1000)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+            ]
+            .into_iter()
+            .chain(runtime_properties())
+            .collect()
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        let name = pspec.name();
+        let applied = match name {
+            "model" => {
+                let mut model: Option<String> = None;
+                let ok = assign(&mut model, value);
+                s.model = model.unwrap_or_else(|| DEFAULT_MODEL.into());
+                ok
+            }
+            "input-range" => assign(&mut s.input_range, value),
+            "strength" => assign(&mut s.strength, value),
+            "resolution" => assign(&mut s.resolution, value),
+            "region" => assign(&mut s.region, value),
+            "interval" => assign(&mut s.interval, value),
+            "device" => assign(&mut s.device, value),
+            "threads" => assign(&mut s.threads, value),
+            _ => false,
+        };
+        drop(s);
+        log_set(*CAT, &*self.obj(), name, value, applied);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model.to_value(),
+            "input-range" => s.input_range.to_value(),
+            "strength" => s.strength.to_value(),
+            "resolution" => s.resolution.to_value(),
+            "region" => s.region.to_value(),
+            "interval" => s.interval.to_value(),
+            "device" => s.device.to_value(),
+            "threads" => s.threads.to_value(),
+            _ => unknown(pspec),
+        }
+    }
+}
+
+impl GstObjectImpl for Stylize {}
+
+impl ElementImpl for Stylize {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Neural stylization",
+                "Filter/Effect/Video",
+                "Restyles video with a small ONNX network (built-in styles distilled from OpenCV teachers, or your own \
+                 model), on the whole frame, the person or the background",
+                "aifx developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(pad_templates);
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Stylize {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).to_shared();
+        let mut state = lock(&self.state);
+        *state = State::default();
+        state
+            .stylizer
+            .prepare(&settings)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("stylize: {}", e)))?;
+        gst::info!(CAT, imp = self, "style model {} loaded", settings.model);
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = State::default();
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if matches!(
+            event.view(),
+            gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_)
+        ) {
+            lock(&self.state).stylizer.reset();
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut settings = lock(&self.settings).to_shared();
+        let mut state = lock(&self.state);
+        let Some(info) = state.info.clone() else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("no caps before the first buffer")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        // A model set while playing that does not load: warn and keep the last good one.
+        if let Err(e) = state.stylizer.prepare(&settings) {
+            let Some(good) = state.stylizer.model_name().map(str::to_owned) else {
+                gst::element_imp_error!(self, gst::LibraryError::Init, ("stylize: {}", e));
+                return Err(gst::FlowError::Error);
+            };
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ("stylize: {}; keeping model `{}`", e, good)
+            );
+            let mut s = lock(&self.settings);
+            if s.model == settings.model {
+                s.model = good.clone();
+            }
+            settings.model = good;
+        }
+        let meta = MaskMeta::get(buf);
+        if settings.region != Region::All && meta.is_none() && !state.warned_no_mask {
+            state.warned_no_mask = true;
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("stylize: region needs the AifxMaskMeta of an upstream segment; styling the whole frame")
+            );
+        }
+        let state = &mut *state;
+        let result = with_frame_mut(buf, &info, |mut view| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mask = meta.as_ref().map(|m| MaskRef {
+                    width: m.width as usize,
+                    height: m.height as usize,
+                    data: &m.data,
+                });
+                state.stylizer.process(&mut view, &settings, mask)
+            }))
+        })
+        .map_err(|e| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
+            gst::FlowError::Error
+        })?;
+        match result {
+            Ok(Ok(_)) => Ok(gst::FlowSuccess::Ok),
+            Ok(Err(e)) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("stylize: {}", e));
+                Err(gst::FlowError::Error)
+            }
+            Err(_) => {
+                // Never let a panic cross into GStreamer; the frame may be partly blended.
+                gst::error!(
+                    CAT,
+                    imp = self,
+                    "internal error while stylizing; this frame may be partly blended"
+                );
+                state.stylizer.reset();
+                Ok(gst::FlowSuccess::Ok)
+            }
+        }
+    }
+}
+
+impl VideoFilterImpl for Stylize {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        check_format(*CAT, in_info)?;
+        gst::debug!(CAT, imp = self, "caps {incaps}");
+        let mut state = lock(&self.state);
+        state.info = Some(in_info.clone());
+        state.stylizer.reset();
+        drop(state);
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}
