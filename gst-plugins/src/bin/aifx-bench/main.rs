@@ -5,13 +5,14 @@
 //! temporal filters (see `temporal.rs`).
 //!
 //! ```text
-//! aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH]
+//! aifx-bench segment|pose|temporal|stylize [--frames N] [--threads N] [--mediapipe-python PATH]
 //! aifx-bench temporal-strip --out DIR    (temporal-masks.png and temporal-pixels.png)
 //! ```
 
+mod stylize;
 mod temporal;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
@@ -31,7 +32,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let what = match args.next().as_deref() {
-        Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip")) => w.to_string(),
+        Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip" | "stylize")) => w.to_string(),
         other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
     };
     let mut a = Args {
@@ -54,7 +55,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
+pub fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
     let img = image::open(PHOTO)
         .expect("opencv-doc's messi5.jpg (make demo installs it)")
         .to_rgb8();
@@ -104,9 +105,12 @@ fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a
     time_element(&desc, &buf, &info, a.frames)
 }
 
-fn mediapipe(
-    python: &PathBuf,
+/// Runs a reference script of `tests/reference` (`python SCRIPT [ARGS…] DIR FRAMES`) on
+/// messi5 frames of each size written into DIR as `WxH.rgb`; returns the JSON it prints last.
+pub fn run_reference_bench(
+    python: &Path,
     script: &str,
+    args: &[&str],
     sizes: &[(u32, u32)],
     frames: usize,
 ) -> Result<serde_json::Value, String> {
@@ -121,6 +125,7 @@ fn mediapipe(
         .join(script);
     let out = std::process::Command::new(python)
         .arg(&script)
+        .args(args)
         .arg(&dir)
         .arg(frames.to_string())
         .stderr(std::process::Stdio::null())
@@ -130,6 +135,32 @@ fn mediapipe(
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line).map_err(|e| format!("MediaPipe bench printed `{line}` ({e})"))
+}
+
+/// ms/frame of an element on copies of `buf` (pixels and metas), through a harness.
+pub fn time_with_metas(
+    desc: &str,
+    buf: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    frames: usize,
+) -> f64 {
+    let mut hns = gst_check::Harness::new_parse(desc);
+    hns.set_src_caps(info.to_caps().unwrap());
+    let mut spent = std::time::Duration::ZERO;
+    for n in 0..frames + 5 {
+        // A deep copy, made before the clock starts: a plain copy shares the memory, and the
+        // in-place element would then copy the frame itself, inside the timed push.
+        let mut b = buf.copy_deep().expect("deep copy");
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
+        let t = std::time::Instant::now();
+        hns.push_and_pull(b).expect("frame");
+        if n >= 5 {
+            spent += t.elapsed();
+        }
+    }
+    spent.as_secs_f64() * 1000.0 / frames as f64
 }
 
 fn main() {
@@ -145,6 +176,9 @@ fn main() {
     let sizes = [(1280u32, 720u32), (1920, 1080)];
     if a.what == "pose" {
         return bench_pose(&a, &sizes);
+    }
+    if a.what == "stylize" {
+        return stylize::bench_stylize(a.frames, a.threads, a.mediapipe.as_deref());
     }
     if a.what == "temporal" {
         return temporal::bench_temporal(a.frames, a.threads);
@@ -190,7 +224,7 @@ fn main() {
     let Some(python) = &a.mediapipe else {
         return;
     };
-    match mediapipe(python, "mediapipe_bench.py", &sizes, a.frames) {
+    match run_reference_bench(python, "mediapipe_bench.py", &[], &sizes, a.frames) {
         Ok(mp) => {
             println!("\nMediaPipe 0.10.14 SelfieSegmentation (model_selection=0) on the same frames, RGB in:");
             println!(
@@ -296,7 +330,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
     let Some(python) = &a.mediapipe else {
         return;
     };
-    match mediapipe(python, "mediapipe_pose_bench.py", sizes, a.frames) {
+    match run_reference_bench(python, "mediapipe_pose_bench.py", &[], sizes, a.frames) {
         Ok(mp) => {
             println!(
                 "\nMediaPipe 0.10.14 Pose(model_complexity=1) tracking on the same frames, RGB in:"

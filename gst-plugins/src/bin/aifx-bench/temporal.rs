@@ -11,6 +11,8 @@ use gst::prelude::*;
 use gstaifx::meta::{MaskMeta, PoseMeta, PosePerson};
 use gstaifx::video::buffer_from_frame;
 
+use crate::time_with_metas;
+
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
 const VIDEO: &str = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
 
@@ -65,32 +67,6 @@ fn print_rows(what: &str, unit: &str, seq: &str, rows: &[Row]) {
             r.error
         );
     }
-}
-
-/// ms/frame of an element on copies of `buf` (pixels and metas), through a harness.
-fn time_with_metas(
-    desc: &str,
-    buf: &gst::Buffer,
-    info: &gst_video::VideoInfo,
-    frames: usize,
-) -> f64 {
-    let mut hns = gst_check::Harness::new_parse(desc);
-    hns.set_src_caps(info.to_caps().unwrap());
-    let mut spent = std::time::Duration::ZERO;
-    for n in 0..frames + 5 {
-        // A deep copy, made before the clock starts: a plain copy shares the memory, and the
-        // in-place element would then copy the frame itself, inside the timed push.
-        let mut b = buf.copy_deep().expect("deep copy");
-        b.get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
-        let t = std::time::Instant::now();
-        hns.push_and_pull(b).expect("frame");
-        if n >= 5 {
-            spent += t.elapsed();
-        }
-    }
-    spent.as_secs_f64() * 1000.0 / frames as f64
 }
 
 pub fn bench_temporal(frames: usize, threads: u32) {
