@@ -3,7 +3,7 @@
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aifx
 
-.PHONY: all setup demo test install bench bench-models fuzz
+.PHONY: all setup demo test install bench bench-models fuzz styles
 
 all: setup
 
@@ -33,3 +33,14 @@ bench-models: setup
 # Coverage-guided fuzzing of the TFLite reader/converter (needs cargo-fuzz and nightly).
 fuzz:
 	cd fuzz && cargo +nightly fuzz run convert -- -max_total_time=300
+
+# Distil the stylize element's built-in styles (models/styles/*.onnx) from their OpenCV teachers
+# on the CPU (~30 min, 2 threads; not part of `make test`). Venv: $(CACHE)/venv-train (~5.6 GB).
+# ARGS passes flags to train.py, e.g. make styles ARGS="--styles oil --steps 500 --out /tmp/s".
+STYLES_VENV := $(CACHE)/venv-train
+styles:
+	@test -x $(STYLES_VENV)/bin/python || python3 -m venv $(STYLES_VENV)
+	@cmp -s models/styles/requirements.txt $(STYLES_VENV)/.requirements.txt || \
+		{ $(STYLES_VENV)/bin/pip install --require-hashes -r models/styles/requirements.txt && \
+		  cp models/styles/requirements.txt $(STYLES_VENV)/.requirements.txt; }
+	$(STYLES_VENV)/bin/python models/styles/train.py $(ARGS)

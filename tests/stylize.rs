@@ -306,7 +306,25 @@ fn built_in_styles_match_their_teachers() {
         &std::fs::read_to_string(dir.join("manifest.json")).expect("run `make test`"),
     )
     .unwrap();
-    for style in ["toon", "pencil", "oil"] {
+    // Every style committed under models/styles (the set-up installs them).
+    let styles_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/styles");
+    let mut styles: Vec<String> = std::fs::read_dir(&styles_dir)
+        .expect("models/styles")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".onnx")?.to_string())
+        })
+        .collect();
+    styles.sort();
+    assert!(
+        !styles.is_empty(),
+        "no built-in style in {}",
+        styles_dir.display()
+    );
+    for style in &styles {
+        let style = style.as_str();
+        // (A harness whose element fails to start aborts the whole test binary: check first.)
+        aifx::paths::resolve_model(style).expect("run `make test` to install the built-in styles");
         for (photo, p) in &manifest.photos {
             let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
             let teacher = std::fs::read(dir.join(&p.teachers[style])).unwrap();
@@ -320,11 +338,10 @@ fn built_in_styles_match_their_teachers() {
                 ssim(&ours, &teacher, p.width, p.height),
             );
             println!("{style} on {photo}: PSNR {db:.2} dB, SSIM {s:.4} against the teacher");
-            let (min_db, min_ssim) = match style {
-                "toon" => (STYLE_BOUNDS[0].0, STYLE_BOUNDS[0].1),
-                "pencil" => (STYLE_BOUNDS[1].0, STYLE_BOUNDS[1].1),
-                _ => (STYLE_BOUNDS[2].0, STYLE_BOUNDS[2].1),
-            };
+            let (_, min_db, min_ssim) = *STYLE_BOUNDS
+                .iter()
+                .find(|b| b.0 == style)
+                .unwrap_or_else(|| panic!("no bound for style `{style}`: measure it and add one"));
             assert!(
                 db >= min_db && s >= min_ssim,
                 "{style} on {photo}: {db:.2} dB, SSIM {s:.4}"
@@ -333,6 +350,12 @@ fn built_in_styles_match_their_teachers() {
     }
 }
 
-/// (PSNR dB, SSIM) each style must reach on both held-out photos: the lower of the two
-/// measured figures less 1 dB and 0.03 (toon, pencil, oil).
-const STYLE_BOUNDS: [(f64, f64); 3] = [(0.0, 0.0), (0.0, 0.0), (0.0, 0.0)];
+/// (style, PSNR dB, SSIM) each style must reach on both held-out photos against its
+/// teacher: the lower of the two measured figures less 1 dB and 0.03.
+const STYLE_BOUNDS: &[(&str, f64, f64)] = &[
+    // measured: astronaut 20.59 dB / 0.745, messi5 22.95 dB / 0.745
+    ("toon", 19.59, 0.715),
+    // measured: astronaut 16.96 dB / 0.600, messi5 16.64 dB / 0.509 (the teacher's pencil
+    // strokes are noise-like texture the student renders as its smooth average)
+    ("pencil", 15.64, 0.478),
+];

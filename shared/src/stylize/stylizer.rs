@@ -242,7 +242,7 @@ impl Stylizer {
             Region::All => None,
             r => mask.map(|m| (m, r == Region::Background)),
         };
-        blend_in(frame, &layer, s.strength, mask);
+        blend_in(frame, &layer, s.strength, mask)?;
         Ok(due)
     }
 }
@@ -272,6 +272,38 @@ fn upsample(styled: &Styled, w: usize, h: usize) -> Result<Vec<u8>> {
     Ok(dst.into_vec())
 }
 
+/// The region weight (0–256, strength included) of every pixel of a `pw`×`ph` plane: the
+/// mask resized to the plane (bilinear, `fast_image_resize`), inverted for the background.
+fn weight_plane(
+    m: &MaskRef<'_>,
+    invert: bool,
+    full: u16,
+    pw: usize,
+    ph: usize,
+) -> Result<Vec<u16>> {
+    let err = |e: &dyn std::fmt::Display| Error::Inference(format!("resizing the mask: {e}"));
+    let src =
+        fir::images::ImageRef::new(m.width as u32, m.height as u32, m.data, fir::PixelType::U8)
+            .map_err(|e| err(&e))?;
+    let mut dst = fir::images::Image::new(pw as u32, ph as u32, fir::PixelType::U8);
+    fir::Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &fir::ResizeOptions::new()
+                .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear)),
+        )
+        .map_err(|e| err(&e))?;
+    Ok(dst
+        .buffer()
+        .iter()
+        .map(|&v| {
+            let v = if invert { 255 - v } else { v };
+            ((u32::from(v) * u32::from(full) + 127) / 255) as u16
+        })
+        .collect())
+}
+
 /// `frame = frame + a·(layer − frame)` per plane byte, `a` = strength × the region's weight
 /// (the mask, or one minus it for the background) at that plane pixel.
 fn blend_in(
@@ -279,18 +311,22 @@ fn blend_in(
     layer: &OwnedFrame,
     strength: f32,
     mask: Option<(MaskRef<'_>, bool)>,
-) {
+) -> Result<()> {
     let (format, w, h) = (frame.format, frame.width, frame.height);
     let full = (strength.clamp(0.0, 1.0) * 256.0).round() as u16;
     for p in 0..format.plane_count() {
         let (bytes, rows) = format.plane_size(p, w, h);
-        let (bpp, sub) = match (format, p) {
-            (PixelFormat::I420, 0) | (PixelFormat::Nv12, 0) => (1, 1),
-            (PixelFormat::I420, _) => (1, 2),
-            (PixelFormat::Nv12, _) => (2, 2),
-            _ => (4, 1),
+        let bpp = match (format, p) {
+            (PixelFormat::I420, _) | (PixelFormat::Nv12, 0) => 1,
+            (PixelFormat::Nv12, _) => 2,
+            _ => 4,
         };
         let colour = if bpp == 4 { 3 } else { bpp };
+        let pw = bytes / bpp;
+        let weights = match mask {
+            Some((m, invert)) => Some(weight_plane(&m, invert, full, pw, rows)?),
+            None => None,
+        };
         let stride = frame.planes[p].stride;
         let (src, src_stride) = (&layer.planes[p], layer.strides[p]);
         frame.planes[p]
@@ -301,50 +337,40 @@ fn blend_in(
             .for_each(|(y, row)| {
                 let row = &mut row[..bytes];
                 let srow = &src[y * src_stride..][..bytes];
-                // The region weight of this row's pixels, from the mask at their centres.
-                let weight = |x: usize| -> u16 {
-                    let Some((m, invert)) = mask else { return full };
-                    let fx = ((x * sub) as f32 + sub as f32 / 2.0) / w as f32;
-                    let fy = ((y * sub) as f32 + sub as f32 / 2.0) / h as f32;
-                    let v = sample_mask(&m, fx, fy);
-                    let v = if invert { 255.0 - v } else { v };
-                    ((v / 255.0) * f32::from(full)).round() as u16
-                };
-                if mask.is_none() && full >= 256 {
-                    for (d, s) in row.chunks_exact_mut(bpp).zip(srow.chunks_exact(bpp)) {
-                        d[..colour].copy_from_slice(&s[..colour]);
+                let pixels = row.chunks_exact_mut(bpp).zip(srow.chunks_exact(bpp));
+                match &weights {
+                    None if full >= 256 => {
+                        for (d, s) in pixels {
+                            d[..colour].copy_from_slice(&s[..colour]);
+                        }
                     }
-                    return;
-                }
-                for (x, (d, s)) in row
-                    .chunks_exact_mut(bpp)
-                    .zip(srow.chunks_exact(bpp))
-                    .enumerate()
-                {
-                    let a = weight(x);
-                    if a == 0 {
-                        continue;
+                    None => {
+                        for (d, s) in pixels {
+                            for k in 0..colour {
+                                d[k] = mix(d[k], s[k], full);
+                            }
+                        }
                     }
-                    for k in 0..colour {
-                        let (o, n) = (u16::from(d[k]), u16::from(s[k]));
-                        d[k] = ((o * (256 - a) + n * a + 128) >> 8) as u8;
+                    Some(wp) => {
+                        for ((d, s), &a) in pixels.zip(&wp[y * pw..(y + 1) * pw]) {
+                            if a == 0 {
+                                continue;
+                            }
+                            for k in 0..colour {
+                                d[k] = mix(d[k], s[k], a);
+                            }
+                        }
                     }
                 }
             });
     }
+    Ok(())
 }
 
-/// Bilinear mask value (0–255) at a point given as a fraction of the frame.
-fn sample_mask(m: &MaskRef<'_>, fx: f32, fy: f32) -> f32 {
-    let x = (fx * m.width as f32 - 0.5).clamp(0.0, (m.width - 1) as f32);
-    let y = (fy * m.height as f32 - 0.5).clamp(0.0, (m.height - 1) as f32);
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(m.width - 1), (y0 + 1).min(m.height - 1));
-    let (tx, ty) = (x - x0 as f32, y - y0 as f32);
-    let p = |x: usize, y: usize| f32::from(m.data[y * m.width + x]);
-    let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * tx;
-    let bottom = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * tx;
-    top + (bottom - top) * ty
+/// `(o·(256 − a) + n·a) / 256`, `a` in 0–256.
+#[inline(always)]
+fn mix(o: u8, n: u8, a: u16) -> u8 {
+    ((u16::from(o) * (256 - a) + u16::from(n) * a + 128) >> 8) as u8
 }
 
 #[cfg(test)]
@@ -361,14 +387,15 @@ mod tests {
     }
 
     #[test]
-    fn mask_sampling_is_exact_at_cell_centres() {
+    fn weights_follow_the_mask_and_its_inverse() {
         let m = MaskRef {
             width: 2,
             height: 1,
-            data: &[0, 200],
+            data: &[0, 255],
         };
-        assert_eq!(sample_mask(&m, 0.25, 0.5), 0.0);
-        assert_eq!(sample_mask(&m, 0.75, 0.5), 200.0);
-        assert_eq!(sample_mask(&m, 0.5, 0.5), 100.0);
+        let w = weight_plane(&m, false, 256, 2, 1).unwrap();
+        assert_eq!(w, vec![0, 256]);
+        let w = weight_plane(&m, true, 128, 2, 1).unwrap();
+        assert_eq!(w, vec![128, 0]);
     }
 }
