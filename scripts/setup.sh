@@ -34,7 +34,7 @@ APT_PACKAGES=(
   pkg-config libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
-  gstreamer1.0-libav libobs-dev xvfb opencv-doc
+  gstreamer1.0-libav libobs-dev obs-studio xvfb opencv-doc
 )
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
@@ -70,7 +70,7 @@ step_apt() {
   fi
   say "installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # wheel FILE REQUIREMENT SHA256

@@ -1,9 +1,27 @@
-//! aifx OBS Studio module.
+//! aifx OBS Studio module: the filters "AI Background" and "AI Pose Overlay" on any source.
 //!
-//! Loads into OBS and reports which ONNX Runtime and models it found; the video filters
-//! (background removal, pose overlay) register here as they are built on the `aifx` crate.
+//! The module registers through `obs-wrapper`; the filters register through the small safe
+//! layer in [`ffi`] (the wrapper's callbacks let panics unwind into OBS and hide the
+//! filter's own source, which filter rendering needs). Inference runs on a worker thread per
+//! filter ([`runner`]); the graphics thread renders, uploads the newest result and
+//! composites on the GPU ([`gfx`], `data/aifx.effect`).
+
+mod background;
+mod capture;
+mod common;
+pub mod ffi;
+mod gfx;
+mod pose;
+mod runner;
+
+use std::sync::{Mutex, MutexGuard};
 
 use obs_wrapper::{module::*, obs_register_module, obs_string, string::ObsString};
+
+/// Locks a mutex, carrying on after a panic elsewhere (the data stays usable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct AifxModule {
     context: ModuleContext,
@@ -21,24 +39,29 @@ impl Module for AifxModule {
     fn load(&mut self, _load_context: &mut LoadContext) -> bool {
         // Never let a panic unwind into OBS: report it and decline to load instead.
         std::panic::catch_unwind(|| {
-            let models = aifx::paths::model_dirs();
+            ffi::register::<background::Background>();
+            ffi::register::<pose::PoseOverlay>();
             let found = aifx::paths::resolve_model("selfie").is_ok();
-            eprintln!(
-                "[aifx] module loaded; model folders {:?}; selfie model {}",
-                models,
+            ffi::info(&format!(
+                "module loaded (version {}): filters \"{}\" and \"{}\"; model folders {:?}; \
+                 selfie model {}",
+                env!("CARGO_PKG_VERSION"),
+                ffi::text("Background.Name"),
+                ffi::text("Pose.Name"),
+                aifx::paths::model_dirs(),
                 if found {
                     "found"
                 } else {
-                    "missing (run `make demo` in the aifx source tree)"
+                    "missing (run `make install` in the aifx source tree)"
                 }
-            );
+            ));
             true
         })
         .unwrap_or(false)
     }
 
     fn description() -> ObsString {
-        obs_string!("aifx: real-time AI video effects (background removal, pose) on ONNX Runtime")
+        obs_string!("aifx: AI background (blur, replace, transparent, colour) and pose overlay on ONNX Runtime")
     }
 
     fn name() -> ObsString {
@@ -51,3 +74,18 @@ impl Module for AifxModule {
 }
 
 obs_register_module!(AifxModule);
+
+/// Called by libobs with the UI language: loads `data/locale/<lang>.ini` (en-US fallback).
+///
+/// # Safety
+/// libobs calls it with a NUL-terminated locale after the module pointer is set.
+#[no_mangle]
+pub unsafe extern "C" fn obs_module_set_locale(locale: *const std::ffi::c_char) {
+    let _ = std::panic::catch_unwind(|| ffi::set_locale(obs_current_module(), locale));
+}
+
+/// Called by libobs before unloading.
+#[no_mangle]
+pub extern "C" fn obs_module_free_locale() {
+    let _ = std::panic::catch_unwind(ffi::free_locale);
+}

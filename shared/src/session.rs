@@ -138,6 +138,18 @@ fn invalid(model: &Path, e: impl ToString) -> Error {
     }
 }
 
+/// The devices the installed ONNX Runtime can run on (always `cpu`; others only when the
+/// library has their provider). Loads the runtime; an unloadable one leaves just `cpu`.
+pub fn available_devices() -> Vec<Device> {
+    if runtime(None).is_err() {
+        return vec![Device::Cpu];
+    }
+    Device::ALL
+        .into_iter()
+        .filter(|&d| d == Device::Cpu || provider(d).is_some())
+        .collect()
+}
+
 /// Checks whether the loaded library has the provider, and builds its registration.
 fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
     fn available<E: ExecutionProvider>() -> bool {

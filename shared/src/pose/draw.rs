@@ -28,7 +28,8 @@ impl Default for DrawStyle {
 }
 
 /// MediaPipe numbers left-side landmarks odd and right-side even (1–32); 0 is the nose.
-fn side_colour(a: usize, b: usize) -> Color {
+/// The colour (RGBA) of the bone from landmark `a` to `b`: orange left, blue right.
+pub fn bone_rgba(a: usize, b: usize) -> [u8; 4] {
     let side = |i: usize| {
         if i == 0 {
             0
@@ -39,16 +40,26 @@ fn side_colour(a: usize, b: usize) -> Color {
         }
     };
     match (side(a), side(b)) {
-        (1, 1) | (0, 1) | (1, 0) => Color::from_rgba8(255, 138, 0, 255),
-        (2, 2) | (0, 2) | (2, 0) => Color::from_rgba8(0, 200, 255, 255),
-        _ => Color::from_rgba8(235, 235, 235, 255),
+        (1, 1) | (0, 1) | (1, 0) => [255, 138, 0, 255],
+        (2, 2) | (0, 2) | (2, 0) => [0, 200, 255, 255],
+        _ => [235, 235, 235, 255],
     }
 }
 
-/// Joint colour by visibility: red (barely visible) to green (clearly visible).
-fn joint_colour(visibility: f32) -> Color {
+/// Joint colour (RGBA in 0..1) by visibility: red (barely visible) to green (clearly visible).
+pub fn joint_rgba(visibility: f32) -> [f32; 4] {
     let v = visibility.clamp(0.0, 1.0);
-    Color::from_rgba(1.0 - v, 0.2 + 0.8 * v, 0.2, 1.0).unwrap_or(Color::WHITE)
+    [1.0 - v, 0.2 + 0.8 * v, 0.2, 1.0]
+}
+
+fn side_colour(a: usize, b: usize) -> Color {
+    let [r, g, b, a] = bone_rgba(a, b);
+    Color::from_rgba8(r, g, b, a)
+}
+
+fn joint_colour(visibility: f32) -> Color {
+    let [r, g, b, a] = joint_rgba(visibility);
+    Color::from_rgba(r, g, b, a).unwrap_or(Color::WHITE)
 }
 
 /// Draws the skeletons of `people` (33 landmarks each, frame pixels) onto the frame.
