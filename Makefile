@@ -3,7 +3,7 @@
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/aifx
 
-.PHONY: all setup demo test install bench bench-models fuzz styles
+.PHONY: all setup demo test install uninstall bench bench-models fuzz styles
 
 all: setup
 
@@ -19,12 +19,16 @@ test: setup
 install: setup
 	@scripts/install.sh
 
+uninstall:
+	@scripts/uninstall.sh
+
 # segment and pose elements at 720p/1080p vs MediaPipe on the same frames; temporal filters
 # (flicker, lag, 1080p ms/frame).
 bench: setup
 	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench temporal --threads 2 --frames 60
+	@cargo test --release -q -p aifx-tests --test obs_filters bench_filters_at_1080p -- --ignored --nocapture 2>/dev/null | grep '^|'
 
 # ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
 bench-models: setup

@@ -54,4 +54,6 @@ done
 # temporalsmooth: consecutive masks of a panning picture (raw / plain EMA / motion-compensated)
 # and the same frames deflickered (input / without motion / with motion).
 "$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT"
-echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png and temporal-pixels.png for temporalsmooth)"
+# The OBS filters as headless libobs renders them.
+cargo test --release -q -p aifx-tests --test obs_filters demo_pictures -- --ignored --nocapture 2>/dev/null | grep '\.png$' || true
+echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png and temporal-pixels.png for temporalsmooth, obs-*.png for the OBS filters)"

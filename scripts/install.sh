@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Installs the GStreamer plugin and the OBS module into the user's plugin folders.
+# Installs the GStreamer plugin and the OBS module (with its data: locale, shaders) into the
+# user's plugin folders, and records every file it wrote so `make uninstall` removes exactly
+# those. Models and the ONNX Runtime library stay where the set-up put them
+# (~/.local/share/aifx), which both plugins look in.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GST_DIR=${XDG_DATA_HOME:-$HOME/.local/share}/gstreamer-1.0/plugins
-OBS_DIR=${XDG_CONFIG_HOME:-$HOME/.config}/obs-studio/plugins/aifx/bin/64bit
-mkdir -p "$GST_DIR" "$OBS_DIR"
-install -m 0755 "$ROOT/target/release/libgstaifx.so" "$GST_DIR/"
-install -m 0755 "$ROOT/target/release/libaifx_obs.so" "$OBS_DIR/aifx.so"
+OBS_ROOT=${XDG_CONFIG_HOME:-$HOME/.config}/obs-studio/plugins/aifx
+MANIFEST=${XDG_DATA_HOME:-$HOME/.local/share}/aifx/installed-files.txt
+mkdir -p "$GST_DIR" "$OBS_ROOT/bin/64bit" "$OBS_ROOT/data/locale" "$(dirname "$MANIFEST")"
+: >"$MANIFEST"
+put() { install -m "$1" "$2" "$3"; echo "$3" >>"$MANIFEST"; }
+put 0755 "$ROOT/target/release/libgstaifx.so" "$GST_DIR/libgstaifx.so"
+put 0755 "$ROOT/target/release/libaifx_obs.so" "$OBS_ROOT/bin/64bit/aifx.so"
+put 0644 "$ROOT/obs-plugin/data/aifx.effect" "$OBS_ROOT/data/aifx.effect"
+for f in "$ROOT"/obs-plugin/data/locale/*.ini; do
+  put 0644 "$f" "$OBS_ROOT/data/locale/$(basename "$f")"
+done
 echo "installed $GST_DIR/libgstaifx.so (check: gst-inspect-1.0 aifx)"
-echo "installed $OBS_DIR/aifx.so (restart OBS to load it)"
+echo "installed the OBS module in $OBS_ROOT (restart OBS; its log then says \"[aifx] module loaded\")"
+echo "file list: $MANIFEST (make uninstall removes exactly these)"

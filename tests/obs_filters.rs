@@ -646,3 +646,38 @@ fn bench_filters_at_1080p() {
     }
     let _ = std::fs::remove_file(png);
 }
+
+/// `make demo`: what each OBS filter draws on the photo, as OBS renders it (headless libobs),
+/// in target/demo/obs-*.png.
+#[test]
+#[ignore = "writes the demo pictures (make demo)"]
+fn demo_pictures() {
+    let a = astronaut();
+    let out_dir = common::release_dir().join("../demo");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let host = host();
+    let photo = host.image_source(&a.png);
+    for (name, id, settings) in [
+        (
+            "obs-background-blur",
+            "aifx_background",
+            r#"{"effect":"blur","blur":40,"wait":true}"#,
+        ),
+        (
+            "obs-background-color",
+            "aifx_background",
+            r#"{"effect":"color","wait":true}"#,
+        ),
+        ("obs-pose", "aifx_pose", r#"{"draw_mask":true,"wait":true}"#),
+    ] {
+        let filter = host.add_filter(&photo, id, settings);
+        let (w, h, rgba) = host.render(&photo);
+        let path = out_dir.join(format!("{name}.png"));
+        image::RgbaImage::from_raw(w, h, rgba)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        println!("{}", path.display());
+        host.remove_filter(&photo, filter);
+    }
+}

@@ -240,6 +240,7 @@ impl Host {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Gives the camera one picture: `planes` with their line sizes, in `format` (YUV as
     /// BT.601 studio range).
     pub fn output_video(
@@ -329,8 +330,9 @@ impl Host {
         self.render_timed(source).0
     }
 
-    /// As `render`, with the time the render call itself took (graphics-thread work,
-    /// without the read-back).
+    /// As `render`, with the graphics thread's time for it: the render call and the wait for
+    /// the picture to be finished (with Mesa's software OpenGL the "GPU" work runs on the CPU
+    /// when the picture is read back, so timing the call alone would hide it).
     pub fn render_timed(&self, source: &Source) -> ((u32, u32, Vec<u8>), std::time::Duration) {
         // SAFETY: all graphics calls happen inside obs_enter_graphics; objects are created and
         // destroyed here; the mapped surface is copied before unmapping.
@@ -343,7 +345,7 @@ impl Host {
                 sys::gs_zstencil_format_GS_ZS_NONE,
             );
             let stage = sys::gs_stagesurface_create(w, h, sys::gs_color_format_GS_RGBA);
-            let mut took = std::time::Duration::ZERO;
+            let t0 = std::time::Instant::now();
             if sys::gs_texrender_begin(tr, w, h) {
                 let clear = sys::vec4::default();
                 sys::gs_clear(sys::GS_CLEAR_COLOR, &clear, 0.0, 0);
@@ -353,10 +355,7 @@ impl Host {
                     sys::gs_blend_type_GS_BLEND_ONE,
                     sys::gs_blend_type_GS_BLEND_ZERO,
                 );
-                let t0 = std::time::Instant::now();
                 sys::obs_source_video_render(source.0);
-                sys::gs_flush();
-                took = t0.elapsed();
                 sys::gs_blend_state_pop();
                 sys::gs_texrender_end(tr);
             }
@@ -364,7 +363,9 @@ impl Host {
             let mut ptr: *mut u8 = std::ptr::null_mut();
             let mut linesize = 0u32;
             let mut out = vec![0u8; (w * h * 4) as usize];
-            if sys::gs_stagesurface_map(stage, &mut ptr, &mut linesize) {
+            let mapped = sys::gs_stagesurface_map(stage, &mut ptr, &mut linesize);
+            let took = t0.elapsed();
+            if mapped {
                 for y in 0..h as usize {
                     let src =
                         std::slice::from_raw_parts(ptr.add(y * linesize as usize), w as usize * 4);

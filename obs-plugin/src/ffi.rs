@@ -35,7 +35,10 @@ fn cstring(s: &str) -> CString {
 static LOCALE: AtomicPtr<sys::lookup_t> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Loads `data/locale/<locale>.ini` (falling back to en-US), as OBS_MODULE_USE_DEFAULT_LOCALE.
-pub fn set_locale(module: *mut sys::obs_module_t, locale: *const c_char) {
+///
+/// # Safety
+/// `module` is this module's pointer from libobs and `locale` a NUL-terminated string (or null).
+pub unsafe fn set_locale(module: *mut sys::obs_module_t, locale: *const c_char) {
     free_locale();
     if module.is_null() || locale.is_null() {
         return;

@@ -81,7 +81,8 @@ obs_register_module!(AifxModule);
 /// libobs calls it with a NUL-terminated locale after the module pointer is set.
 #[no_mangle]
 pub unsafe extern "C" fn obs_module_set_locale(locale: *const std::ffi::c_char) {
-    let _ = std::panic::catch_unwind(|| ffi::set_locale(obs_current_module(), locale));
+    // SAFETY: libobs passes a valid locale string; obs_current_module is this module.
+    let _ = std::panic::catch_unwind(|| unsafe { ffi::set_locale(obs_current_module(), locale) });
 }
 
 /// Called by libobs before unloading.
