@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use aifx::segment::segmenter::load_model;
 use aifx::segment::{Effect as Analysis, SegmentSettings, Segmenter};
 
-use crate::capture::{analysis_size, Picture, ANALYSIS_LONG_SIDE};
+use crate::capture::{Picture, ANALYSIS_LONG_SIDE};
 use crate::ffi::{text, AsyncFrame, Filter, FilterSource, Props, Settings};
-use crate::gfx::{render_input, Effect, RenderTarget, Staging, Upload};
+use crate::gfx::{RenderTarget, Upload};
 use crate::runner::Runner;
 use crate::{common, lock};
 
@@ -54,11 +54,8 @@ type MaskResult = Result<MaskImage, String>;
 
 #[derive(Default)]
 struct Gpu {
-    effect: Option<&'static Effect>,
-    input: Option<RenderTarget>,
-    capture: Option<RenderTarget>,
+    frame: common::FrameGpu,
     blur: Option<(RenderTarget, RenderTarget)>,
-    staging: Option<Staging>,
     mask: Option<Upload>,
     picture: Option<(u64, Upload)>,
 }
@@ -183,13 +180,8 @@ impl Background {
         width: u32,
         height: u32,
     ) -> Option<*mut obs_wrapper::obs_sys::gs_texture_t> {
-        let Gpu {
-            effect,
-            input,
-            blur,
-            ..
-        } = gpu;
-        let (effect, input) = ((*effect)?, input.as_ref()?);
+        let Gpu { frame, blur, .. } = gpu;
+        let (effect, input) = frame.parts()?;
         let (a, b) = blur.get_or_insert_with(|| (RenderTarget::new(), RenderTarget::new()));
         let (bw, bh) = ((width / 4).max(1), (height / 4).max(1));
         // Radius ≈ 2σ; at quarter size σ = radius / 8, and the 9 taps are σ / 2 apart.
@@ -343,47 +335,24 @@ impl Filter for Background {
     }
 
     fn render(&self) {
-        let (w, h) = self.source.target_size();
         let cfg = self.config();
-        if w == 0 || h == 0 || cfg.error.is_some() {
+        if cfg.error.is_some() {
             self.source.skip();
             return;
         }
         let mut guard = lock(&self.gpu);
         let gpu = &mut *guard;
-        if gpu.effect.is_none() {
-            match crate::gfx::shared_effect(common::EFFECT, "aifx.effect") {
-                Ok(e) => gpu.effect = Some(e),
-                Err(e) => {
-                    self.status.fail(&e);
-                    self.source.skip();
-                    return;
-                }
-            }
-        }
-        let input = gpu.input.get_or_insert_with(RenderTarget::new);
-        if !render_input(self.source.as_ptr(), input, w, h) {
+        let Some((w, h)) = gpu.frame.begin(
+            self.source,
+            &self.status,
+            &self.runner,
+            (cfg.interval, cfg.wait),
+            || cfg.segment.clone(),
+        ) else {
             return;
-        }
-        let (effect, input) = (gpu.effect.expect("compiled above"), &*input);
-        // Sync sources: the model's copy comes from a small GPU read-back.
-        if !self.runner.fed_by_async() {
-            let capture = gpu.capture.get_or_insert_with(RenderTarget::new);
-            let staging = gpu.staging.get_or_insert_with(Staging::new);
-            common::feed_gpu(
-                &self.runner,
-                effect,
-                input,
-                capture,
-                staging,
-                analysis_size(w, h, ANALYSIS_LONG_SIDE),
-                cfg.interval,
-                cfg.wait,
-                || cfg.segment.clone(),
-            );
-        }
+        };
         if !self.refresh_mask(gpu) {
-            common::draw_input(gpu.effect, gpu.input.as_ref(), w, h);
+            gpu.frame.draw_input(w, h);
             return;
         }
         let background = match cfg.look {
@@ -398,7 +367,7 @@ impl Filter for Background {
             }),
             Look::Transparent | Look::Color => None,
         };
-        let (Some(effect), Some(input), Some(mask)) = (gpu.effect, &gpu.input, &gpu.mask) else {
+        let (Some((effect, input)), Some(mask)) = (gpu.frame.parts(), &gpu.mask) else {
             return;
         };
         effect.set_texture("image", input.texture());

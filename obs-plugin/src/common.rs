@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use aifx::Device;
 
-use crate::capture::{Picture, RawFrame};
+use crate::capture::{analysis_size, Picture, RawFrame, ANALYSIS_LONG_SIDE};
 use crate::ffi::{self, text, AsyncFrame, FilterSource, Props, Settings};
-use crate::gfx::{Effect, RenderTarget, Staging};
+use crate::gfx::{render_input, shared_effect, Effect, RenderTarget, Staging};
 use crate::lock;
 use crate::runner::Runner;
 
@@ -87,6 +87,11 @@ pub fn model_properties(p: &Props, builtin: &[(&str, &str)]) {
         .tooltip(&text("Model.Tip"));
     p.file("custom_model", &text("Model.File"), "ONNX models (*.onnx)")
         .tooltip(&text("Model.File.Tip"));
+    device_properties(p);
+}
+
+/// Device (only what the installed ONNX Runtime has) and threads.
+pub fn device_properties(p: &Props) {
     let devices: Vec<(&str, String)> = aifx::session::available_devices()
         .into_iter()
         .map(|d| (d.as_str(), d.as_str().to_string()))
@@ -143,24 +148,95 @@ pub fn feed_async<S: Send + 'static, R: Send + 'static>(
     }
 }
 
+/// The GPU side every filter shares: the effect, the rendered input and the small read-back.
+#[derive(Default)]
+pub struct FrameGpu {
+    effect: Option<&'static Effect>,
+    input: Option<RenderTarget>,
+    capture: Option<RenderTarget>,
+    staging: Option<Staging>,
+}
+
+impl FrameGpu {
+    /// Renders the filter's input (compiling the effect on first use) and, for sync sources,
+    /// feeds the runner its read-back. The input's size, or None when the filter has already
+    /// drawn all it can (nothing, or the input unchanged).
+    pub fn begin<S: Send + 'static, R: Send + 'static>(
+        &mut self,
+        source: FilterSource,
+        status: &Status,
+        runner: &Runner<S, R>,
+        (interval, wait): (u32, bool),
+        settings: impl Fn() -> S,
+    ) -> Option<(u32, u32)> {
+        let (w, h) = source.target_size();
+        if w == 0 || h == 0 {
+            source.skip();
+            return None;
+        }
+        let effect = match self.effect {
+            Some(e) => e,
+            None => match shared_effect(EFFECT, "aifx.effect") {
+                Ok(e) => *self.effect.insert(e),
+                Err(e) => {
+                    status.fail(&e);
+                    source.skip();
+                    return None;
+                }
+            },
+        };
+        let input = self.input.get_or_insert_with(RenderTarget::new);
+        if !render_input(source.as_ptr(), input, w, h) {
+            return None;
+        }
+        // Async sources fed the runner from their CPU frames already.
+        if !runner.fed_by_async() && runner.showing() {
+            let capture = self.capture.get_or_insert_with(RenderTarget::new);
+            let staging = self.staging.get_or_insert_with(Staging::new);
+            feed_gpu(
+                runner,
+                effect,
+                input,
+                capture,
+                staging,
+                (w, h),
+                interval,
+                wait,
+                settings,
+            );
+        }
+        Some((w, h))
+    }
+
+    /// The effect and the rendered input (after a successful `begin`).
+    pub fn parts(&self) -> Option<(&'static Effect, &RenderTarget)> {
+        Some((self.effect?, self.input.as_ref()?))
+    }
+
+    /// Draws the rendered input unchanged.
+    pub fn draw_input(&self, w: u32, h: u32) {
+        if let Some((effect, input)) = self.parts() {
+            effect.set_texture("image", input.texture());
+            effect.draw("Copy", w, h);
+        }
+    }
+}
+
 /// Sync sources: draws the rendered input at the analysis size and reads it back. The read
 /// is of the previous frame's copy (no stall); with `wait` it is this frame's (a stall).
 #[allow(clippy::too_many_arguments)]
-pub fn feed_gpu<S: Send + 'static, R: Send + 'static>(
+fn feed_gpu<S: Send + 'static, R: Send + 'static>(
     runner: &Runner<S, R>,
     effect: &Effect,
     input: &RenderTarget,
     capture: &mut RenderTarget,
     staging: &mut Staging,
-    (aw, ah): (u32, u32),
+    (w, h): (u32, u32),
     interval: u32,
     wait: bool,
     settings: impl Fn() -> S,
 ) {
-    if !runner.showing() {
-        return;
-    }
-    if !wait {
+    let send = |staging: &mut Staging, wait: bool| {
         if let Some((width, height, data)) = staging.read() {
             runner.run(
                 Picture::Rgba {
@@ -169,11 +245,15 @@ pub fn feed_gpu<S: Send + 'static, R: Send + 'static>(
                     data,
                 },
                 settings(),
-                false,
+                wait,
             );
         }
+    };
+    if !wait {
+        send(staging, false);
     }
     if runner.due(interval) {
+        let (aw, ah) = analysis_size(w, h, ANALYSIS_LONG_SIDE);
         let texture = input.texture();
         capture.render(aw, ah, || {
             effect.set_texture("image", texture);
@@ -181,25 +261,7 @@ pub fn feed_gpu<S: Send + 'static, R: Send + 'static>(
         });
         staging.stage(capture.texture(), aw, ah);
         if wait {
-            if let Some((width, height, data)) = staging.read() {
-                runner.run(
-                    Picture::Rgba {
-                        width,
-                        height,
-                        data,
-                    },
-                    settings(),
-                    true,
-                );
-            }
+            send(staging, true);
         }
-    }
-}
-
-/// Draws the rendered input unchanged.
-pub fn draw_input(effect: Option<&Effect>, input: Option<&RenderTarget>, w: u32, h: u32) {
-    if let (Some(effect), Some(input)) = (effect, input) {
-        effect.set_texture("image", input.texture());
-        effect.draw("Copy", w, h);
     }
 }

@@ -13,9 +13,9 @@ use aifx::pose::CONNECTIONS;
 use aifx::session::SessionOptions;
 use aifx::Device;
 
-use crate::capture::{analysis_size, Picture, ANALYSIS_LONG_SIDE};
+use crate::capture::{Picture, ANALYSIS_LONG_SIDE};
 use crate::ffi::{text, video_time_ns, AsyncFrame, Filter, FilterSource, Props, Settings};
-use crate::gfx::{draw_triangles, render_input, Effect, RenderTarget, Staging, Upload};
+use crate::gfx::{draw_triangles, Upload};
 use crate::runner::Runner;
 use crate::{common, lock};
 
@@ -139,10 +139,7 @@ fn read_config(s: &Settings) -> Config {
 
 #[derive(Default)]
 struct Gpu {
-    effect: Option<&'static Effect>,
-    input: Option<RenderTarget>,
-    capture: Option<RenderTarget>,
-    staging: Option<Staging>,
+    frame: common::FrameGpu,
     mask: Option<Upload>,
     pose: Option<PoseImage>,
 }
@@ -291,14 +288,7 @@ impl Filter for PoseOverlay {
         p.bool("draw_mask", &text("Pose.DrawMask"))
             .tooltip(&text("Pose.DrawMask.Tip"));
         common::timing_properties(&p);
-        let devices: Vec<(&str, String)> = aifx::session::available_devices()
-            .into_iter()
-            .map(|d| (d.as_str(), d.as_str().to_string()))
-            .collect();
-        p.choice("device", &text("Device"), &devices)
-            .tooltip(&text("Device.Tip"));
-        p.int("threads", &text("Threads"), 0, 16, 1)
-            .tooltip(&text("Threads.Tip"));
+        common::device_properties(&p);
         p
     }
 
@@ -328,44 +318,22 @@ impl Filter for PoseOverlay {
     }
 
     fn render(&self) {
-        let (w, h) = self.source.target_size();
         let cfg = self.config();
-        if w == 0 || h == 0 || cfg.error.is_some() {
+        if cfg.error.is_some() {
             self.source.skip();
             return;
         }
         let mut guard = lock(&self.gpu);
         let gpu = &mut *guard;
-        if gpu.effect.is_none() {
-            match crate::gfx::shared_effect(common::EFFECT, "aifx.effect") {
-                Ok(e) => gpu.effect = Some(e),
-                Err(e) => {
-                    self.status.fail(&e);
-                    self.source.skip();
-                    return;
-                }
-            }
-        }
-        let input = gpu.input.get_or_insert_with(RenderTarget::new);
-        if !render_input(self.source.as_ptr(), input, w, h) {
+        let Some((w, h)) = gpu.frame.begin(
+            self.source,
+            &self.status,
+            &self.runner,
+            (cfg.interval, cfg.wait),
+            || Self::job(&cfg),
+        ) else {
             return;
-        }
-        let (effect, input) = (gpu.effect.expect("compiled above"), &*input);
-        if !self.runner.fed_by_async() {
-            let capture = gpu.capture.get_or_insert_with(RenderTarget::new);
-            let staging = gpu.staging.get_or_insert_with(Staging::new);
-            common::feed_gpu(
-                &self.runner,
-                effect,
-                input,
-                capture,
-                staging,
-                analysis_size(w, h, ANALYSIS_LONG_SIDE),
-                cfg.interval,
-                cfg.wait,
-                || Self::job(&cfg),
-            );
-        }
+        };
         if let Some(result) = self.runner.take() {
             match result {
                 Ok(pose) => {
@@ -383,7 +351,7 @@ impl Filter for PoseOverlay {
         let tint = cfg.job.draw_mask
             && gpu.pose.as_ref().is_some_and(|p| p.mask.is_some())
             && gpu.mask.as_ref().is_some_and(|m| !m.is_empty());
-        let (Some(effect), Some(input)) = (gpu.effect, &gpu.input) else {
+        let Some((effect, input)) = gpu.frame.parts() else {
             return;
         };
         if tint {
@@ -398,7 +366,7 @@ impl Filter for PoseOverlay {
             effect.set_float("strength", 0.45);
             effect.draw("Tint", w, h);
         } else {
-            common::draw_input(Some(effect), Some(input), w, h);
+            gpu.frame.draw_input(w, h);
         }
         if let Some(pose) = &gpu.pose {
             draw_skeletons(pose, w, h, cfg.line_width, cfg.point_size);
