@@ -48,7 +48,8 @@ pub const VIDEO_FORMAT_NV12: u32 = sys::video_format_VIDEO_FORMAT_NV12;
 pub const VIDEO_FORMAT_YUY2: u32 = sys::video_format_VIDEO_FORMAT_YUY2;
 pub const VIDEO_FORMAT_BGRA: u32 = sys::video_format_VIDEO_FORMAT_BGRA;
 
-struct Xvfb(Option<std::process::Child>);
+/// A private X server for this process (none when `DISPLAY` is already set).
+pub struct Xvfb(Option<std::process::Child>);
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
@@ -59,7 +60,7 @@ impl Drop for Xvfb {
     }
 }
 
-fn start_xvfb() -> Xvfb {
+pub fn start_xvfb() -> Xvfb {
     if std::env::var_os("DISPLAY").is_some() {
         return Xvfb(None);
     }
@@ -286,6 +287,21 @@ impl Host {
             assert!(!f.is_null(), "filter {id:?} could not be created");
             sys::obs_source_filter_add(source.0, f);
             Source(f)
+        }
+    }
+
+    /// Shows or hides `source` (as leaving or entering program and preview does: both the
+    /// active and the showing reference, since activating a source also shows it).
+    pub fn set_showing(&self, source: &Source, showing: bool) {
+        // SAFETY: source is live; each hide follows a show.
+        unsafe {
+            if showing {
+                sys::obs_source_inc_active(source.0);
+                sys::obs_source_inc_showing(source.0);
+            } else {
+                sys::obs_source_dec_showing(source.0);
+                sys::obs_source_dec_active(source.0);
+            }
         }
     }
 

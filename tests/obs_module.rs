@@ -1,6 +1,8 @@
 //! The OBS module loaded by real libobs (no window needed: modules load before video starts).
 
 mod common;
+#[path = "obs_host.rs"]
+mod obs_host;
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
@@ -10,46 +12,11 @@ type InitModule = unsafe extern "C" fn(*mut c_void) -> bool;
 type ModuleName = unsafe extern "C" fn(*mut c_void) -> *const c_char;
 type Shutdown = unsafe extern "C" fn();
 
-/// libobs on Linux needs an X display even to start; give it a private Xvfb when none is set.
-struct Display(Option<std::process::Child>);
-
-impl Display {
-    fn ensure() -> Self {
-        if std::env::var_os("DISPLAY").is_some() {
-            return Display(None);
-        }
-        let n = 90 + std::process::id() % 400;
-        let child = std::process::Command::new("Xvfb")
-            .arg(format!(":{n}"))
-            .args(["-screen", "0", "640x480x24", "-nolisten", "tcp"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("Xvfb (package xvfb)");
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        for _ in 0..100 {
-            if std::path::Path::new(&socket).exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        std::env::set_var("DISPLAY", format!(":{n}"));
-        Display(Some(child))
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[test]
 fn libobs_loads_and_initialises_the_module() {
     let module_path = common::artifact("libaifx_obs.so");
-    let _display = Display::ensure();
+    // libobs on Linux needs an X display even to start.
+    let _display = obs_host::start_xvfb();
     // SAFETY: libobs.so.0 is the system's libobs (package libobs0); loading it runs only its
     // own initialisers.
     let lib =

@@ -50,8 +50,6 @@ pub struct MaskImage {
     data: Vec<u8>,
 }
 
-type MaskResult = Result<MaskImage, String>;
-
 #[derive(Default)]
 struct Gpu {
     frame: common::FrameGpu,
@@ -61,16 +59,26 @@ struct Gpu {
 }
 
 pub struct Background {
-    source: FilterSource,
-    config: Mutex<Arc<Config>>,
-    runner: Runner<SegmentSettings, MaskResult>,
+    core: common::Core<Config, SegmentSettings, MaskImage>,
     gpu: Mutex<Gpu>,
-    status: common::Status,
+}
+
+impl common::FilterConfig for Config {
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    fn timing(&self) -> (u32, bool) {
+        (self.interval, self.wait)
+    }
 }
 
 /// Runs the segmenter on the analysis frame; the mask comes back through the alpha channel
 /// of a "transparent" composite, which is the edge-refined mask at the analysis size.
-fn analyse(segmenter: &Mutex<Segmenter>, picture: Picture, s: &SegmentSettings) -> MaskResult {
+fn analyse(
+    segmenter: &Mutex<Segmenter>,
+    picture: Picture,
+    s: &SegmentSettings,
+) -> Result<MaskImage, String> {
     let mut frame = picture.into_analysis(ANALYSIS_LONG_SIDE);
     let mut settings = s.clone();
     settings.composite.effect = Analysis::Transparent;
@@ -98,9 +106,9 @@ fn read_config(s: &Settings, previous: Option<&Config>) -> Config {
         "color" => Look::Color,
         _ => Look::Blur,
     };
-    let (model, device, threads) = common::model_settings(s);
+    let (device, threads) = common::device_settings(s);
     let segment = SegmentSettings {
-        model,
+        model: common::model_setting(s),
         threshold: s.f64("threshold").clamp(0.0, 1.0) as f32,
         min_region: s.f64("min_region").clamp(0.0, 1.0) as f32,
         refine: s.bool("smooth_silhouette"),
@@ -153,21 +161,11 @@ fn read_config(s: &Settings, previous: Option<&Config>) -> Config {
 }
 
 impl Background {
-    fn config(&self) -> Arc<Config> {
-        lock(&self.config).clone()
-    }
-
     /// Uploads the newest mask; false while there is none (the picture passes through).
     fn refresh_mask(&self, gpu: &mut Gpu) -> bool {
         let mask = gpu.mask.get_or_insert_with(Upload::new);
-        if let Some(result) = self.runner.take() {
-            match result {
-                Ok(m) => {
-                    mask.set(m.width, m.height, 1, &m.data);
-                    self.status.analysed();
-                }
-                Err(e) => self.status.fail(&e),
-            }
+        if let Some(m) = self.core.take_result() {
+            mask.set(m.width, m.height, 1, &m.data);
         }
         !mask.is_empty()
     }
@@ -217,21 +215,14 @@ impl Filter for Background {
 
     fn create(source: FilterSource, settings: &Settings) -> Self {
         let segmenter = Mutex::new(Segmenter::new());
-        let config = read_config(settings, None);
-        let status = common::Status::new(source);
-        if let Some(e) = &config.error {
-            status.fail(e);
-        }
+        let runner = Runner::new(
+            "aifx-obs-background",
+            move |p, s| analyse(&segmenter, p, s),
+            || Err("the segmentation worker panicked".into()),
+        );
         Self {
-            source,
-            config: Mutex::new(Arc::new(config)),
-            runner: Runner::new(
-                "aifx-obs-background",
-                move |p, s| analyse(&segmenter, p, s),
-                || Err("the segmentation worker panicked".into()),
-            ),
+            core: common::Core::new(source, read_config(settings, None), runner),
             gpu: Mutex::new(Gpu::default()),
-            status,
         }
     }
 
@@ -253,7 +244,7 @@ impl Filter for Background {
     fn properties(filter: Option<&Self>) -> Props {
         let p = Props::new();
         if let Some(f) = filter {
-            f.status.show(&p);
+            f.core.status.show(&p);
         }
         p.choice(
             "effect",
@@ -298,57 +289,27 @@ impl Filter for Background {
     }
 
     fn update(&self, s: &Settings) {
-        let previous = self.config();
+        let previous = self.core.config();
         let config = read_config(s, Some(&previous));
-        match &config.error {
-            Some(e) => self.status.fail(e),
-            None => self.status.clear(),
+        let (now, before) = (&config.segment, &previous.segment);
+        if (&now.model, now.device, now.threads) != (&before.model, before.device, before.threads) {
+            self.core.runner.reset();
         }
-        if (
-            &config.segment.model,
-            config.segment.device,
-            config.segment.threads,
-        ) != (
-            &previous.segment.model,
-            previous.segment.device,
-            previous.segment.threads,
-        ) {
-            self.runner.reset();
-        }
-        *lock(&self.config) = Arc::new(config);
+        self.core.set_config(config);
     }
 
     fn async_frame(&self, frame: &AsyncFrame<'_>) {
-        let cfg = self.config();
-        common::feed_async(
-            &self.runner,
-            frame,
-            cfg.error.is_none(),
-            cfg.interval,
-            || cfg.segment.clone(),
-            cfg.wait,
-        );
+        self.core.async_frame(frame, |cfg| cfg.segment.clone());
     }
 
     fn shown(&self, showing: bool) {
-        self.runner.set_showing(showing);
+        self.core.runner.set_showing(showing);
     }
 
     fn render(&self) {
-        let cfg = self.config();
-        if cfg.error.is_some() {
-            self.source.skip();
-            return;
-        }
         let mut guard = lock(&self.gpu);
         let gpu = &mut *guard;
-        let Some((w, h)) = gpu.frame.begin(
-            self.source,
-            &self.status,
-            &self.runner,
-            (cfg.interval, cfg.wait),
-            || cfg.segment.clone(),
-        ) else {
+        let Some((cfg, w, h)) = self.core.begin(&mut gpu.frame, |cfg| cfg.segment.clone()) else {
             return;
         };
         if !self.refresh_mask(gpu) {

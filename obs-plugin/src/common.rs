@@ -2,7 +2,7 @@
 //! model/device/thread settings, and feeding pictures to a filter's runner from either path.
 
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aifx::Device;
 
@@ -63,19 +63,129 @@ impl Status {
     }
 }
 
-/// Model (catalog name or custom file), device and threads from the shared property keys.
-pub fn model_settings(s: &Settings) -> (String, Device, usize) {
-    let mut model = s.string("model");
-    if model == "custom" {
-        model = s.string("custom_model");
+/// A filter's settings as the shell below needs them.
+pub trait FilterConfig: Send + Sync + 'static {
+    /// Why the filter passes the picture through (bad model, missing picture…).
+    fn error(&self) -> Option<&str>;
+    /// "Calculate every N frames" and "wait for the result".
+    fn timing(&self) -> (u32, bool);
+}
+
+/// What every filter has besides its GPU state: its source, live settings, status line and
+/// runner, and the callbacks that only move pictures and settings between them.
+pub struct Core<C, S: Send + 'static, T: Send + 'static> {
+    pub source: FilterSource,
+    config: Mutex<Arc<C>>,
+    pub runner: Runner<S, Result<T, String>>,
+    pub status: Status,
+}
+
+impl<C: FilterConfig, S: Send + 'static, T: Send + 'static> Core<C, S, T> {
+    pub fn new(source: FilterSource, config: C, runner: Runner<S, Result<T, String>>) -> Self {
+        let status = Status::new(source);
+        if let Some(e) = config.error() {
+            status.fail(e);
+        }
+        Self {
+            source,
+            config: Mutex::new(Arc::new(config)),
+            runner,
+            status,
+        }
     }
+
+    pub fn config(&self) -> Arc<C> {
+        lock(&self.config).clone()
+    }
+
+    /// Applies new settings (shown in the status line when they are bad).
+    pub fn set_config(&self, config: C) {
+        match config.error() {
+            Some(e) => self.status.fail(e),
+            None => self.status.clear(),
+        }
+        *lock(&self.config) = Arc::new(config);
+    }
+
+    /// Follows the source being shown or hidden: hiding it stops inference (the worker ends
+    /// and queued work is dropped); showing it again starts afresh.
+    fn follow_showing(&self) {
+        let showing = self.source.parent_showing();
+        if showing != self.runner.showing() {
+            self.runner.set_showing(showing);
+        }
+    }
+
+    /// Async sources: hands the worker this picture when one is due.
+    pub fn async_frame(&self, frame: &AsyncFrame<'_>, job: impl FnOnce(&C) -> S) {
+        self.follow_showing();
+        let cfg = self.config();
+        let (interval, wait) = cfg.timing();
+        feed_async(
+            &self.runner,
+            frame,
+            cfg.error().is_none(),
+            interval,
+            || job(&cfg),
+            wait,
+        );
+    }
+
+    /// Starts a frame: renders the input and feeds the worker. The settings and the input's
+    /// size, or None when the filter has drawn all it can (passed through, or nothing).
+    pub fn begin(&self, frame: &mut FrameGpu, job: impl Fn(&C) -> S) -> Option<(Arc<C>, u32, u32)> {
+        self.follow_showing();
+        let cfg = self.config();
+        if cfg.error().is_some() {
+            self.source.skip();
+            return None;
+        }
+        let (w, h) = frame.begin(
+            self.source,
+            &self.status,
+            &self.runner,
+            cfg.timing(),
+            || job(&cfg),
+        )?;
+        Some((cfg, w, h))
+    }
+
+    /// The newest result, if one arrived (an error goes to the status line).
+    pub fn take_result(&self) -> Option<T> {
+        match self.runner.take()? {
+            Ok(r) => {
+                self.status.analysed();
+                Some(r)
+            }
+            Err(e) => {
+                self.status.fail(&e);
+                None
+            }
+        }
+    }
+}
+
+/// Model: a catalog name, or the custom file when "custom" is chosen.
+pub fn model_setting(s: &Settings) -> String {
+    match s.string("model") {
+        m if m == "custom" => s.string("custom_model"),
+        m => m,
+    }
+}
+
+/// Device and inference threads.
+pub fn device_settings(s: &Settings) -> (Device, usize) {
     let device = s.string("device").parse().unwrap_or(Device::Cpu);
-    (model, device, s.i64("threads").clamp(0, 64) as usize)
+    (device, s.i64("threads").clamp(0, 64) as usize)
 }
 
 pub fn model_defaults(s: &Settings, model: &str) {
     s.default_string("model", model);
     s.default_string("custom_model", "");
+    device_defaults(s);
+}
+
+pub fn device_defaults(s: &Settings) {
     s.default_string("device", "cpu");
     s.default_i64("threads", 0);
 }

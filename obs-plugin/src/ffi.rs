@@ -340,6 +340,16 @@ impl FilterSource {
         }
     }
 
+    /// True while the source this filter belongs to is shown somewhere (a filter added to a
+    /// source that is already showing gets no show/hide callbacks of its own).
+    pub fn parent_showing(self) -> bool {
+        // SAFETY: self.0 is this filter's live source; the parent may be null (detached).
+        unsafe {
+            let parent = sys::obs_filter_get_parent(self.0);
+            !parent.is_null() && sys::obs_source_showing(parent)
+        }
+    }
+
     /// Draws the input unchanged (pass-through).
     pub fn skip(self) {
         // SAFETY: called from this filter's video_render, as OBS requires.

@@ -2,7 +2,7 @@
 //! the input, optionally tints people with the landmark model's mask, and draws the
 //! skeleton as GPU triangles at full resolution (no CPU pass over the picture).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
 use aifx::pose::draw::{bone_rgba, joint_rgba, tint_people};
@@ -52,15 +52,13 @@ pub struct PoseImage {
     mask: Option<Vec<u8>>,
 }
 
-type PoseResult = Result<PoseImage, String>;
-
 type TrackerKey = (Device, usize, bool);
 
 fn analyse(
     tracker: &Mutex<Option<(TrackerKey, PoseTracker)>>,
     picture: Picture,
     job: &PoseJob,
-) -> PoseResult {
+) -> Result<PoseImage, String> {
     let mut frame = picture.into_analysis(ANALYSIS_LONG_SIDE);
     let key = (job.device, job.threads, job.draw_mask);
     let mut slot = lock(tracker);
@@ -106,7 +104,7 @@ fn analyse(
 }
 
 fn read_config(s: &Settings) -> Config {
-    let (_, device, threads) = common::model_settings(s);
+    let (device, threads) = common::device_settings(s);
     let draw_mask = s.bool("draw_mask");
     let opts = SessionOptions {
         device,
@@ -145,18 +143,20 @@ struct Gpu {
 }
 
 pub struct PoseOverlay {
-    source: FilterSource,
-    config: Mutex<Arc<Config>>,
-    runner: Runner<PoseJob, PoseResult>,
+    core: common::Core<Config, PoseJob, PoseImage>,
     gpu: Mutex<Gpu>,
-    status: common::Status,
+}
+
+impl common::FilterConfig for Config {
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    fn timing(&self) -> (u32, bool) {
+        (self.interval, self.wait)
+    }
 }
 
 impl PoseOverlay {
-    fn config(&self) -> Arc<Config> {
-        lock(&self.config).clone()
-    }
-
     fn job(cfg: &Config) -> PoseJob {
         PoseJob {
             time: video_time_ns() as f64 / 1e9,
@@ -237,21 +237,14 @@ impl Filter for PoseOverlay {
 
     fn create(source: FilterSource, settings: &Settings) -> Self {
         let tracker = Mutex::new(None);
-        let config = read_config(settings);
-        let status = common::Status::new(source);
-        if let Some(e) = &config.error {
-            status.fail(e);
-        }
+        let runner = Runner::new(
+            "aifx-obs-pose",
+            move |p, job| analyse(&tracker, p, job),
+            || Err("the pose worker panicked".into()),
+        );
         Self {
-            source,
-            config: Mutex::new(Arc::new(config)),
-            runner: Runner::new(
-                "aifx-obs-pose",
-                move |p, job| analyse(&tracker, p, job),
-                || Err("the pose worker panicked".into()),
-            ),
+            core: common::Core::new(source, read_config(settings), runner),
             gpu: Mutex::new(Gpu::default()),
-            status,
         }
     }
 
@@ -265,13 +258,13 @@ impl Filter for PoseOverlay {
         s.default_bool("draw_mask", false);
         s.default_i64("interval", 1);
         s.default_bool("wait", false);
-        common::model_defaults(s, "pose");
+        common::device_defaults(s);
     }
 
     fn properties(filter: Option<&Self>) -> Props {
         let p = Props::new();
         if let Some(f) = filter {
-            f.status.show(&p);
+            f.core.status.show(&p);
         }
         p.int("max_persons", &text("Pose.MaxPersons"), 1, 8, 1)
             .tooltip(&text("Pose.MaxPersons.Tip"));
@@ -293,60 +286,30 @@ impl Filter for PoseOverlay {
     }
 
     fn update(&self, s: &Settings) {
-        let config = read_config(s);
-        match &config.error {
-            Some(e) => self.status.fail(e),
-            None => self.status.clear(),
-        }
-        *lock(&self.config) = Arc::new(config);
+        self.core.set_config(read_config(s));
     }
 
     fn async_frame(&self, frame: &AsyncFrame<'_>) {
-        let cfg = self.config();
-        common::feed_async(
-            &self.runner,
-            frame,
-            cfg.error.is_none(),
-            cfg.interval,
-            || Self::job(&cfg),
-            cfg.wait,
-        );
+        self.core.async_frame(frame, Self::job);
     }
 
     fn shown(&self, showing: bool) {
-        self.runner.set_showing(showing);
+        self.core.runner.set_showing(showing);
     }
 
     fn render(&self) {
-        let cfg = self.config();
-        if cfg.error.is_some() {
-            self.source.skip();
-            return;
-        }
         let mut guard = lock(&self.gpu);
         let gpu = &mut *guard;
-        let Some((w, h)) = gpu.frame.begin(
-            self.source,
-            &self.status,
-            &self.runner,
-            (cfg.interval, cfg.wait),
-            || Self::job(&cfg),
-        ) else {
+        let Some((cfg, w, h)) = self.core.begin(&mut gpu.frame, Self::job) else {
             return;
         };
-        if let Some(result) = self.runner.take() {
-            match result {
-                Ok(pose) => {
-                    if let Some(m) = &pose.mask {
-                        gpu.mask
-                            .get_or_insert_with(Upload::new)
-                            .set(pose.width, pose.height, 1, m);
-                    }
-                    gpu.pose = Some(pose);
-                    self.status.analysed();
-                }
-                Err(e) => self.status.fail(&e),
+        if let Some(pose) = self.core.take_result() {
+            if let Some(m) = &pose.mask {
+                gpu.mask
+                    .get_or_insert_with(Upload::new)
+                    .set(pose.width, pose.height, 1, m);
             }
+            gpu.pose = Some(pose);
         }
         let tint = cfg.job.draw_mask
             && gpu.pose.as_ref().is_some_and(|p| p.mask.is_some())

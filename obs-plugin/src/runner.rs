@@ -4,17 +4,14 @@
 //! belongs to the very frame it is drawn on.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use aifx::worker::LatestWorker;
 
 use crate::capture::Picture;
+use crate::lock;
 
 type Work<S, R> = Arc<dyn Fn(Picture, &S) -> R + Send + Sync>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 pub struct Runner<S: Send + 'static, R: Send + 'static> {
     name: &'static str,
