@@ -29,6 +29,7 @@ bench: setup
 	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench temporal --threads 2 --frames 60
 	@cargo test --release -q -p aifx-tests --test obs_filters bench_filters_at_1080p -- --ignored --nocapture 2>/dev/null | grep '^|'
+	@cargo test --release -q -p aifx-tests --test obs_app bench_obs_app_cpu -- --ignored --nocapture 2>/dev/null | grep '^|'
 
 # ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
 bench-models: setup

@@ -56,4 +56,7 @@ done
 "$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT"
 # The OBS filters as headless libobs renders them.
 cargo test --release -q -p aifx-tests --test obs_filters demo_pictures -- --ignored --nocapture 2>/dev/null | grep '\.png$' || true
+# The real OBS Studio app recording a media source with AI Background (preview screenshot).
+cargo test --release -q -p aifx-tests --test obs_app obs_studio_records -- --nocapture 2>/dev/null | grep -E '^(recorded frame 1|SKIPPED)' || true
+echo "$OUT/obs-app.png"
 echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png and temporal-pixels.png for temporalsmooth, obs-*.png for the OBS filters)"

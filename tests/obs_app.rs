@@ -54,17 +54,22 @@ fn astronaut_video(dir: &Path) -> (PathBuf, Vec<f32>, usize, usize) {
         .unwrap()
         .save(&png)
         .unwrap();
-    let avi = dir.join("astronaut.avi");
+    (video_of(&png, w, h, &dir.join("astronaut.avi")), mask, w, h)
+}
+
+/// A still picture as a 3-second, 30 fps MJPEG AVI of `width`×`height`.
+fn video_of(picture: &Path, width: usize, height: usize, avi: &Path) -> PathBuf {
     gst::init().unwrap();
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! pngdec ! imagefreeze num-buffers=90 ! video/x-raw,framerate=30/1 \
-         ! videoconvert ! jpegenc ! avimux ! filesink location={}",
-        png.display(),
+        "filesrc location={} ! decodebin ! videoconvert ! videoscale \
+         ! video/x-raw,width={width},height={height} ! imagefreeze num-buffers=90 \
+         ! video/x-raw,framerate=30/1 ! videoconvert ! jpegenc ! avimux ! filesink location={}",
+        picture.display(),
         avi.display()
     ))
     .unwrap();
     run_to_eos(&pipeline);
-    (avi, mask, w, h)
+    avi.to_path_buf()
 }
 
 fn run_to_eos(pipeline: &gst::Element) {
@@ -82,7 +87,14 @@ fn run_to_eos(pipeline: &gst::Element) {
 
 /// Writes OBS's configuration (first run done, profile recording MKV to `rec`, a scene with
 /// the media source and our filter) and installs our module as `make install` does.
-fn configure(dir: &Path, video: &Path, filter_enabled: bool, width: usize, height: usize) {
+/// `filter`: our filter's id and settings on the media source (None: no filter).
+fn configure(
+    dir: &Path,
+    video: &Path,
+    filter: Option<(&str, serde_json::Value)>,
+    width: usize,
+    height: usize,
+) {
     let c = dir.join("config/obs-studio");
     let module = c.join("plugins/aifx");
     for d in [
@@ -126,6 +138,13 @@ fn configure(dir: &Path, video: &Path, filter_enabled: bool, width: usize, heigh
         ),
     )
     .unwrap();
+    let filters: Vec<serde_json::Value> = filter
+        .into_iter()
+        .map(|(id, settings)| {
+            serde_json::json!({"id": id, "versioned_id": id, "name": id, "enabled": true,
+                               "settings": settings})
+        })
+        .collect();
     let scene = serde_json::json!({
         "name": "aifx", "current_scene": "Scene", "current_program_scene": "Scene",
         "scene_order": [{"name": "Scene"}],
@@ -139,9 +158,7 @@ fn configure(dir: &Path, video: &Path, filter_enabled: bool, width: usize, heigh
             {"id": "ffmpeg_source", "versioned_id": "ffmpeg_source", "name": "camera",
              "enabled": true, "mixers": 255,
              "settings": {"local_file": video.to_str().unwrap(), "looping": true, "is_local_file": true},
-             "filters": [{"id": "aifx_background", "versioned_id": "aifx_background",
-                          "name": "AI Background", "enabled": filter_enabled,
-                          "settings": {"effect": "color", "color": 0xFF00_FF00u32}}]}
+             "filters": filters}
         ],
         "transitions": [], "current_transition": "Fade", "transition_duration": 300,
         "groups": [], "quick_transitions": [], "modules": {}
@@ -256,6 +273,34 @@ fn frames(file: &Path, width: usize, height: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// A private X server, held open by a connection of our own: Xvfb runs with `-terminate`,
+/// and one OBS closing must not take it down before the next starts.
+struct Display {
+    _xvfb: obs_host::Xvfb,
+    _x11: libloading::Library,
+}
+
+fn display() -> Display {
+    let xvfb = obs_host::start_xvfb();
+    // SAFETY: libX11 is the system's; XOpenDisplay(NULL) opens $DISPLAY and the connection
+    // stays open for the process's life (the library is never unloaded before exit).
+    let x11 = unsafe { libloading::Library::new("libX11.so.6") }.expect("libX11");
+    // SAFETY: XOpenDisplay's C signature.
+    unsafe {
+        let open: libloading::Symbol<
+            unsafe extern "C" fn(*const std::ffi::c_char) -> *mut std::ffi::c_void,
+        > = x11.get(b"XOpenDisplay").unwrap();
+        assert!(
+            !open(std::ptr::null()).is_null(),
+            "cannot open the X display"
+        );
+    }
+    Display {
+        _xvfb: xvfb,
+        _x11: x11,
+    }
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("aifx-obs-app-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -269,10 +314,11 @@ fn obs_studio_records_the_background_effect() {
         println!("SKIPPED: the `obs` command (package obs-studio) cannot start here");
         return;
     }
-    let _x = obs_host::start_xvfb();
+    let _x = display();
     let dir = temp_dir("record");
     let (video, mask, w, h) = astronaut_video(&dir);
-    configure(&dir, &video, true, w, h);
+    let settings = serde_json::json!({"effect": "color", "color": 0xFF00_FF00u32});
+    configure(&dir, &video, Some(("aifx_background", settings)), w, h);
     let demo = common::release_dir().join("../demo");
     std::fs::create_dir_all(&demo).unwrap();
     let run = run_obs(&dir, true, 5, Some(&demo.join("obs-app.png")));
@@ -283,7 +329,7 @@ fn obs_studio_records_the_background_effect() {
     );
     assert!(run
         .log
-        .contains("- filter: 'AI Background' (aifx_background)"));
+        .contains("- filter: 'aifx_background' (aifx_background)"));
     let file = run.recording.expect("OBS recorded a file");
     let frames = frames(&file, w, h);
     assert!(frames.len() >= 3, "{} frames recorded", frames.len());
@@ -328,23 +374,31 @@ fn bench_obs_app_cpu() {
         println!("SKIPPED: the `obs` command cannot start here");
         return;
     }
-    let _x = obs_host::start_xvfb();
-    println!("| OBS Studio, 512×512 media source at 30 fps | CPU cores of the OBS process |");
+    let _x = display();
+    let (w, h) = (1920, 1080);
+    println!("| OBS Studio, 1080p media source at 30 fps | CPU cores of the OBS process |");
     println!("|---|---|");
-    for enabled in [false, true] {
-        let dir = temp_dir(if enabled { "on" } else { "off" });
-        let (video, _, w, h) = astronaut_video(&dir);
-        configure(&dir, &video, enabled, w, h);
-        let run = run_obs(&dir, false, 10, None);
-        println!(
-            "| AI Background {} | {:.2} |",
-            if enabled {
-                "on (blur → colour)"
-            } else {
-                "off"
-            },
-            run.cores
+    for (label, filter) in [
+        ("no filter", None),
+        (
+            "AI Background, blur",
+            Some(("aifx_background", serde_json::json!({"effect": "blur"}))),
+        ),
+        (
+            "AI Pose Overlay",
+            Some(("aifx_pose", serde_json::json!({}))),
+        ),
+    ] {
+        let dir = temp_dir("cpu");
+        let video = video_of(
+            Path::new("/usr/share/doc/opencv-doc/examples/data/messi5.jpg"),
+            w,
+            h,
+            &dir.join("messi5.avi"),
         );
+        configure(&dir, &video, filter, w, h);
+        let run = run_obs(&dir, false, 10, None);
+        println!("| {label} | {:.2} |", run.cores);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
