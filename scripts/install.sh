@@ -8,8 +8,19 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GST_DIR=${XDG_DATA_HOME:-$HOME/.local/share}/gstreamer-1.0/plugins
 OBS_ROOT=${XDG_CONFIG_HOME:-$HOME/.config}/obs-studio/plugins/aifx
 MANIFEST=${XDG_DATA_HOME:-$HOME/.local/share}/aifx/installed-files.txt
-mkdir -p "$GST_DIR" "$OBS_ROOT/bin/64bit" "$OBS_ROOT/data/locale" "$(dirname "$MANIFEST")"
-: >"$MANIFEST"
+mkdir -p "$(dirname "$MANIFEST")"
+# A reinstall keeps the folders an earlier install created.
+created=$(grep '^dir:' "$MANIFEST" 2>/dev/null || true)
+printf '%s' "${created:+$created
+}" >"$MANIFEST"
+# Folders this creates are recorded too (deepest last), so uninstall removes only those.
+for d in "$GST_DIR" "$OBS_ROOT/bin/64bit" "$OBS_ROOT/data/locale"; do
+  new=()
+  p=$d
+  while [ ! -d "$p" ]; do new=("$p" "${new[@]}"); p=$(dirname "$p"); done
+  mkdir -p "$d"
+  for n in "${new[@]}"; do echo "dir:$n" >>"$MANIFEST"; done
+done
 put() { install -m "$1" "$2" "$3"; echo "$3" >>"$MANIFEST"; }
 put 0755 "$ROOT/target/release/libgstaifx.so" "$GST_DIR/libgstaifx.so"
 put 0755 "$ROOT/target/release/libaifx_obs.so" "$OBS_ROOT/bin/64bit/aifx.so"

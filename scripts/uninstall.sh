@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Removes exactly the files `make install` recorded, then the folders it left empty.
+# Removes exactly the files `make install` recorded, then the folders it created (if empty).
 set -euo pipefail
 MANIFEST=${XDG_DATA_HOME:-$HOME/.local/share}/aifx/installed-files.txt
 [ -f "$MANIFEST" ] || { echo "nothing installed (no $MANIFEST)"; exit 0; }
-while IFS= read -r f; do
+grep -v '^dir:' "$MANIFEST" | while IFS= read -r f; do
   [ -n "$f" ] && rm -f -- "$f" && echo "removed $f"
-  d=$(dirname "$f")
-  while [ "$d" != "/" ] && rmdir -- "$d" 2>/dev/null; do d=$(dirname "$d"); done
-done <"$MANIFEST"
+done
+# Created folders, deepest first.
+grep '^dir:' "$MANIFEST" | cut -c5- | sort -r | while IFS= read -r d; do
+  rmdir -- "$d" 2>/dev/null && echo "removed $d/" || true
+done
 rm -f -- "$MANIFEST"
