@@ -59,4 +59,6 @@ cargo test --release -q -p aifx-tests --test obs_filters demo_pictures -- --igno
 # The real OBS Studio app recording a media source with AI Background (preview screenshot).
 cargo test --release -q -p aifx-tests --test obs_app obs_studio_records -- --nocapture 2>/dev/null | grep -E '^(recorded frame 1|SKIPPED)' || true
 echo "$OUT/obs-app.png"
+# The same app with AI Background's properties panel open (through obs-websocket).
+cargo test --release -q -p aifx-tests --test obs_app demo_properties_panel -- --ignored --nocapture 2>/dev/null | grep -E '\.png$|SKIPPED' || true
 echo "demo images are in $OUT (open *-effects.png for the side-by-side view, *-pose.png for pose, temporal-masks.png and temporal-pixels.png for temporalsmooth, obs-*.png for the OBS filters)"

@@ -122,9 +122,13 @@ fn configure(
     // recording?" question (closing with SIGINT would wait on it forever).
     std::fs::write(
         c.join("global.ini"),
-        "[General]\nFirstRun=true\nLastVersion=486539266\nEnableAutoUpdates=false\n\
+        format!(
+            "[General]\nFirstRun=true\nLastVersion=486539266\nEnableAutoUpdates=false\n\
          ConfirmOnExit=false\n[BasicWindow]\nWarnBeforeStoppingRecord=false\n\
-         WarnBeforeStoppingStream=false\n[Basic]\nProfile=aifx\nProfileDir=aifx\nSceneCollection=aifx\nSceneCollectionFile=aifx\n",
+         WarnBeforeStoppingStream=false\n[OBSWebSocket]\nFirstLoad=false\nServerEnabled=true\n\
+         ServerPort={}\nAuthRequired=false\nAlertsEnabled=false\n[Basic]\nProfile=aifx\nProfileDir=aifx\nSceneCollection=aifx\nSceneCollectionFile=aifx\n",
+            websocket_port()
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -141,7 +145,11 @@ fn configure(
     let filters: Vec<serde_json::Value> = filter
         .into_iter()
         .map(|(id, settings)| {
-            serde_json::json!({"id": id, "versioned_id": id, "name": id, "enabled": true,
+            let name = match id {
+                "aifx_pose" => "AI Pose Overlay",
+                _ => "AI Background",
+            };
+            serde_json::json!({"id": id, "versioned_id": id, "name": name, "enabled": true,
                                "settings": settings})
         })
         .collect();
@@ -166,6 +174,71 @@ fn configure(
     std::fs::write(c.join("basic/scenes/aifx.json"), scene.to_string()).unwrap();
 }
 
+/// obs-websocket's port for this test process (another run may hold the default 4455).
+fn websocket_port() -> u16 {
+    4455 + (std::process::id() % 1000) as u16 + 1
+}
+
+/// Sends one obs-websocket (protocol 5) request and waits for its response: just enough of
+/// RFC 6455 for that (client frames masked, no fragmentation).
+fn websocket_request(request: &str, data: serde_json::Value) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut ws = std::net::TcpStream::connect(("127.0.0.1", websocket_port()))?;
+    ws.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        ws,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: YWlmeC1vYnMtdGVzdC1rZXk=\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: obswebsocket.json\r\n\r\n"
+    )?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        ws.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    let read = |ws: &mut std::net::TcpStream| -> std::io::Result<String> {
+        let mut h = [0u8; 2];
+        ws.read_exact(&mut h)?;
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut l = [0u8; 2];
+                ws.read_exact(&mut l)?;
+                u16::from_be_bytes(l) as usize
+            }
+            127 => {
+                let mut l = [0u8; 8];
+                ws.read_exact(&mut l)?;
+                u64::from_be_bytes(l) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        ws.read_exact(&mut payload)?;
+        Ok(String::from_utf8_lossy(&payload).into_owned())
+    };
+    let send = |ws: &mut std::net::TcpStream, text: &str| -> std::io::Result<()> {
+        let key = [0x12u8, 0x34, 0x56, 0x78];
+        let mut frame = vec![0x81u8];
+        let n = text.len();
+        if n < 126 {
+            frame.push(0x80 | n as u8);
+        } else {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        frame.extend_from_slice(&key);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        ws.write_all(&frame)
+    };
+    read(&mut ws)?; // Hello
+    send(&mut ws, r#"{"op":1,"d":{"rpcVersion":1}}"#)?;
+    read(&mut ws)?; // Identified
+    let req = serde_json::json!({"op": 6, "d": {"requestType": request, "requestId": "1", "requestData": data}});
+    send(&mut ws, &req.to_string())?;
+    read(&mut ws)
+}
+
 fn process_cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -177,7 +250,9 @@ fn process_cpu_seconds(pid: u32) -> f64 {
 }
 
 /// Runs OBS for `seconds` (recording when `record`), then closes it with SIGINT.
-fn run_obs(dir: &Path, record: bool, seconds: u64, screenshot: Option<&Path>) -> Run {
+/// With `panel`, the filters dialog of the media source is opened (through obs-websocket)
+/// before the screenshot, showing our filter's properties.
+fn run_obs(dir: &Path, record: bool, seconds: u64, screenshot: Option<&Path>, panel: bool) -> Run {
     let mut args = vec!["--collection", "aifx", "--profile", "aifx", "--multi"];
     args.push("--disable-missing-files-check");
     if record {
@@ -204,6 +279,14 @@ fn run_obs(dir: &Path, record: bool, seconds: u64, screenshot: Option<&Path>) ->
     let (cpu0, wall0) = (process_cpu_seconds(child.id()), Instant::now());
     std::thread::sleep(Duration::from_secs(seconds));
     let cores = (process_cpu_seconds(child.id()) - cpu0) / wall0.elapsed().as_secs_f64();
+    if panel {
+        let reply = websocket_request(
+            "OpenInputFiltersDialog",
+            serde_json::json!({"inputName": "camera"}),
+        );
+        println!("OpenInputFiltersDialog: {reply:?}");
+        std::thread::sleep(Duration::from_secs(3));
+    }
     if let Some(png) = screenshot {
         let display = std::env::var("DISPLAY").unwrap();
         let pipeline = gst::parse::launch(&format!(
@@ -213,6 +296,10 @@ fn run_obs(dir: &Path, record: bool, seconds: u64, screenshot: Option<&Path>) ->
         ))
         .unwrap();
         run_to_eos(&pipeline);
+    }
+    if panel {
+        // The open dialog would hold up a polite close; nothing is being recorded.
+        let _ = child.kill();
     }
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -273,32 +360,39 @@ fn frames(file: &Path, width: usize, height: usize) -> Vec<Vec<u8>> {
     out
 }
 
-/// A private X server, held open by a connection of our own: Xvfb runs with `-terminate`,
-/// and one OBS closing must not take it down before the next starts.
+/// A private X server for the whole process, held open by a connection of our own (Xvfb runs
+/// with `-terminate`: one OBS closing must not take it down, and it ends with this process).
 struct Display {
     _xvfb: obs_host::Xvfb,
     _x11: libloading::Library,
 }
 
-fn display() -> Display {
-    let xvfb = obs_host::start_xvfb();
-    // SAFETY: libX11 is the system's; XOpenDisplay(NULL) opens $DISPLAY and the connection
-    // stays open for the process's life (the library is never unloaded before exit).
-    let x11 = unsafe { libloading::Library::new("libX11.so.6") }.expect("libX11");
-    // SAFETY: XOpenDisplay's C signature.
-    unsafe {
-        let open: libloading::Symbol<
-            unsafe extern "C" fn(*const std::ffi::c_char) -> *mut std::ffi::c_void,
-        > = x11.get(b"XOpenDisplay").unwrap();
-        assert!(
-            !open(std::ptr::null()).is_null(),
-            "cannot open the X display"
-        );
-    }
-    Display {
-        _xvfb: xvfb,
-        _x11: x11,
-    }
+/// Tests take turns with the display: one OBS at a time (CPU, the websocket port).
+fn display() -> std::sync::MutexGuard<'static, Display> {
+    static DISPLAY: std::sync::OnceLock<std::sync::Mutex<Display>> = std::sync::OnceLock::new();
+    DISPLAY
+        .get_or_init(|| {
+            let xvfb = obs_host::start_xvfb();
+            // SAFETY: libX11 is the system's; XOpenDisplay(NULL) opens $DISPLAY, and the
+            // connection stays open for the process's life (the library is never unloaded).
+            let x11 = unsafe { libloading::Library::new("libX11.so.6") }.expect("libX11");
+            // SAFETY: XOpenDisplay's C signature.
+            unsafe {
+                let open: libloading::Symbol<
+                    unsafe extern "C" fn(*const std::ffi::c_char) -> *mut std::ffi::c_void,
+                > = x11.get(b"XOpenDisplay").unwrap();
+                assert!(
+                    !open(std::ptr::null()).is_null(),
+                    "cannot open the X display"
+                );
+            }
+            std::sync::Mutex::new(Display {
+                _xvfb: xvfb,
+                _x11: x11,
+            })
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -321,7 +415,7 @@ fn obs_studio_records_the_background_effect() {
     configure(&dir, &video, Some(("aifx_background", settings)), w, h);
     let demo = common::release_dir().join("../demo");
     std::fs::create_dir_all(&demo).unwrap();
-    let run = run_obs(&dir, true, 5, Some(&demo.join("obs-app.png")));
+    let run = run_obs(&dir, true, 5, Some(&demo.join("obs-app.png")), false);
     assert!(
         run.log.contains("[aifx] module loaded"),
         "OBS loaded our module:\n{}",
@@ -329,7 +423,7 @@ fn obs_studio_records_the_background_effect() {
     );
     assert!(run
         .log
-        .contains("- filter: 'aifx_background' (aifx_background)"));
+        .contains("- filter: 'AI Background' (aifx_background)"));
     let file = run.recording.expect("OBS recorded a file");
     let frames = frames(&file, w, h);
     assert!(frames.len() >= 3, "{} frames recorded", frames.len());
@@ -397,8 +491,35 @@ fn bench_obs_app_cpu() {
             &dir.join("messi5.avi"),
         );
         configure(&dir, &video, filter, w, h);
-        let run = run_obs(&dir, false, 10, None);
+        let run = run_obs(&dir, false, 10, None, false);
         println!("| {label} | {:.2} |", run.cores);
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// `make demo`: the real OBS with AI Background's properties open (its filters dialog), as a
+/// screenshot in target/demo/obs-panel.png.
+#[test]
+#[ignore = "writes a demo picture (make demo)"]
+fn demo_properties_panel() {
+    if obs_binary().is_none() {
+        println!("SKIPPED: the `obs` command cannot start here");
+        return;
+    }
+    let _x = display();
+    let dir = temp_dir("panel");
+    let (video, _, w, h) = astronaut_video(&dir);
+    configure(
+        &dir,
+        &video,
+        Some(("aifx_background", serde_json::json!({"effect": "blur"}))),
+        w,
+        h,
+    );
+    let demo = common::release_dir().join("../demo");
+    std::fs::create_dir_all(&demo).unwrap();
+    let png = demo.join("obs-panel.png");
+    run_obs(&dir, false, 2, Some(&png), true);
+    println!("{}", png.display());
+    let _ = std::fs::remove_dir_all(&dir);
 }
