@@ -397,6 +397,16 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Shuts libobs down: every source is destroyed (each filter's worker joined) before the
+    /// process exits, so no inference is left running while the process's libraries unload.
+    /// Nothing may use OBS afterwards.
+    pub fn shutdown(&self) {
+        // SAFETY: called once, after every source reference this process held is released.
+        unsafe { sys::obs_shutdown() }
+    }
+}
+
 fn load_module(path: &Path, data_path: &Path) {
     let p = CString::new(path.to_str().unwrap()).unwrap();
     let d = CString::new(data_path.to_str().unwrap()).unwrap();
