@@ -239,16 +239,6 @@ fn websocket_request(request: &str, data: serde_json::Value) -> std::io::Result<
     read(&mut ws)
 }
 
-fn process_cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
-}
-
 /// Runs OBS for `seconds` (recording when `record`), then closes it with SIGINT.
 /// With `panel`, the filters dialog of the media source is opened (through obs-websocket)
 /// before the screenshot, showing our filter's properties.
@@ -276,9 +266,9 @@ fn run_obs(dir: &Path, record: bool, seconds: u64, screenshot: Option<&Path>, pa
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(3));
-    let (cpu0, wall0) = (process_cpu_seconds(child.id()), Instant::now());
+    let (cpu0, wall0) = (obs_host::cpu_seconds(child.id()), Instant::now());
     std::thread::sleep(Duration::from_secs(seconds));
-    let cores = (process_cpu_seconds(child.id()) - cpu0) / wall0.elapsed().as_secs_f64();
+    let cores = (obs_host::cpu_seconds(child.id()) - cpu0) / wall0.elapsed().as_secs_f64();
     if panel {
         let reply = websocket_request(
             "OpenInputFiltersDialog",

@@ -587,18 +587,6 @@ fn hiding_the_source_stops_its_inference() {
     host.remove_filter(&camera, filter);
 }
 
-/// CPU time (user + system) this process has used, in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
-}
-
 /// The number in the status line's "(N results so far)".
 fn results_so_far(host: &Host, filter: &Source) -> u64 {
     host.property_text(filter, "status")
@@ -676,7 +664,7 @@ fn bench_filters_at_1080p() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let before = filter.as_ref().map_or(0, |f| results_so_far(&host, f));
-            let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+            let (cpu0, wall0) = (obs_host::cpu_seconds(std::process::id()), Instant::now());
             let mut times = Vec::new();
             for _ in 0..90 {
                 let start = Instant::now();
@@ -687,7 +675,7 @@ fn bench_filters_at_1080p() {
                 }
             }
             let wall = wall0.elapsed().as_secs_f64();
-            let cores = (cpu_seconds() - cpu0) / wall;
+            let cores = (obs_host::cpu_seconds(std::process::id()) - cpu0) / wall;
             let results = filter.as_ref().map_or(0, |f| results_so_far(&host, f)) - before;
             times.sort_by(f64::total_cmp);
             let mean = times.iter().sum::<f64>() / times.len() as f64;
