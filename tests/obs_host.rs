@@ -61,30 +61,27 @@ impl Drop for Xvfb {
 }
 
 pub fn start_xvfb() -> Xvfb {
+    use std::io::BufRead;
     if std::env::var_os("DISPLAY").is_some() {
         return Xvfb(None);
     }
-    let n = 100 + std::process::id() % 400;
-    let child = std::process::Command::new("Xvfb")
-        .arg(format!(":{n}"))
-        .args([
-            "-screen",
-            "0",
-            "1280x720x24",
-            "-nolisten",
-            "tcp",
-            "-terminate",
-        ])
+    // `-displayfd 1`: Xvfb picks a free display itself and prints its number once it accepts
+    // connections, so neither a busy number nor a stale socket can fool us.
+    let mut child = std::process::Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x720x24"])
+        .args(["-nolisten", "tcp", "-terminate"])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("Xvfb (package xvfb)");
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    for _ in 0..200 {
-        if Path::new(&socket).exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("Xvfb reports its display");
+    let n: u32 = line
+        .trim()
+        .parse()
+        .expect("Xvfb started (it printed no display number)");
     std::env::set_var("DISPLAY", format!(":{n}"));
     Xvfb(Some(child))
 }
