@@ -23,11 +23,12 @@ uninstall:
 	@scripts/uninstall.sh
 
 # segment and pose elements at 720p/1080p vs MediaPipe on the same frames; temporal filters
-# (flicker, lag, 1080p ms/frame).
+# (flicker, lag, 1080p ms/frame); stylize per style beside its OpenCV teacher; OBS filters.
 bench: setup
 	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench temporal --threads 2 --frames 60
+	@target/release/aifx-bench stylize --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@cargo test --release -q -p aifx-tests --test obs_filters bench_filters_at_1080p -- --ignored --nocapture 2>/dev/null | grep '^|'
 	@cargo test --release -q -p aifx-tests --test obs_app bench_obs_app_cpu -- --ignored --nocapture 2>/dev/null | grep '^|'
 

@@ -3,6 +3,8 @@
 //! Adapters (the GStreamer elements, the OBS filter) wrap their mapped frames in a
 //! [`FrameMut`]; everything in this crate reads and writes frames only through it.
 
+use rayon::prelude::*;
+
 use crate::{Error, Result};
 
 /// The pixel formats the effects work on natively.
@@ -260,27 +262,53 @@ impl OwnedFrame {
         assert_eq!(rgb.len(), width * height * 3);
         let mut f = Self::new(format, width, height, pad);
         f.matrix = matrix;
+        if width == 0 || height == 0 {
+            return f;
+        }
+        // Rows in parallel: `stylize` converts every model picture with this.
         if let Some(o) = format.rgb_offsets() {
-            for y in 0..height {
-                let row = &mut f.planes[0][y * f.strides[0]..];
-                for x in 0..width {
-                    for c in 0..3 {
-                        row[x * 4 + o[c]] = rgb[(y * width + x) * 3 + c];
+            f.planes[0]
+                .par_chunks_mut(f.strides[0])
+                .zip(rgb.par_chunks(width * 3))
+                .for_each(|(row, src)| {
+                    for (px, s) in row.chunks_exact_mut(4).zip(src.chunks_exact(3)) {
+                        for c in 0..3 {
+                            px[o[c]] = s[c];
+                        }
+                        px[3] = 255;
                     }
-                    row[x * 4 + 3] = 255;
-                }
-            }
+                });
             return f;
         }
         let m = f.matrix;
-        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
-        for y in 0..height {
-            for x in 0..width {
-                let i = (y * width + x) * 3;
-                f.planes[0][y * f.strides[0] + x] = m.from_rgb([rgb[i], rgb[i + 1], rgb[i + 2]])[0];
+        let cw = width.div_ceil(2);
+        f.planes[0]
+            .par_chunks_mut(f.strides[0])
+            .zip(rgb.par_chunks(width * 3))
+            .for_each(|(row, src)| {
+                for (y, s) in row.iter_mut().zip(src.chunks_exact(3)) {
+                    *y = m.from_rgb([s[0], s[1], s[2]])[0];
+                }
+            });
+        let rest = &mut f.planes[1..];
+        let (s1, s2) = (f.strides[1], f.strides.get(2).copied().unwrap_or(0));
+        let mut chroma_rows: Vec<(usize, &mut [u8], Option<&mut [u8]>)> = match format {
+            PixelFormat::I420 => {
+                let (u, v) = rest.split_at_mut(1);
+                u[0].chunks_mut(s1)
+                    .zip(v[0].chunks_mut(s2))
+                    .enumerate()
+                    .map(|(cy, (u, v))| (cy, u, Some(v)))
+                    .collect()
             }
-        }
-        for cy in 0..ch {
+            _ => rest[0]
+                .chunks_mut(s1)
+                .enumerate()
+                .map(|(cy, uv)| (cy, uv, None))
+                .collect(),
+        };
+        chroma_rows.par_iter_mut().for_each(|(cy, urow, vrow)| {
+            let cy = *cy;
             for cx in 0..cw {
                 // Chroma from the mean colour of the 2×2 block (clipped at odd edges).
                 let mut acc = [0u32; 3];
@@ -295,18 +323,18 @@ impl OwnedFrame {
                 }
                 let mean = acc.map(|a| ((a + n / 2) / n) as u8);
                 let [_, u, v] = m.from_rgb(mean);
-                match format {
-                    PixelFormat::I420 => {
-                        f.planes[1][cy * f.strides[1] + cx] = u;
-                        f.planes[2][cy * f.strides[2] + cx] = v;
+                match vrow {
+                    Some(vrow) => {
+                        urow[cx] = u;
+                        vrow[cx] = v;
                     }
-                    _ => {
-                        f.planes[1][cy * f.strides[1] + cx * 2] = u;
-                        f.planes[1][cy * f.strides[1] + cx * 2 + 1] = v;
+                    None => {
+                        urow[cx * 2] = u;
+                        urow[cx * 2 + 1] = v;
                     }
                 }
             }
-        }
+        });
         f
     }
 
