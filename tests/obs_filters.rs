@@ -321,6 +321,94 @@ fn transparent_and_blur_keep_the_person() {
     host.remove_filter(&photo, filter);
 }
 
+/// PSNR (dB) between two RGB pictures, `a` RGBA as OBS renders it.
+fn psnr_rgba_rgb(a: &[u8], b: &[u8]) -> f64 {
+    let (mut se, mut n) = (0f64, 0f64);
+    for (p, q) in a.chunks_exact(4).zip(b.chunks_exact(3)) {
+        for c in 0..3 {
+            se += (p[c] as f64 - q[c] as f64).powi(2);
+            n += 1.0;
+        }
+    }
+    10.0 * (255.0f64.powi(2) / (se / n).max(1e-9)).log10()
+}
+
+/// Mean |change| (levels) of the pixels where MediaPipe's person mask passes `sel`.
+fn mean_change(out: &[u8], rgb: &[u8], mask: &[f32], sel: impl Fn(f32) -> bool) -> f64 {
+    let (mut sum, mut n) = (0f64, 0f64);
+    for ((o, i), &m) in out.chunks_exact(4).zip(rgb.chunks_exact(3)).zip(mask) {
+        if sel(m) {
+            sum += (0..3)
+                .map(|c| (o[c] as f64 - i[c] as f64).abs())
+                .sum::<f64>()
+                / 3.0;
+            n += 1.0;
+        }
+    }
+    sum / n.max(1.0)
+}
+
+#[test]
+fn stylize_matches_the_element_and_keeps_the_other_region() {
+    use aifx::frame::{OwnedFrame, PixelFormat};
+    use aifx::stylize::{StyleSettings, Stylizer};
+    let a = astronaut();
+    let host = host();
+    let photo = host.image_source(&a.png);
+    for style in ["toon", "pencil", "oil"] {
+        // The element's own path (shared code) on the same photo at the same resolution.
+        let mut frame = OwnedFrame::from_rgb(PixelFormat::Rgba, a.w, a.h, &a.rgb, 0);
+        Stylizer::new()
+            .process(
+                &mut frame.view(),
+                &StyleSettings {
+                    model: style.into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap();
+        let cpu: Vec<u8> = frame.planes[0]
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        let filter = host.add_filter(
+            &photo,
+            "aifx_stylize",
+            &format!(r#"{{"model":"{style}","wait":true}}"#),
+        );
+        let (_, _, out) = host.render(&photo);
+        let (vs_element, vs_photo) = (psnr_rgba_rgb(&out, &cpu), psnr_rgba_rgb(&out, &a.rgb));
+        println!(
+            "stylize {style}: PSNR vs the element's output {vs_element:.1} dB, vs the photo {vs_photo:.1} dB"
+        );
+        assert!(vs_element >= 30.0, "{style}: {vs_element} dB");
+        assert!(vs_photo < vs_element - 8.0, "{style}: the style shows");
+        host.remove_filter(&photo, filter);
+    }
+    // Region and strength on one filter, changed live.
+    let filter = host.add_filter(&photo, "aifx_stylize", r#"{"model":"toon","wait":true}"#);
+    let mut changes = Vec::new();
+    for (region, strength) in [("person", 1.0), ("background", 1.0), ("all", 0.0)] {
+        host.update(
+            &filter,
+            &format!(r#"{{"model":"toon","region":"{region}","strength":{strength},"wait":true}}"#),
+        );
+        let (_, _, out) = host.render(&photo);
+        let person = mean_change(&out, &a.rgb, &a.mask, |m| m > 0.98);
+        let bg = mean_change(&out, &a.rgb, &a.mask, |m| m < 0.02);
+        println!("stylize region={region} strength={strength}: mean change on the person {person:.2}, on the background {bg:.2}");
+        changes.push((person, bg));
+    }
+    let [(p_person, p_bg), (b_person, b_bg), (z_person, z_bg)] = changes[..] else {
+        unreachable!()
+    };
+    assert!(p_person > 4.0 && p_bg < 1.0, "person only");
+    assert!(b_bg > 4.0 && b_person < 1.0, "background only");
+    assert!(z_person < 0.5 && z_bg < 0.5, "strength 0 is the photo");
+    host.remove_filter(&photo, filter);
+}
+
 #[test]
 fn pose_overlay_draws_on_mediapipes_landmarks() {
     let a = astronaut();
@@ -386,10 +474,32 @@ fn a_bad_model_passes_the_picture_through_and_says_why() {
     let corrupt =
         std::env::temp_dir().join(format!("aifx-obs-corrupt-{}.onnx", std::process::id()));
     std::fs::write(&corrupt, b"not an onnx model").unwrap();
-    for path in ["/nonexistent/person.onnx", corrupt.to_str().unwrap()] {
+    let cases = [
+        (
+            "aifx_background",
+            "/nonexistent/person.onnx",
+            r#"{"model":"selfie","effect":"color","wait":true}"#,
+        ),
+        (
+            "aifx_background",
+            corrupt.to_str().unwrap(),
+            r#"{"model":"selfie","effect":"color","wait":true}"#,
+        ),
+        (
+            "aifx_stylize",
+            "/nonexistent/style.onnx",
+            r#"{"model":"toon","wait":true}"#,
+        ),
+        (
+            "aifx_stylize",
+            corrupt.to_str().unwrap(),
+            r#"{"model":"toon","wait":true}"#,
+        ),
+    ];
+    for (id, path, fixed) in cases {
         let filter = host.add_filter(
             &photo,
-            "aifx_background",
+            id,
             &serde_json::json!({"model": "custom", "custom_model": path, "wait": true}).to_string(),
         );
         for _ in 0..3 {
@@ -402,13 +512,10 @@ fn a_bad_model_passes_the_picture_through_and_says_why() {
         let status = host
             .property_text(&filter, "status")
             .expect("a status line");
-        println!("{path}: {status}");
+        println!("{id} {path}: {status}");
         assert!(status.contains(path), "the panel names the file: {status}");
         // Fixing the setting brings the effect back.
-        host.update(
-            &filter,
-            r#"{"model":"selfie","effect":"color","wait":true}"#,
-        );
+        host.update(&filter, fixed);
         // (OBS applies it on a video tick, which a loaded machine can delay past `update`'s
         // wait: render until it shows.)
         render_until(&host, &photo, &a.rgb, || {});
@@ -466,6 +573,7 @@ fn soak_add_remove() {
             (&photo, "aifx_background"),
             (&camera, "aifx_pose"),
             (&camera, "aifx_background"),
+            (&camera, "aifx_stylize"),
         ] {
             let filter = host.add_filter(source, id, r#"{"effect":"blur"}"#);
             for k in 0..2 {
@@ -513,6 +621,10 @@ fn settings_changed_every_frame_for_1000_frames() {
     let photo = host.image_source(&a.png);
     let filter = host.add_filter(&photo, "aifx_background", "{}");
     let pose = host.add_filter(&photo, "aifx_pose", "{}");
+    let style = host.add_filter(&photo, "aifx_stylize", "{}");
+    let styles = ["toon", "pencil", "oil", "custom"];
+    let regions = ["all", "person", "background", "nonsense"];
+    let resolutions = [0, 64, 360, 720];
     let effects = ["blur", "color", "transparent", "replace", "nonsense"];
     let models = ["selfie", "selfie-landscape"];
     for i in 0..1000usize {
@@ -534,12 +646,26 @@ fn settings_changed_every_frame_for_1000_frames() {
             &pose,
             &serde_json::json!({"line_width": 1 + i % 10, "max_persons": 1 + i % 3, "draw_mask": i % 3 == 0, "smoothing": i % 2 == 0}).to_string(),
         );
+        host.update(
+            &style,
+            &serde_json::json!({
+                "model": styles[(i / 7) % styles.len()],
+                "custom_model": "/nonexistent/style.onnx",
+                "region": regions[i % regions.len()],
+                "strength": (i % 11) as f64 / 10.0,
+                "resolution": resolutions[i % 4],
+                "interval": 1 + i % 3,
+                "wait": i % 5 == 0,
+            })
+            .to_string(),
+        );
         let (w, h, out) = host.render(&photo);
         assert_eq!(
             (w as usize, h as usize, out.len()),
             (a.w, a.h, a.w * a.h * 4)
         );
     }
+    host.remove_filter(&photo, style);
     host.remove_filter(&photo, pose);
     host.remove_filter(&photo, filter);
 }
@@ -642,6 +768,12 @@ fn bench_filters_at_1080p() {
                 "aifx_pose",
                 r#"{"wait":true}"#,
             ),
+            ("AI Stylize, toon", "aifx_stylize", r#"{"model":"toon"}"#),
+            (
+                "AI Stylize, toon, background only",
+                "aifx_stylize",
+                r#"{"model":"toon","region":"background"}"#,
+            ),
         ] {
             let filter = (!id.is_empty()).then(|| host.add_filter(source, id, settings));
             let mut frame = |host: &Host| {
@@ -714,6 +846,16 @@ fn demo_pictures() {
             r#"{"effect":"color","wait":true}"#,
         ),
         ("obs-pose", "aifx_pose", r#"{"draw_mask":true,"wait":true}"#),
+        (
+            "obs-stylize-toon",
+            "aifx_stylize",
+            r#"{"model":"toon","wait":true}"#,
+        ),
+        (
+            "obs-stylize-oil-background",
+            "aifx_stylize",
+            r#"{"model":"oil","region":"background","wait":true}"#,
+        ),
     ] {
         let filter = host.add_filter(&photo, id, settings);
         let (w, h, rgba) = host.render(&photo);

@@ -281,9 +281,10 @@ impl Filter for Background {
         common::model_properties(
             &p,
             &[
-                ("selfie", "selfie"),
-                ("selfie-landscape", "selfie-landscape"),
+                ("selfie", "selfie".into()),
+                ("selfie-landscape", "selfie-landscape".into()),
             ],
+            "Model.Tip",
         );
         p
     }

@@ -169,6 +169,14 @@ pub enum Picture {
 }
 
 impl Picture {
+    /// The picture's own size.
+    pub fn size(&self) -> (u32, u32) {
+        match self {
+            Picture::Raw(raw) => raw.size(),
+            Picture::Rgba { width, height, .. } => (*width, *height),
+        }
+    }
+
     /// The RGBA analysis frame (long side at most `long_side`).
     pub fn into_analysis(self, long_side: u32) -> OwnedFrame {
         match self {

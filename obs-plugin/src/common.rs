@@ -69,6 +69,10 @@ pub trait FilterConfig: Send + Sync + 'static {
     fn error(&self) -> Option<&str>;
     /// "Calculate every N frames" and "wait for the result".
     fn timing(&self) -> (u32, bool);
+    /// The long side of the picture the worker gets from a `width`×`height` source.
+    fn analysis_long_side(&self, _width: u32, _height: u32) -> u32 {
+        ANALYSIS_LONG_SIDE
+    }
 }
 
 /// What every filter has besides its GPU state: its source, live settings, status line and
@@ -145,6 +149,7 @@ impl<C: FilterConfig, S: Send + 'static, T: Send + 'static> Core<C, S, T> {
             &self.status,
             &self.runner,
             cfg.timing(),
+            |w, h| cfg.analysis_long_side(w, h),
             || job(&cfg),
         )?;
         Some((cfg, w, h))
@@ -190,11 +195,13 @@ pub fn device_defaults(s: &Settings) {
     s.default_i64("threads", 0);
 }
 
-pub fn model_properties(p: &Props, builtin: &[(&str, &str)]) {
-    let mut items: Vec<(&str, String)> = builtin.iter().map(|(v, l)| (*v, l.to_string())).collect();
+/// Model choice (built-ins as value and label, then "custom"), its file picker, device and
+/// threads; `tip` is the locale key of the model's tooltip.
+pub fn model_properties(p: &Props, builtin: &[(&str, String)], tip: &str) {
+    let mut items = builtin.to_vec();
     items.push(("custom", text("Model.Custom")));
     p.choice("model", &text("Model"), &items)
-        .tooltip(&text("Model.Tip"));
+        .tooltip(&text(tip));
     p.file("custom_model", &text("Model.File"), "ONNX models (*.onnx)")
         .tooltip(&text("Model.File.Tip"));
     device_properties(p);
@@ -277,6 +284,7 @@ impl FrameGpu {
         status: &Status,
         runner: &Runner<S, R>,
         (interval, wait): (u32, bool),
+        long_side: impl Fn(u32, u32) -> u32,
         settings: impl Fn() -> S,
     ) -> Option<(u32, u32)> {
         let (w, h) = source.target_size();
@@ -309,7 +317,7 @@ impl FrameGpu {
                 input,
                 capture,
                 staging,
-                (w, h),
+                (w, h, long_side(w, h)),
                 interval,
                 wait,
                 settings,
@@ -341,7 +349,7 @@ fn feed_gpu<S: Send + 'static, R: Send + 'static>(
     input: &RenderTarget,
     capture: &mut RenderTarget,
     staging: &mut Staging,
-    (w, h): (u32, u32),
+    (w, h, long_side): (u32, u32, u32),
     interval: u32,
     wait: bool,
     settings: impl Fn() -> S,
@@ -363,7 +371,7 @@ fn feed_gpu<S: Send + 'static, R: Send + 'static>(
         send(staging, false);
     }
     if runner.due(interval) {
-        let (aw, ah) = analysis_size(w, h, ANALYSIS_LONG_SIDE);
+        let (aw, ah) = analysis_size(w, h, long_side);
         let texture = input.texture();
         capture.render(aw, ah, || {
             effect.set_texture("image", texture);

@@ -1,4 +1,5 @@
-//! aifx OBS Studio module: the filters "AI Background" and "AI Pose Overlay" on any source.
+//! aifx OBS Studio module: the filters "AI Background", "AI Pose Overlay" and "AI Stylize" on
+//! any source.
 //!
 //! The module registers through `obs-wrapper`; the filters register through the small safe
 //! layer in [`ffi`] (the wrapper's callbacks let panics unwind into OBS and hide the
@@ -13,6 +14,7 @@ pub mod ffi;
 mod gfx;
 mod pose;
 mod runner;
+mod stylize;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -41,13 +43,15 @@ impl Module for AifxModule {
         std::panic::catch_unwind(|| {
             ffi::register::<background::Background>();
             ffi::register::<pose::PoseOverlay>();
+            ffi::register::<stylize::Stylize>();
             let found = aifx::paths::resolve_model("selfie").is_ok();
             ffi::info(&format!(
-                "module loaded (version {}): filters \"{}\" and \"{}\"; model folders {:?}; \
-                 selfie model {}",
+                "module loaded (version {}): filters \"{}\", \"{}\" and \"{}\"; model folders \
+                 {:?}; selfie model {}",
                 env!("CARGO_PKG_VERSION"),
                 ffi::text("Background.Name"),
                 ffi::text("Pose.Name"),
+                ffi::text("Stylize.Name"),
                 aifx::paths::model_dirs(),
                 if found {
                     "found"
@@ -61,7 +65,7 @@ impl Module for AifxModule {
     }
 
     fn description() -> ObsString {
-        obs_string!("aifx: AI background (blur, replace, transparent, colour) and pose overlay on ONNX Runtime")
+        obs_string!("aifx: AI background (blur, replace, transparent, colour), pose overlay and stylization on ONNX Runtime")
     }
 
     fn name() -> ObsString {

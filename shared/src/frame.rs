@@ -292,7 +292,9 @@ impl OwnedFrame {
             });
         let rest = &mut f.planes[1..];
         let (s1, s2) = (f.strides[1], f.strides.get(2).copied().unwrap_or(0));
-        let mut chroma_rows: Vec<(usize, &mut [u8], Option<&mut [u8]>)> = match format {
+        // (chroma row, U or UV row, V row for I420)
+        type ChromaRow<'r> = (usize, &'r mut [u8], Option<&'r mut [u8]>);
+        let mut chroma_rows: Vec<ChromaRow<'_>> = match format {
             PixelFormat::I420 => {
                 let (u, v) = rest.split_at_mut(1);
                 u[0].chunks_mut(s1)

@@ -234,7 +234,7 @@ impl Stylizer {
             Region::All => None,
             r => mask.map(|m| (m, r == Region::Background)),
         };
-        blend_in(frame, &planes, s.strength, mask)?;
+        blend_in(frame, planes, s.strength, mask)?;
         Ok(due)
     }
 }
@@ -340,7 +340,7 @@ fn blend_in(
 ) -> Result<()> {
     let (format, w, h) = (frame.format, frame.width, frame.height);
     let full = (strength.clamp(0.0, 1.0) * 256.0).round() as u16;
-    for p in 0..format.plane_count() {
+    for (p, src) in layer.iter().enumerate() {
         let (bytes, rows) = format.plane_size(p, w, h);
         let bpp = plane_bytes_per_pixel(format, p);
         let colour = if bpp == 4 { 3 } else { bpp };
@@ -351,7 +351,6 @@ fn blend_in(
             (up, invert)
         });
         let stride = frame.planes[p].stride;
-        let src = &layer[p];
         frame.planes[p]
             .data
             .par_chunks_mut(stride)
