@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::motion::MotionField;
+use super::motion::{floor_int, MotionField};
 
 /// How a new mask is blended with the previous one.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,9 +107,8 @@ pub fn warp(
             for (x, o) in row.iter_mut().enumerate() {
                 let v = vectors[block_col[x]];
                 let (px, py) = (x as f32 - v[0] / sx, y as f32 - v[1] / sy);
-                let (x0, y0) = (px.floor(), py.floor());
-                let (fx, fy) = (px - x0, py - y0);
-                let (x0, y0) = (x0 as i32, y0 as i32);
+                let (x0, y0) = (floor_int(px) as i32, floor_int(py) as i32);
+                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
                 let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
                 let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
                 *o = top + (bottom - top) * fy;
