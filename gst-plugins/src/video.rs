@@ -32,6 +32,15 @@ pub const FORMATS: [gst_video::VideoFormat; 6] = [
     gst_video::VideoFormat::Nv12,
 ];
 
+/// `caps` limited to the formats with alpha (RGBA, BGRA): what `segment effect=transparent`
+/// asks of upstream when upstream can give it.
+pub fn with_alpha_only(caps: &gst::Caps) -> gst::Caps {
+    let alpha = gst_video::VideoCapsBuilder::new()
+        .format_list([gst_video::VideoFormat::Rgba, gst_video::VideoFormat::Bgra])
+        .build();
+    caps.intersect_with_mode(&alpha, gst::CapsIntersectMode::First)
+}
+
 /// Default of every element's `threads` property (0 = one per core).
 pub const DEFAULT_THREADS: u32 = 0;
 

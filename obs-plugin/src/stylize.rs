@@ -78,23 +78,25 @@ fn analyse(worker: &Mutex<Worker>, picture: Picture, job: &StyleJob) -> Result<S
         stylizer,
         segmenter,
     } = &mut *worker;
-    let mut view = frame.view();
-    match &job.segment {
+    // The person mask goes into alpha (the style keeps alpha and replaces the colour):
+    // "transparent" on a copy writes the refined mask into its alpha (and clears the colour
+    // where it is 0, which the style must not see).
+    let mask: Option<Vec<u8>> = match &job.segment {
         Some(s) => {
-            // "Transparent" leaves the colour and writes the refined person mask into alpha;
-            // the style then replaces the colour and keeps alpha.
             let mut s = s.clone();
             s.composite.effect = Analysis::Transparent;
+            let mut copy = frame.clone();
             segmenter
-                .process(&mut view, &s, false)
+                .process(&mut copy.view(), &s, false)
                 .map_err(|e| e.to_string())?;
+            Some(copy.planes[0].chunks_exact(4).map(|p| p[3]).collect())
         }
-        None => {
-            for px in view.planes[0].data.chunks_exact_mut(4) {
-                px[3] = 255;
-            }
-        }
+        None => None,
+    };
+    for (i, px) in frame.planes[0].chunks_exact_mut(4).enumerate() {
+        px[3] = mask.as_ref().map_or(255, |m| m[i]);
     }
+    let mut view = frame.view();
     // The analysis frame is already at the working size: the model runs at its own size.
     let style = StyleSettings {
         strength: 1.0,

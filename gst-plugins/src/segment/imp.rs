@@ -15,14 +15,15 @@ use aifx::segment::{CompositeParams, Effect, SegmentSettings, Segmenter};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
-    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, MotionKind,
-    DEFAULT_THREADS,
+    check_format, pad_templates, runtime_properties, with_alpha_only, with_frame_mut, DeviceKind,
+    MotionKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -154,6 +155,8 @@ impl Settings {
 struct State {
     info: Option<gst_video::VideoInfo>,
     segmenter: Segmenter,
+    /// Said that `effect=transparent` got a format without alpha (once per caps).
+    warned_no_alpha: bool,
 }
 
 #[derive(Default)]
@@ -274,6 +277,7 @@ impl ObjectImpl for Segment {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
         let name = pspec.name();
+        let mut renegotiate = false;
         let applied = match name {
             "model" => {
                 let mut model: Option<String> = None;
@@ -281,7 +285,15 @@ impl ObjectImpl for Segment {
                 s.model = model.unwrap_or_else(|| DEFAULT_MODEL.into());
                 ok
             }
-            "effect" => assign(&mut s.effect, value),
+            "effect" => {
+                let was = s.effect;
+                let ok = assign(&mut s.effect, value);
+                if (was == EffectKind::Transparent) != (s.effect == EffectKind::Transparent) {
+                    // Formats with alpha are asked of upstream only for "transparent".
+                    renegotiate = true;
+                }
+                ok
+            }
             "threshold" => assign(&mut s.threshold, value),
             "feather" => assign(&mut s.feather, value),
             "min-region" => assign(&mut s.min_region, value),
@@ -299,6 +311,9 @@ impl ObjectImpl for Segment {
         };
         drop(s);
         log_set(*CAT, &*self.obj(), name, value, applied);
+        if renegotiate {
+            self.obj().reconfigure_sink();
+        }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -351,6 +366,32 @@ impl BaseTransformImpl for Segment {
         gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    /// In place, so the same caps on both sides; with `effect=transparent` upstream is offered
+    /// only the formats with alpha when it can give one (a converter upstream otherwise keeps
+    /// its own YUV and the picture stays opaque).
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let mut out = self.parent_transform_caps(direction, caps, None)?;
+        if direction == gst::PadDirection::Src
+            && lock(&self.settings).effect == EffectKind::Transparent
+        {
+            // (Not while linking: the peer is not known yet, and every format must link.)
+            let alpha = with_alpha_only(&out);
+            let upstream = self.obj().sink_pad().peer().map(|p| p.query_caps(None));
+            if !alpha.is_empty() && upstream.is_some_and(|u| u.can_intersect(&alpha)) {
+                out = alpha;
+            }
+        }
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+            None => out,
+        })
+    }
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).to_shared();
@@ -426,6 +467,21 @@ impl BaseTransformImpl for Segment {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
+        if settings_raw.effect == EffectKind::Transparent
+            && !info.format_info().has_alpha()
+            && !state.warned_no_alpha
+        {
+            state.warned_no_alpha = true;
+            gst::element_imp_warning!(
+                self,
+                gst::CoreError::Negotiation,
+                (
+                    "segment: effect=transparent needs RGBA or BGRA, but upstream gives {:?}: \
+                     the background becomes background-color. Put videoconvert before segment.",
+                    info.format()
+                )
+            );
+        }
         let segmenter = &mut state.segmenter;
         let result = with_frame_mut(buf, &info, |mut view| {
             let (w, h) = (view.width, view.height);
@@ -495,7 +551,10 @@ impl VideoFilterImpl for Segment {
     ) -> Result<(), gst::LoggableError> {
         check_format(*CAT, in_info)?;
         gst::debug!(CAT, imp = self, "caps {incaps}");
-        lock(&self.state).info = Some(in_info.clone());
+        let mut state = lock(&self.state);
+        state.info = Some(in_info.clone());
+        state.warned_no_alpha = false;
+        drop(state);
         self.parent_set_info(incaps, in_info, outcaps, out_info)
     }
 }

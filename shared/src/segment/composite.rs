@@ -276,11 +276,17 @@ fn packed_rows(
 }
 
 /// `Transparent` on a format with alpha: the person alpha goes into the alpha byte of each
-/// pixel, colours untouched.
+/// pixel (straight, not premultiplied: colours where the person is partly opaque are left as
+/// they were). Where alpha is 0 the colour is cleared to black, so that encoders do not spend
+/// bits on a picture nobody sees (a PNG of a cleared background is a fraction of the size).
 fn write_alpha_channel(frame: &mut FrameMut<'_>, alpha: &dyn AlphaRows, offset: usize) {
     packed_rows(frame, alpha, |_, _, row, a, _| {
         for (px, &v) in row.chunks_exact_mut(4).zip(a) {
-            px[offset] = v;
+            if v == 0 {
+                px.fill(0);
+            } else {
+                px[offset] = v;
+            }
         }
     });
 }
@@ -597,6 +603,8 @@ mod tests {
             .unwrap();
         assert_eq!(f.planes[0][3], 255);
         assert_eq!(f.planes[0][(w - 1) * 4 + 3], 0);
+        // Under alpha 0 the colour is cleared.
+        assert_eq!(f.planes[0][(w - 1) * 4..w * 4], [0, 0, 0, 0]);
     }
 
     #[test]

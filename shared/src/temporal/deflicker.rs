@@ -269,8 +269,8 @@ fn blend_plane(
 mod tests {
     use super::*;
     use crate::frame::OwnedFrame;
-    use crate::temporal::motion::{MotionEstimator, MotionMode};
     use crate::temporal::motion::LowLuma;
+    use crate::temporal::motion::{MotionEstimator, MotionMode};
 
     fn noisy(w: usize, h: usize, seed: u32, base: impl Fn(usize, usize) -> u8) -> Vec<u8> {
         let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -369,10 +369,7 @@ mod tests {
                     let (bpp, sub) = plane_geometry(format, p);
                     let (bytes, rows) = format.plane_size(p, w, h);
                     let pw = bytes / bpp;
-                    let (dx, dy) = (
-                        round_int(v[0] / sub as f32),
-                        round_int(v[1] / sub as f32),
-                    );
+                    let (dx, dy) = (round_int(v[0] / sub as f32), round_int(v[1] / sub as f32));
                     for y in 0..rows {
                         let wy = ((y * sub).min(h - 1) / 4).min(lb.height - 1);
                         for x in 0..pw {
