@@ -446,6 +446,13 @@ fn bad_models_fail_the_state_change_with_a_clear_message() {
     );
     let _ = std::fs::remove_file(&corrupt);
 
+    // An unknown catalog name lists what is installed.
+    let e = start_error("videotestsrc num-buffers=1 ! segment model=selfie-xl ! fakesink");
+    assert!(
+        e.contains("selfie-xl") && e.contains("installed there:") && e.contains("selfie-landscape"),
+        "{e}"
+    );
+
     // A real ONNX model with the wrong interface: the pose detector's outputs are not a mask.
     let e = start_error("videotestsrc num-buffers=1 ! segment model=pose-detection ! fakesink");
     assert!(e.contains("one-channel mask"), "{e}");
@@ -558,6 +565,59 @@ fn transparent_negotiates_alpha_and_warns_where_upstream_has_none() {
     assert!(
         warning.contains("RGBA") && warning.contains("I420"),
         "{warning}"
+    );
+}
+
+/// A device the installed ONNX Runtime lacks: the pipeline plays on the CPU, with a warning
+/// on the bus naming the provider and what to install.
+#[test]
+fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
+    init();
+    let available = aifx::session::available_devices();
+    let Some(device) = [
+        aifx::Device::Cuda,
+        aifx::Device::OpenVino,
+        aifx::Device::TensorRt,
+    ]
+    .into_iter()
+    .find(|d| !available.contains(d)) else {
+        println!("every provider is installed here; nothing to fall back from");
+        return;
+    };
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment device={device} ! fakesink"
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warnings = Vec::new();
+    let mut eos = false;
+    while let Some(msg) = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(20),
+        &[
+            gst::MessageType::Warning,
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+        ],
+    ) {
+        match msg.view() {
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {
+                eos = true;
+                break;
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(eos, "played to the end");
+    assert_eq!(warnings.len(), 1, "one warning: {warnings:?}");
+    assert!(
+        warnings[0].contains(&format!("`{device}`"))
+            && warnings[0].contains("running on cpu")
+            && warnings[0].contains("ORT_DYLIB_PATH"),
+        "{}",
+        warnings[0]
     );
 }
 

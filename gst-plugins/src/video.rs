@@ -41,6 +41,31 @@ pub fn with_alpha_only(caps: &gst::Caps) -> gst::Caps {
     caps.intersect_with_mode(&alpha, gst::CapsIntersectMode::First)
 }
 
+/// Tells the user when the installed ONNX Runtime runs a model on another device than the
+/// one asked for (and what to install): a warning message on the bus, which `gst-launch-1.0`
+/// prints, and a GStreamer warning in the element's category. Once per distinct reason.
+#[derive(Debug, Default)]
+pub struct DeviceNotice {
+    said: Option<String>,
+}
+
+impl DeviceNotice {
+    pub fn check(&mut self, element: &gst::Element, session: &aifx::session::SessionCore) {
+        match &session.fallback {
+            Some(reason) if self.said.as_deref() != Some(reason.as_str()) => {
+                gst::element_warning!(
+                    element,
+                    gst::LibraryError::Settings,
+                    ("{}: {}", element.name(), reason)
+                );
+                self.said = Some(reason.clone());
+            }
+            Some(_) => {}
+            None => self.said = None,
+        }
+    }
+}
+
 /// Default of every element's `threads` property (0 = one per core).
 pub const DEFAULT_THREADS: u32 = 0;
 

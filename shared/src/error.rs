@@ -18,8 +18,13 @@ pub enum Error {
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
 
-    #[error("model `{name}` not found (looked in: {looked}); {SETUP_HINT}")]
-    ModelNotFound { name: String, looked: String },
+    #[error("model `{name}` not found (looked in: {looked}; installed there: {installed}); {SETUP_HINT}")]
+    ModelNotFound {
+        name: String,
+        looked: String,
+        /// The model names found in the folders looked in.
+        installed: String,
+    },
 
     #[error("model file {path} cannot be loaded: {reason}; {SETUP_HINT} or check the file")]
     ModelInvalid { path: PathBuf, reason: String },

@@ -17,6 +17,7 @@ pub mod session;
 pub mod stylize;
 pub mod temporal;
 pub mod tensor;
+pub mod timing;
 pub mod upscale;
 pub mod worker;
 

@@ -76,6 +76,7 @@ pub fn resolve_model(name: &str) -> Result<PathBuf> {
             Err(Error::ModelNotFound {
                 name: name.to_string(),
                 looked: as_path.display().to_string(),
+                installed: installed_names(&model_dirs()),
             })
         };
     }
@@ -93,7 +94,28 @@ pub fn resolve_model(name: &str) -> Result<PathBuf> {
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
+        installed: installed_names(&dirs),
     })
+}
+
+/// The catalog names (`.onnx` files) in `dirs`, sorted, or "none".
+fn installed_names(dirs: &[PathBuf]) -> String {
+    let mut names: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "onnx").then(|| p.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 #[cfg(test)]

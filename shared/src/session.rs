@@ -53,6 +53,8 @@ pub struct SessionCore {
     pub outputs: Vec<TensorInfo>,
     /// The provider actually in use (after any fallback to CPU).
     pub device: Device,
+    /// Why the provider asked for is not the one in use, and what to install (None when it is).
+    pub fallback: Option<String>,
     /// The input range the model declares in its metadata (`aifx.input_range = "lo,hi"`).
     pub input_range: Option<InputRange>,
 }
@@ -171,6 +173,25 @@ fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
     }
 }
 
+/// What to install for `device` (the set-up installs the CPU-only ONNX Runtime).
+fn install_hint(device: Device) -> &'static str {
+    match device {
+        Device::Cuda | Device::TensorRt => {
+            "For NVIDIA GPUs install the `onnxruntime-gpu` wheel (and CUDA/cuDNN) and point \
+             ORT_DYLIB_PATH at its libonnxruntime.so."
+        }
+        Device::OpenVino => {
+            "For OpenVINO install the `onnxruntime-openvino` wheel and point ORT_DYLIB_PATH at its \
+             libonnxruntime.so."
+        }
+        Device::CoreMl | Device::DirectMl => {
+            "This provider exists only in ONNX Runtime's macOS (CoreML) and Windows (DirectML) \
+             builds."
+        }
+        Device::Cpu => "",
+    }
+}
+
 fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
     let rt = runtime(opts.library.as_deref())?;
     let build = |device: Device| -> Result<Session> {
@@ -196,22 +217,32 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         b.commit_from_file(model).map_err(|e| invalid(model, e))
     };
     let mut device = opts.device;
+    let mut fallback = None;
     if device != Device::Cpu && provider(device).is_none() {
-        log::warn!(
-            "execution provider `{device}` is not available in ONNX Runtime {}; using cpu",
-            rt.version
-        );
+        fallback = Some(format!(
+            "execution provider `{device}` is not available in ONNX Runtime {} ({}); running \
+             on cpu. {}",
+            rt.version,
+            rt.library.display(),
+            install_hint(device)
+        ));
         device = Device::Cpu;
     }
     let session = match build(device) {
         Ok(s) => s,
         Err(e) if device != Device::Cpu => {
-            log::warn!("execution provider `{device}` failed ({e}); using cpu");
+            fallback = Some(format!(
+                "execution provider `{device}` failed ({e}); running on cpu. {}",
+                install_hint(device)
+            ));
             device = Device::Cpu;
             build(device)?
         }
         Err(e) => return Err(e),
     };
+    if let Some(f) = &fallback {
+        log::warn!("{f}");
+    }
     let info = |name: &str, shape: Option<&ort::value::Shape>| TensorInfo {
         name: name.to_string(),
         shape: shape
@@ -246,6 +277,7 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         inputs,
         outputs,
         device,
+        fallback,
         input_range,
     })))
 }

@@ -23,7 +23,8 @@ use gst_video::subclass::prelude::*;
 use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
-    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
+    DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -87,6 +88,7 @@ struct State {
     models_key: Option<(DeviceKind, u32, bool)>,
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
+    device_notice: DeviceNotice,
 }
 
 #[derive(Default)]
@@ -269,6 +271,9 @@ impl Pose {
         };
         let models = PoseModels::load_for(&opts, s.draw_mask)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("pose: {}", e)))?;
+        state
+            .device_notice
+            .check(self.obj().upcast_ref(), &models.detector);
         match state.tracker.as_mut() {
             Some(t) => t.set_models(models),
             None => state.tracker = Some(PoseTracker::new(models)),

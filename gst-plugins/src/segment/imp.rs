@@ -23,7 +23,7 @@ use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
     check_format, pad_templates, runtime_properties, with_alpha_only, with_frame_mut, DeviceKind,
-    MotionKind, DEFAULT_THREADS,
+    DeviceNotice, MotionKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -157,6 +157,7 @@ struct State {
     segmenter: Segmenter,
     /// Said that `effect=transparent` got a format without alpha (once per caps).
     warned_no_alpha: bool,
+    device_notice: DeviceNotice,
 }
 
 #[derive(Default)]
@@ -401,7 +402,13 @@ impl BaseTransformImpl for Segment {
             .segmenter
             .prepare(&settings)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("segment: {}", e)))?;
-        if let Some(m) = state.segmenter.model() {
+        let State {
+            segmenter,
+            device_notice,
+            ..
+        } = &mut *state;
+        if let Some(m) = segmenter.model() {
+            device_notice.check(self.obj().upcast_ref(), &m.session);
             gst::info!(
                 CAT,
                 imp = self,
@@ -458,6 +465,9 @@ impl BaseTransformImpl for Segment {
                 s.model = good.clone();
             }
             settings.model = good;
+        }
+        if let Some(session) = state.segmenter.model().map(|m| m.session.clone()) {
+            state.device_notice.check(self.obj().upcast_ref(), &session);
         }
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
@@ -518,7 +528,13 @@ impl BaseTransformImpl for Segment {
                 if let Err(e) = meta.add(buf) {
                     gst::warning!(CAT, imp = self, "cannot attach the mask meta: {e}");
                 }
-                gst::trace!(CAT, imp = self, "frame done (inferred: {})", m.inferred);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "frame: {} (model ran: {})",
+                    state.segmenter.last_times(),
+                    m.inferred
+                );
                 Ok(gst::FlowSuccess::Ok)
             }
             Ok(Err(e)) => {

@@ -27,7 +27,8 @@ use gst_video::subclass::prelude::*;
 use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
-    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DEFAULT_THREADS,
+    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
+    DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -136,6 +137,7 @@ struct State {
     info: Option<gst_video::VideoInfo>,
     stylizer: Stylizer,
     warned_no_mask: bool,
+    device_notice: DeviceNotice,
 }
 
 #[derive(Default)]
@@ -324,6 +326,9 @@ impl BaseTransformImpl for Stylize {
             }
             settings.model = good;
         }
+        if let Some(session) = state.stylizer.session().cloned() {
+            state.device_notice.check(self.obj().upcast_ref(), &session);
+        }
         let meta = MaskMeta::get(buf);
         if settings.region != Region::All && meta.is_none() && !state.warned_no_mask {
             state.warned_no_mask = true;
@@ -349,7 +354,15 @@ impl BaseTransformImpl for Stylize {
             gst::FlowError::Error
         })?;
         match result {
-            Ok(Ok(_)) => Ok(gst::FlowSuccess::Ok),
+            Ok(Ok(inferred)) => {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "frame: {} (model ran: {inferred})",
+                    state.stylizer.last_times()
+                );
+                Ok(gst::FlowSuccess::Ok)
+            }
             Ok(Err(e)) => {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ("stylize: {}", e));
                 Err(gst::FlowError::Error)

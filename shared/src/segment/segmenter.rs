@@ -20,6 +20,7 @@ use crate::session::{session, SessionOptions, SharedSession};
 use crate::temporal::mask::{uncertainty_blend, warp};
 use crate::temporal::motion::{MotionEstimator, MotionMode};
 use crate::tensor::{InputRange, Sampling};
+use crate::timing::{timed, StageTimes};
 use crate::worker::LatestWorker;
 use crate::{Device, Error, Result};
 
@@ -248,6 +249,7 @@ pub struct Segmenter {
     worker: Option<MaskWorker>,
     inferences: u64,
     motion: MotionEstimator,
+    times: StageTimes,
 }
 
 impl Segmenter {
@@ -322,6 +324,11 @@ impl Segmenter {
         crate::parallel::on_pool(|| self.process_here(frame, settings, asynchronous))
     }
 
+    /// How long each step of the last frame took.
+    pub fn last_times(&self) -> StageTimes {
+        self.times
+    }
+
     fn process_here(
         &mut self,
         frame: &mut FrameMut<'_>,
@@ -329,10 +336,13 @@ impl Segmenter {
         asynchronous: bool,
     ) -> Result<FrameMask> {
         self.prepare(settings)?;
+        self.times = StageTimes::default();
         let model = self.model.clone().expect("prepared");
         let sp = &model.spec;
-        let (tensor, luma) =
-            frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Asymmetric);
+        let (tensor, luma) = timed(&mut self.times.sample, || {
+            frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Asymmetric)
+        });
+        let composite_start = std::time::Instant::now();
         let due = self.raw.is_none()
             || self
                 .frames
@@ -352,7 +362,7 @@ impl Segmenter {
             // Dropping the worker stops it (after the job it is running).
             self.worker = None;
             if due {
-                Some(infer(&model, &tensor)?)
+                Some(timed(&mut self.times.inference, || infer(&model, &tensor))?)
             } else {
                 None
             }
@@ -452,6 +462,9 @@ impl Segmenter {
             // Alpha is produced row by row inside the compositing pass (never a whole plane).
             self.compositor.render(frame, &alpha, &settings.composite)?;
         }
+        self.times.compositing = composite_start
+            .elapsed()
+            .saturating_sub(self.times.inference);
         Ok(FrameMask {
             mask: Some(Arc::new(m)),
             inferred,

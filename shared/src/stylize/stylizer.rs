@@ -15,6 +15,7 @@ use crate::paths::resolve_model;
 use crate::sample::frame_to_tensor;
 use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
+use crate::timing::{timed, StageTimes};
 use crate::upscale::Upscaled;
 use crate::{Device, Error, Result};
 
@@ -92,6 +93,7 @@ type LayerKey = (PixelFormat, YuvMatrix, usize, usize);
 pub struct Stylizer {
     model: Option<Loaded>,
     styled: Option<Styled>,
+    times: StageTimes,
     frames: u64,
     inferences: u64,
 }
@@ -136,6 +138,16 @@ impl Stylizer {
         Ok(())
     }
 
+    /// How long each step of the last frame took.
+    pub fn last_times(&self) -> StageTimes {
+        self.times
+    }
+
+    /// The loaded model's session (which device it runs on, and why not another).
+    pub fn session(&self) -> Option<&SharedSession> {
+        self.model.as_ref().map(|m| &m.session)
+    }
+
     /// The `model` setting the loaded model came from.
     pub fn model_name(&self) -> Option<&str> {
         self.model.as_ref().map(|m| m.key.0.as_str())
@@ -155,15 +167,15 @@ impl Stylizer {
     /// Runs the model on `frame` at `tw`×`th` and keeps its picture.
     fn infer(&mut self, frame: &FrameMut<'_>, tw: usize, th: usize) -> Result<()> {
         let m = self.model.as_ref().expect("prepared");
-        let (nhwc, _) = frame_to_tensor(frame, tw, th, m.spec.range, Sampling::HalfPixel);
-        let (shape, input) = if m.spec.nchw {
-            ([1, 3, th, tw], planar_from_interleaved(&nhwc, tw * th))
-        } else {
-            ([1, th, tw, 3], nhwc)
-        };
-        let out = m
-            .session
-            .run(&shape, &input)?
+        let (shape, input) = timed(&mut self.times.sample, || {
+            let (nhwc, _) = frame_to_tensor(frame, tw, th, m.spec.range, Sampling::HalfPixel);
+            if m.spec.nchw {
+                ([1, 3, th, tw], planar_from_interleaved(&nhwc, tw * th))
+            } else {
+                ([1, th, tw, 3], nhwc)
+            }
+        });
+        let out = timed(&mut self.times.inference, || m.session.run(&shape, &input))?
             .into_iter()
             .next()
             .ok_or_else(|| Error::Inference("the style model returned nothing".into()))?;
@@ -225,9 +237,11 @@ impl Stylizer {
             // The identity, exactly; the model need not run.
             return Ok(false);
         }
+        self.times = StageTimes::default();
         if due {
             self.infer(frame, tw, th)?;
         }
+        let start = std::time::Instant::now();
         let styled = self.styled.as_mut().expect("inferred above");
         let planes = layer_planes(styled, frame);
         let mask = match s.region {
@@ -235,6 +249,7 @@ impl Stylizer {
             r => mask.map(|m| (m, r == Region::Background)),
         };
         blend_in(frame, planes, s.strength, mask)?;
+        self.times.compositing = start.elapsed();
         Ok(due)
     }
 }
