@@ -35,6 +35,7 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
   gstreamer1.0-libav libobs-dev obs-studio xvfb opencv-doc
+  gcc python3-gi gir1.2-gstreamer-1.0
 )
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }

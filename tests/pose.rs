@@ -172,6 +172,8 @@ fn pose_meta_keeps_ids_exact() {
     let meta = PoseMeta {
         persons: vec![person((1 << 24) + 1), person(u64::MAX)],
         inferred: true,
+        frame_width: 640,
+        frame_height: 480,
     };
     let mut buf = gst::Buffer::with_size(16).unwrap();
     meta.add(buf.get_mut().unwrap()).unwrap();

@@ -205,6 +205,8 @@ fn keypoints_are_filtered_per_person_on_timestamps() {
                 world: vec![[0.0; 3]; 33],
             }],
             inferred: true,
+            frame_width: 64,
+            frame_height: 48,
         }
         .add(r)
         .unwrap();

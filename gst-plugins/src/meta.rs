@@ -120,6 +120,9 @@ pub struct PoseMeta {
     /// True when the models ran on this buffer (false when `interval` reused earlier
     /// landmarks).
     pub inferred: bool,
+    /// The size of the frame the pixel coordinates refer to (0 when not known).
+    pub frame_width: u32,
+    pub frame_height: u32,
 }
 
 impl PoseMeta {
@@ -139,6 +142,8 @@ impl PoseMeta {
         let s = meta.mut_structure();
         s.set("persons", self.persons.len() as u32);
         s.set("inferred", self.inferred);
+        s.set("frame-width", self.frame_width);
+        s.set("frame-height", self.frame_height);
         s.set("data", glib::Bytes::from_owned(bytes));
         let ids: Vec<u8> = self
             .persons
@@ -182,6 +187,8 @@ impl PoseMeta {
         Some(PoseMeta {
             persons,
             inferred: s.get("inferred").ok()?,
+            frame_width: s.get("frame-width").unwrap_or(0),
+            frame_height: s.get("frame-height").unwrap_or(0),
         })
     }
 }

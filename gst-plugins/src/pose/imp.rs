@@ -448,6 +448,8 @@ impl BaseTransformImpl for Pose {
                 })
                 .collect(),
             inferred: due,
+            frame_width: info.width(),
+            frame_height: info.height(),
         };
         if let Err(e) = meta.add(buf) {
             gst::warning!(CAT, imp = self, "cannot attach the pose meta: {e}");

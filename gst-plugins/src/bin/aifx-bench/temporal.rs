@@ -155,6 +155,8 @@ pub fn bench_temporal(frames: usize, threads: u32) {
                     world: vec![[0.0; 3]; 33],
                 }],
                 inferred: true,
+                frame_width: fw as u32,
+                frame_height: fh as u32,
             }
             .add(b)
             .unwrap();

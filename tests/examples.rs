@@ -1,0 +1,100 @@
+//! The `examples/` that read aifx's metadata from Python (plain PyGObject) and from C print
+//! what the Rust API reads from the same pipeline.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use gst::prelude::*;
+use gstaifx::meta::{MaskMeta, PoseMeta};
+
+const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What the examples should print, from the metas as the Rust API reads them.
+fn expected() -> String {
+    common::init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={PHOTO} ! jpegdec ! videoconvert ! segment effect=none ! pose draw=false ! appsink name=out"
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let buf = sample.buffer().unwrap();
+    let mask = MaskMeta::get(buf).expect("a mask meta");
+    let pose = PoseMeta::get(buf).expect("a pose meta");
+    let share = mask.data.iter().filter(|&&v| v >= 128).count() as f64 / mask.data.len() as f64;
+    let mut out = format!(
+        "mask {}x{} over frame {}x{}, person share {share:.3}\npose over frame {}x{}: {} person(s)\n",
+        mask.width,
+        mask.height,
+        mask.frame_width,
+        mask.frame_height,
+        pose.frame_width,
+        pose.frame_height,
+        pose.persons.len()
+    );
+    for p in &pose.persons {
+        let nose = p.landmarks[0];
+        out += &format!(
+            "person {} score {:.3} nose {:.2} {:.2} visibility {:.3}\n",
+            p.id, p.score, nose[0], nose[1], nose[3]
+        );
+    }
+    out
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .env("GST_PLUGIN_PATH", common::release_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn python_reads_the_metadata() {
+    let want = expected();
+    let got = run(Command::new("/usr/bin/python3").arg(repo().join("examples/read_metadata.py")));
+    println!("{got}");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn c_reads_the_metadata() {
+    let want = expected();
+    let exe = std::env::temp_dir().join(format!("aifx-read-metadata-{}", std::process::id()));
+    let flags = run(Command::new("pkg-config").args([
+        "--cflags",
+        "--libs",
+        "gstreamer-1.0",
+        "gstreamer-app-1.0",
+    ]));
+    run(Command::new("cc")
+        .args(["-Wall", "-Werror", "-O2"])
+        .arg(repo().join("examples/read_metadata.c"))
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace()));
+    let got = run(&mut Command::new(&exe));
+    let _ = std::fs::remove_file(&exe);
+    println!("{got}");
+    assert_eq!(got, want);
+}
