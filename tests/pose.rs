@@ -313,3 +313,73 @@ fn messages_interval_and_flush() {
         .count();
     assert!(changed > 1000, "only {changed} bytes changed");
 }
+
+/// The first frame of `segment effect=none ! pose draw=false ! {tail} appsink` on messi5:
+/// its size and metas.
+fn metas_after(tail: &str) -> (u32, u32, Option<gstaifx::meta::MaskMeta>, Option<PoseMeta>) {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! segment effect=none ! pose draw=false ! {tail} appsink name=out"
+    ))
+    .unwrap()
+    .downcast::<gst::Bin>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let buf = sample.buffer().unwrap();
+    (
+        info.width(),
+        info.height(),
+        gstaifx::meta::MaskMeta::get(buf),
+        PoseMeta::get(buf),
+    )
+}
+
+/// After `videoscale` the landmarks are in the scaled frame's pixels and both metas say
+/// which frame they refer to; after a crop or a rotation (which they cannot follow) they
+/// are gone rather than wrong.
+#[test]
+fn metas_follow_scaling_and_are_dropped_by_crops_and_rotations() {
+    let (w, h, mask, pose) = metas_after("");
+    let (mask, pose) = (mask.unwrap(), pose.unwrap());
+    assert_eq!((pose.frame_width, pose.frame_height), (w, h));
+    assert_eq!((mask.frame_width, mask.frame_height), (w, h));
+    let (sw, sh) = (w / 2, h / 3);
+    let (w2, h2, mask2, pose2) = metas_after(&format!(
+        "videoscale ! video/x-raw,width={sw},height={sh},pixel-aspect-ratio=1/1 !"
+    ));
+    assert_eq!((w2, h2), (sw, sh));
+    let (mask2, pose2) = (mask2.expect("mask kept"), pose2.expect("pose kept"));
+    assert_eq!((mask2.frame_width, mask2.frame_height), (sw, sh));
+    assert_eq!(mask2.data, mask.data, "the mask itself is unchanged");
+    assert_eq!((pose2.frame_width, pose2.frame_height), (sw, sh));
+    let (fx, fy) = (sw as f32 / w as f32, sh as f32 / h as f32);
+    for (a, b) in pose.persons[0]
+        .landmarks
+        .iter()
+        .zip(&pose2.persons[0].landmarks)
+    {
+        assert!((a[0] * fx - b[0]).abs() < 1e-3 && (a[1] * fy - b[1]).abs() < 1e-3);
+        assert!((a[2] * fx - b[2]).abs() < 1e-3 && a[3] == b[3] && a[4] == b[4]);
+    }
+    assert_eq!(pose2.persons[0].world, pose.persons[0].world);
+    for tail in [
+        "videocrop left=100 !",
+        "videobox left=20 !",
+        "videoflip video-direction=90r !",
+    ] {
+        let (_, _, mask, pose) = metas_after(tail);
+        assert!(mask.is_none() && pose.is_none(), "{tail} kept a meta");
+    }
+    // A conversion that keeps the picture keeps them as they were.
+    let (_, _, mask3, pose3) = metas_after("videoconvert ! video/x-raw,format=RGBA !");
+    assert_eq!(mask3.unwrap(), mask);
+    assert_eq!(pose3.unwrap(), pose);
+}

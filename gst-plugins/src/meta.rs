@@ -2,20 +2,103 @@
 //!
 //! Built on GStreamer's custom metas (a named `GstStructure` per buffer), so any language
 //! binding can read them too; this module is the typed Rust API over them.
+//!
+//! Both metas are tagged `video` and `size` and follow the picture: a buffer copy copies
+//! them, a scale (`videoscale`, `videoconvertscale`) rescales their coordinates to the new
+//! frame size, and any other transform (a crop, a rotation, an element that does not say what
+//! it did) drops them rather than leave coordinates that no longer fit the picture.
+
+use std::ffi::c_char;
 
 use gst::glib;
+use gst::glib::translate::IntoGlib;
 
 /// Name of the person-mask meta `segment` attaches to every buffer.
 pub const MASK_META: &str = "AifxMaskMeta";
 
 /// Registers the metas (idempotent; called from `plugin_init`).
 pub fn register() {
-    for name in [MASK_META, POSE_META] {
-        if !gst::meta::CustomMeta::is_registered(name) {
-            // Tagged "video": transforms that change the picture drop it.
-            gst::meta::CustomMeta::register(name, &["video"]);
+    for (name, c_name) in [(MASK_META, c"AifxMaskMeta"), (POSE_META, c"AifxPoseMeta")] {
+        if gst::meta::CustomMeta::is_registered(name) {
+            continue;
+        }
+        let mut tags: [*const c_char; 4] = [
+            c"video".as_ptr(),
+            c"size".as_ptr(),
+            c"orientation".as_ptr(),
+            std::ptr::null(),
+        ];
+        // SAFETY: FFI boundary. The name and tags are static NUL-terminated strings (GStreamer
+        // copies what it keeps); the tag array ends with NULL; the transform function matches
+        // GstCustomMetaTransformFunction and needs no user data.
+        unsafe {
+            gst::ffi::gst_meta_register_custom(
+                c_name.as_ptr(),
+                tags.as_mut_ptr(),
+                Some(transform_meta),
+                std::ptr::null_mut(),
+                None,
+            );
         }
     }
+}
+
+/// What happened to a buffer carrying a meta.
+enum Transform {
+    Copy,
+    /// From the first frame size to the second.
+    Scale((u32, u32), (u32, u32)),
+}
+
+/// The meta transform GStreamer calls when a buffer is copied or transformed: `meta` on
+/// `src` is re-added to `dest` for a copy, rescaled for a scale, and dropped otherwise.
+unsafe extern "C" fn transform_meta(
+    dest: *mut gst::ffi::GstBuffer,
+    meta: *mut gst::ffi::GstCustomMeta,
+    src: *mut gst::ffi::GstBuffer,
+    kind: glib::ffi::GQuark,
+    data: glib::ffi::gpointer,
+    _user_data: glib::ffi::gpointer,
+) -> glib::ffi::gboolean {
+    let copy = glib::Quark::from_str("gst-copy").into_glib();
+    // SAFETY: FFI boundary. GStreamer passes a valid scale quark getter, and for the scale
+    // transform `data` is a GstVideoMetaTransform whose video infos outlive this call.
+    let scale = unsafe { gst_video::ffi::gst_video_meta_transform_scale_get_quark() };
+    let transform = if kind == copy {
+        Transform::Copy
+    } else if kind == scale && !data.is_null() {
+        // SAFETY: see above; `data` is non-null and of the scale transform's type.
+        let t = unsafe { &*(data as *const gst_video::ffi::GstVideoMetaTransform) };
+        if t.in_info.is_null() || t.out_info.is_null() {
+            return glib::ffi::GFALSE;
+        }
+        // SAFETY: both infos are non-null and valid for the call.
+        let (i, o) = unsafe { (&*t.in_info, &*t.out_info) };
+        Transform::Scale(
+            (i.width.max(0) as u32, i.height.max(0) as u32),
+            (o.width.max(0) as u32, o.height.max(0) as u32),
+        )
+    } else {
+        // Unknown transform: the meta is not carried over.
+        return glib::ffi::GFALSE;
+    };
+    // SAFETY: FFI boundary. `src` and `dest` are valid buffers for the call and `dest` is
+    // writable (GStreamer transforms metas into buffers it is filling); `meta` lives on `src`.
+    let (src, dest, name) = unsafe {
+        let meta = &*(meta as *const gst::meta::CustomMeta);
+        (
+            gst::BufferRef::from_ptr(src),
+            gst::BufferRef::from_mut_ptr(dest),
+            meta.structure().name().to_string(),
+        )
+    };
+    // Never unwind into GStreamer.
+    let carried = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match name.as_str() {
+        MASK_META => MaskMeta::get(src).map(|m| m.transformed(&transform).add(dest).is_ok()),
+        POSE_META => PoseMeta::get(src).map(|m| m.transformed(&transform).add(dest).is_ok()),
+        _ => None,
+    }));
+    matches!(carried, Ok(Some(true))).into_glib()
 }
 
 /// A person matte at model resolution and how it maps onto the frame: mask pixel (x, y)
@@ -34,6 +117,14 @@ pub struct MaskMeta {
 }
 
 impl MaskMeta {
+    /// The mask stretched over the frame stays stretched over the scaled frame.
+    fn transformed(mut self, t: &Transform) -> Self {
+        if let Transform::Scale(_, (w, h)) = *t {
+            (self.frame_width, self.frame_height) = (w, h);
+        }
+        self
+    }
+
     /// Probability (0–1) at a frame pixel, nearest mask sample.
     pub fn at_frame(&self, x: u32, y: u32) -> f32 {
         let mx = (u64::from(x) * u64::from(self.width) / u64::from(self.frame_width.max(1)))
@@ -126,6 +217,21 @@ pub struct PoseMeta {
 }
 
 impl PoseMeta {
+    /// Pixel coordinates follow a scale (z on the x scale, as MediaPipe's); world landmarks
+    /// are in metres and do not change.
+    fn transformed(mut self, t: &Transform) -> Self {
+        if let Transform::Scale((iw, ih), (ow, oh)) = *t {
+            let (sx, sy) = (ow as f32 / iw.max(1) as f32, oh as f32 / ih.max(1) as f32);
+            for p in &mut self.persons {
+                for l in &mut p.landmarks {
+                    (l[0], l[1], l[2]) = (l[0] * sx, l[1] * sy, l[2] * sx);
+                }
+            }
+            (self.frame_width, self.frame_height) = (ow, oh);
+        }
+        self
+    }
+
     /// Attaches (or replaces) the meta on a buffer.
     pub fn add(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
         if let Ok(existing) = gst::meta::CustomMeta::from_mut_buffer(buffer, POSE_META) {
