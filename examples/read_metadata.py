@@ -3,9 +3,13 @@
 
     GST_PLUGIN_PATH=target/release /usr/bin/python3 examples/read_metadata.py [picture.jpg]
 
-Runs `segment effect=none ! pose draw=false` on a picture and prints, for the one frame:
-the mask (AifxMaskMeta) and every person's landmarks (AifxPoseMeta). Both metas are GStreamer
-custom metas: a GstStructure per buffer, read with Gst.Buffer.get_custom_meta().
+Runs `segment effect=none ! pose draw=false post-messages=true` on a picture and prints, for
+the one frame: the mask (AifxMaskMeta) and every person's landmarks (AifxPoseMeta), then the
+same landmarks from pose's `aifx-pose` bus message. Both metas are GStreamer custom metas: a
+GstStructure per buffer, read with Gst.Buffer.get_custom_meta(). The message's
+`person-K-landmarks` arrays are GstValueArray, which plain PyGObject cannot convert, so it
+reads `person-K-data`: the same values as little-endian f32 bytes (score, 33 x 5 landmark
+values, 33 x 3 world values), like the meta.
 
 AifxMaskMeta fields: width, height (uint), data (bytes: width*height person probabilities
 0-255, row-major), frame-width, frame-height (uint: the frame the mask is stretched over),
@@ -73,17 +77,33 @@ def read_pose(buf):
     }
 
 
+def read_message(msg):
+    s = msg.get_structure()
+    persons = []
+    for k in range(s.get_value("persons")):
+        v = struct.unpack("<%df" % VALUES_PER_PERSON,
+                          s.get_value("person-%d-data" % k).get_data())
+        persons.append({"id": s.get_value("person-%d-id" % k), "nose": v[1:6]})
+    return {
+        "running_time": s.get_value("running-time"),
+        "frame": (s.get_value("frame-width"), s.get_value("frame-height")),
+        "persons": persons,
+    }
+
+
 def main():
     picture = sys.argv[1] if len(sys.argv) > 1 else \
         "/usr/share/doc/opencv-doc/examples/data/messi5.jpg"
     Gst.init(None)
     pipeline = Gst.parse_launch(
         f'filesrc location="{picture}" ! jpegdec ! videoconvert ! '
-        "segment effect=none ! pose draw=false ! appsink name=out"
+        "segment effect=none ! pose draw=false post-messages=true ! appsink name=out"
     )
     sink = pipeline.get_by_name("out")
     pipeline.set_state(Gst.State.PLAYING)
     sample = sink.emit("pull-sample")
+    message = pipeline.get_bus().timed_pop_filtered(
+        10 * Gst.SECOND, Gst.MessageType.ELEMENT)
     pipeline.set_state(Gst.State.NULL)
     if sample is None:
         sys.exit("no frame came out (is GST_PLUGIN_PATH set to aifx's target/release?)")
@@ -99,6 +119,12 @@ def main():
         x, y, _z, vis, _pres = p["landmarks"]["nose"]
         print("person %d score %.3f nose %.2f %.2f visibility %.3f" % (
             p["id"], p["score"], x, y, vis))
+    if message is None or not message.get_structure().has_name("aifx-pose"):
+        sys.exit("no aifx-pose message")
+    m = read_message(message)
+    for p in m["persons"]:
+        print("message at running time %d ns, frame %dx%d: person %d nose %.2f %.2f" % (
+            (m["running_time"],) + m["frame"] + (p["id"], p["nose"][0], p["nose"][1])))
 
 
 if __name__ == "__main__":

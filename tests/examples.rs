@@ -15,8 +15,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// What the examples should print, from the metas as the Rust API reads them.
-fn expected() -> String {
+/// What the examples should print, from the metas as the Rust API reads them: the lines
+/// both print, and the bus message's lines only the Python one prints.
+fn expected() -> (String, String) {
     common::init();
     let pipeline = gst::parse::launch(&format!(
         "filesrc location={PHOTO} ! jpegdec ! videoconvert ! segment effect=none ! pose draw=false ! appsink name=out"
@@ -36,6 +37,7 @@ fn expected() -> String {
     let mask = MaskMeta::get(buf).expect("a mask meta");
     let pose = PoseMeta::get(buf).expect("a pose meta");
     let share = mask.data.iter().filter(|&&v| v >= 128).count() as f64 / mask.data.len() as f64;
+    let mut messages = String::new();
     let mut out = format!(
         "mask {}x{} over frame {}x{}, person share {share:.3}\npose over frame {}x{}: {} person(s)\n",
         mask.width,
@@ -52,8 +54,12 @@ fn expected() -> String {
             "person {} score {:.3} nose {:.2} {:.2} visibility {:.3}\n",
             p.id, p.score, nose[0], nose[1], nose[3]
         );
+        messages += &format!(
+            "message at running time 0 ns, frame {}x{}: person {} nose {:.2} {:.2}\n",
+            pose.frame_width, pose.frame_height, p.id, nose[0], nose[1]
+        );
     }
-    out
+    (out, messages)
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -70,8 +76,9 @@ fn run(cmd: &mut Command) -> String {
 }
 
 #[test]
-fn python_reads_the_metadata() {
-    let want = expected();
+fn python_reads_the_metadata_and_the_messages() {
+    let (metas, messages) = expected();
+    let want = metas + &messages;
     let got = run(Command::new("/usr/bin/python3").arg(repo().join("examples/read_metadata.py")));
     println!("{got}");
     assert_eq!(got, want);
@@ -79,7 +86,7 @@ fn python_reads_the_metadata() {
 
 #[test]
 fn c_reads_the_metadata() {
-    let want = expected();
+    let (want, _) = expected();
     let exe = std::env::temp_dir().join(format!("aifx-read-metadata-{}", std::process::id()));
     let flags = run(Command::new("pkg-config").args([
         "--cflags",

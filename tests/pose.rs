@@ -264,6 +264,18 @@ fn messages_interval_and_flush() {
                     s.get::<gst::Array>("person-0-landmarks").unwrap().len(),
                     33 * 5
                 );
+                assert_eq!(s.get::<gst::Array>("person-0-world").unwrap().len(), 33 * 3);
+                // The same values as bytes (plain PyGObject reads these): score first.
+                let data = s.get::<gst::glib::Bytes>("person-0-data").unwrap();
+                assert_eq!(data.len(), (1 + 33 * 5 + 33 * 3) * 4);
+                let score = f32::from_le_bytes(data[..4].try_into().unwrap());
+                assert_eq!(f64::from(score), s.get::<f64>("person-0-score").unwrap());
+                // Three buffers 33 ms apart from a segment starting at 0.
+                assert_eq!(
+                    s.get::<u64>("running-time").unwrap(),
+                    s.get::<u64>("timestamp").unwrap()
+                );
+                assert!(s.get::<u32>("frame-width").unwrap() > 0);
                 messages += 1;
             }
             gst::MessageView::Eos(_) => break,

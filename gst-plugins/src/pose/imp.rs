@@ -17,6 +17,7 @@ use aifx::session::SessionOptions;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
@@ -171,9 +172,20 @@ impl ObjectImpl for Pose {
                     .build(),
                 glib::ParamSpecBoolean::builder("post-messages")
                     .nick("Post messages")
-                    .blurb("Post an `aifx-pose` element message with the landmarks of every frame")
+                    .blurb(
+                        "Post an `aifx-pose` element message per frame: timestamp, running-time, \
+                         frame-width/height, persons, and per person K: person-K-id, -score, \
+                         -landmarks (33 x [x, y, z, visibility, presence], frame pixels), -world \
+                         (33 x [x, y, z], metres) and -data (all of it as little-endian f32 bytes: \
+                         score, landmarks, world)",
+                    )
                     .default_value(DEFAULT_POST_MESSAGES)
                     .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoxed::builder::<glib::StrV>("landmark-names")
+                    .nick("Landmark names")
+                    .blurb("The 33 landmarks in order (MediaPipe's pose topology)")
+                    .read_only()
                     .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
@@ -225,6 +237,7 @@ impl ObjectImpl for Pose {
             "line-width" => s.line_width.to_value(),
             "point-radius" => s.point_radius.to_value(),
             "post-messages" => s.post_messages.to_value(),
+            "landmark-names" => glib::StrV::from(&aifx::pose::NAMES[..]).to_value(),
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
             "interval" => s.interval.to_value(),
@@ -282,28 +295,46 @@ impl Pose {
         Ok(())
     }
 
+    /// The `aifx-pose` message: per person its landmarks as GStreamer arrays (what
+    /// `gst-launch-1.0 -m` prints and python3-gst reads) and as bytes in the meta's layout
+    /// (`person-K-data`: score, 33 × [x, y, z, visibility, presence], 33 × [x, y, z] world, all
+    /// little-endian f32), which plain PyGObject reads (it cannot convert GstValueArray).
     fn message(
         &self,
-        persons: &[(u64, aifx::pose::pipeline::Person)],
+        meta: &PoseMeta,
         pts: Option<gst::ClockTime>,
+        running_time: Option<gst::ClockTime>,
     ) -> gst::Message {
         let mut b = gst::Structure::builder("aifx-pose")
             .field("timestamp", pts.map_or(u64::MAX, |t| t.nseconds()))
-            .field("persons", persons.len() as u32);
-        for (k, (id, p)) in persons.iter().enumerate() {
-            let values: Vec<glib::SendValue> = p
-                .landmarks
-                .iter()
-                .flat_map(|l| [l.x, l.y, l.z, l.visibility, l.presence])
-                .map(|v| f64::from(v).to_send_value())
+            .field(
+                "running-time",
+                running_time.map_or(u64::MAX, |t| t.nseconds()),
+            )
+            .field("frame-width", meta.frame_width)
+            .field("frame-height", meta.frame_height)
+            .field("persons", meta.persons.len() as u32);
+        let array = |values: &mut dyn Iterator<Item = f32>| {
+            gst::Array::from_values(values.map(|v| f64::from(v).to_send_value()))
+        };
+        for (k, p) in meta.persons.iter().enumerate() {
+            let bytes: Vec<u8> = std::iter::once(p.score)
+                .chain(p.landmarks.iter().flatten().copied())
+                .chain(p.world.iter().flatten().copied())
+                .flat_map(f32::to_le_bytes)
                 .collect();
             b = b
-                .field(format!("person-{k}-id"), *id)
+                .field(format!("person-{k}-id"), p.id)
                 .field(format!("person-{k}-score"), f64::from(p.score))
                 .field(
                     format!("person-{k}-landmarks"),
-                    gst::Array::from_values(values),
-                );
+                    array(&mut p.landmarks.iter().flatten().copied()),
+                )
+                .field(
+                    format!("person-{k}-world"),
+                    array(&mut p.world.iter().flatten().copied()),
+                )
+                .field(format!("person-{k}-data"), glib::Bytes::from_owned(bytes));
         }
         gst::message::Element::builder(b.build())
             .src(&*self.obj())
@@ -455,7 +486,13 @@ impl BaseTransformImpl for Pose {
             gst::warning!(CAT, imp = self, "cannot attach the pose meta: {e}");
         }
         if s.post_messages {
-            let msg = self.message(&state.last, pts);
+            let running_time = pts.and_then(|t| {
+                self.obj()
+                    .segment()
+                    .downcast_ref::<gst::ClockTime>()?
+                    .to_running_time(t)
+            });
+            let msg = self.message(&meta, pts, running_time);
             let _ = self.obj().post_message(msg);
         }
         Ok(gst::FlowSuccess::Ok)
