@@ -13,7 +13,7 @@
 #      → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
 #
 # A second run finds every step done and changes nothing.
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${XDG_DATA_HOME:-$HOME/.local/share}/aifx
@@ -39,6 +39,29 @@ APT_PACKAGES=(
 )
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
+
+# Each step is announced with its number and timed; a step that fails says which it was and
+# what to run once the error above is fixed.
+STEP_NAMES=(
+  "Python 3.11" "Debian packages" "onnxruntime wheel" "mediapipe wheel" "ONNX Runtime library"
+  "release build" "models (extract + convert)" "built-in styles" "reference venv (ai-edge-litert)"
+  "reference venv (MediaPipe)" "reference tensors"
+)
+STEP=0
+STEP_START=$SECONDS
+step() {
+  STEP=$((STEP + 1))
+  STEP_START=$SECONDS
+  say "($STEP/${#STEP_NAMES[@]}) ${STEP_NAMES[$((STEP - 1))]}"
+  "$@"
+  local took=$((SECONDS - STEP_START))
+  [ "$took" -lt 2 ] || say "    done in ${took}s"
+}
+on_error() {
+  say "FAILED at step $STEP/${#STEP_NAMES[@]} (${STEP_NAMES[$((STEP - 1))]:-start}) after $((SECONDS - STEP_START))s."
+  say "Fix the error above, then run \`make setup\` (or scripts/setup.sh) again: finished steps are skipped."
+}
+trap on_error ERR
 
 # The pinned wheels (onnxruntime, mediapipe and the locked reference venvs) are cp311.
 step_python() {
@@ -70,8 +93,8 @@ step_apt() {
     exit 1
   fi
   say "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 # wheel FILE REQUIREMENT SHA256
@@ -82,7 +105,7 @@ step_wheel() {
   fi
   say "downloading $req"
   mkdir -p "$WHEELS"
-  "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: \
+  "$PYTHON" -m pip download --progress-bar on --no-deps --only-binary=:all: \
     --python-version 3.11 --implementation cp --abi cp311 \
     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
     -d "$WHEELS" "$req"
@@ -109,8 +132,8 @@ step_ort() {
 }
 
 step_build() {
-  say "cargo build --release"
-  (cd "$ROOT" && cargo build --release --workspace --quiet)
+  # cargo prints each crate it compiles (a first build takes a few minutes).
+  (cd "$ROOT" && cargo build --release --workspace)
 }
 
 step_models() {
@@ -145,7 +168,7 @@ step_venv() {
   say "creating $dir from ${lock#"$ROOT"/}"
   rm -rf "$dir"
   "$PYTHON" -m venv "$dir"
-  local pip=("$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --only-binary=:all:)
+  local pip=("$dir/bin/pip" install --progress-bar on --disable-pip-version-check --require-hashes --only-binary=:all:)
   if [ $# -ge 4 ]; then
     "${pip[@]}" --no-index --no-deps --find-links "$WHEELS" -r <(echo "$3 --hash=sha256:$4")
   fi
@@ -189,16 +212,16 @@ step_reference() {
   echo "$stamp" >"$out/.stamp"
 }
 
-step_python
-step_apt
-step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
-step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
-step_ort
-step_build
-step_models
-step_styles
+step step_python
+step step_apt
+step step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
+step step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
+step step_ort
+step step_build
+step step_models
+step step_styles
 grep -q "sha256:$MP_SHA256" "$MP_LOCK" || { say "ERROR: $MP_LOCK lacks mediapipe's sha256 $MP_SHA256"; exit 1; }
-step_venv "$CACHE/venv-ref" "$REF_LOCK"
-step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"
-step_reference
+step step_venv "$CACHE/venv-ref" "$REF_LOCK"
+step step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"
+step step_reference
 say "ready: runtime files in $DATA, references in $CACHE"
