@@ -16,7 +16,9 @@ demo: setup
 test: setup
 	@scripts/test.sh
 
-install: setup
+# Only what runs: the build, ONNX Runtime and the models (no test venvs or test media).
+install:
+	@scripts/setup.sh --runtime
 	@scripts/install.sh
 
 uninstall:

@@ -12,8 +12,12 @@
 #      scripts/lock-reference.sh), and the reference tensors they compute
 #      → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
 #
-# A second run finds every step done and changes nothing.
+# A second run finds every step done and changes nothing. `--runtime` (what `make install`
+# runs) stops after the built-in styles and skips the packages only tests and demos use: no
+# reference venvs, no test media.
 set -Eeuo pipefail
+RUNTIME_ONLY=0
+[ "${1:-}" = "--runtime" ] && RUNTIME_ONLY=1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${XDG_DATA_HOME:-$HOME/.local/share}/aifx
@@ -34,9 +38,12 @@ APT_PACKAGES=(
   pkg-config libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
-  gstreamer1.0-libav libobs-dev obs-studio xvfb opencv-doc
-  gcc python3-gi gir1.2-gstreamer-1.0
+  gstreamer1.0-libav libobs-dev
 )
+# Only for tests and demos: the OBS app and its stock plugins, a headless X server, test media,
+# and what the C and Python examples need.
+APT_TEST_PACKAGES=(obs-studio xvfb opencv-doc gcc python3-gi gir1.2-gstreamer-1.0)
+[ "$RUNTIME_ONLY" = 1 ] || APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
 
@@ -49,16 +56,18 @@ STEP_NAMES=(
 )
 STEP=0
 STEP_START=$SECONDS
+STEP_COUNT=${#STEP_NAMES[@]}
+[ "$RUNTIME_ONLY" = 0 ] || STEP_COUNT=8
 step() {
   STEP=$((STEP + 1))
   STEP_START=$SECONDS
-  say "($STEP/${#STEP_NAMES[@]}) ${STEP_NAMES[$((STEP - 1))]}"
+  say "($STEP/$STEP_COUNT) ${STEP_NAMES[$((STEP - 1))]}"
   "$@"
   local took=$((SECONDS - STEP_START))
   [ "$took" -lt 2 ] || say "    done in ${took}s"
 }
 on_error() {
-  say "FAILED at step $STEP/${#STEP_NAMES[@]} (${STEP_NAMES[$((STEP - 1))]:-start}) after $((SECONDS - STEP_START))s."
+  say "FAILED at step $STEP/$STEP_COUNT (${STEP_NAMES[$((STEP - 1))]:-start}) after $((SECONDS - STEP_START))s."
   say "Fix the error above, then run \`make setup\` (or scripts/setup.sh) again: finished steps are skipped."
 }
 trap on_error ERR
@@ -220,6 +229,10 @@ step step_ort
 step step_build
 step step_models
 step step_styles
+if [ "$RUNTIME_ONLY" = 1 ]; then
+  say "ready: runtime files in $DATA"
+  exit 0
+fi
 grep -q "sha256:$MP_SHA256" "$MP_LOCK" || { say "ERROR: $MP_LOCK lacks mediapipe's sha256 $MP_SHA256"; exit 1; }
 step step_venv "$CACHE/venv-ref" "$REF_LOCK"
 step step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"
