@@ -51,6 +51,35 @@ for name in "${!PHOTOS[@]}"; do
     ! pose line-width=4 ! videoconvert ! pngenc ! filesink location="$OUT/$name-pose.png"
   echo "$OUT/$name-pose.png"
 done
+# stylize: each built-in style on the same photos.
+for name in "${!PHOTOS[@]}"; do
+  for style in toon pencil oil; do
+    gst-launch-1.0 -q filesrc location="${PHOTOS[$name]}" ! decodebin ! videoconvert ! video/x-raw,format=RGBA \
+      ! stylize model=$style ! videoconvert ! pngenc ! filesink location="$OUT/$name-$style.png"
+  done
+done
+# One strip of every effect on the astronaut, small (the README's first picture, docs/effects.jpg).
+"$PY" - "$OUT" <<'PYEOF'
+import sys
+from PIL import Image, ImageDraw
+out = sys.argv[1]
+tiles = [("original", "none"), ("blur", "blur"), ("replace", "replace"), ("transparent", "transparent"),
+         ("pose", "pose"), ("toon", "toon"), ("pencil", "pencil"), ("oil", "oil")]
+side, label = 200, 20
+strip = Image.new("RGB", (side * len(tiles), side + label), "white")
+for i, (text, f) in enumerate(tiles):
+    t = Image.open(f"{out}/astronaut-{f}.png").convert("RGBA").resize((side, side), Image.LANCZOS)
+    bg = Image.new("RGBA", t.size, (255, 255, 255, 255))
+    d = ImageDraw.Draw(bg)
+    for y in range(0, side, 10):
+        for x in range(0, side, 10):
+            if (x // 10 + y // 10) % 2:
+                d.rectangle([x, y, x + 9, y + 9], fill=(200, 200, 200, 255))
+    strip.paste(Image.alpha_composite(bg, t).convert("RGB"), (i * side, label))
+    ImageDraw.Draw(strip).text((i * side + 6, 4), text, fill="black")
+strip.save(f"{out}/effects-strip.jpg", quality=85)
+print(f"{out}/effects-strip.jpg")
+PYEOF
 # temporalsmooth: consecutive masks of a panning picture (raw / plain EMA / motion-compensated)
 # and the same frames deflickered (input / without motion / with motion).
 "$ROOT/target/release/aifx-bench" temporal-strip --out "$OUT"
