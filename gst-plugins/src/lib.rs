@@ -14,7 +14,21 @@ pub mod stylize;
 pub mod temporalsmooth;
 pub mod video;
 
+/// The `aifx` crate logs through the `log` crate; unless the application has its own logger,
+/// that goes to GStreamer's debug log (category `aifx`), so its warnings show with GStreamer's.
+fn forward_crate_log() {
+    let cat = gst::DebugCategory::new(
+        "aifx",
+        gst::DebugColorFlags::empty(),
+        Some("aifx inference core (model loading, runtime, sessions)"),
+    );
+    if log::set_boxed_logger(Box::new(gst::DebugCategoryLogger::new(cat))).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    forward_crate_log();
     meta::register();
     segment::register(plugin)?;
     pose::register(plugin)?;

@@ -404,8 +404,10 @@ impl BaseTransformImpl for Pose {
             ..DrawStyle::default()
         };
         let state = &mut *state;
+        let (mut models_time, mut drawing_time) = Default::default();
         let result = with_frame_mut(buf, &info, |mut view| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> aifx::Result<()> {
+                let start = std::time::Instant::now();
                 if due {
                     let tracker = state.tracker.as_mut().expect("models loaded above");
                     state.last = tracker.process_all(
@@ -416,6 +418,8 @@ impl BaseTransformImpl for Pose {
                         false,
                     )?;
                 }
+                models_time = start.elapsed();
+                let start = std::time::Instant::now();
                 if s.draw_mask {
                     let people: Vec<(&aifx::pose::roi::Roi, &[f32])> = state
                         .last
@@ -435,6 +439,7 @@ impl BaseTransformImpl for Pose {
                         state.last.iter().map(|(_, p)| &p.landmarks[..]).collect();
                     draw_skeletons(&mut view, &people, &style);
                 }
+                drawing_time = start.elapsed();
                 Ok(())
             }))
         })
@@ -443,7 +448,13 @@ impl BaseTransformImpl for Pose {
             gst::FlowError::Error
         })?;
         match result {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => gst::debug!(
+                CAT,
+                imp = self,
+                "frame: detection + landmarks {:.2} ms (models ran: {due}), drawing {:.2} ms",
+                models_time.as_secs_f64() * 1e3,
+                drawing_time.as_secs_f64() * 1e3
+            ),
             Ok(Err(e)) => {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ("pose: {}", e));
                 return Err(gst::FlowError::Error);
