@@ -441,10 +441,16 @@ fn bad_models_fail_the_state_change_with_a_clear_message() {
         corrupt.display()
     ));
     assert!(
-        e.contains(corrupt.to_str().unwrap()) && e.contains("make demo"),
+        e.contains(corrupt.to_str().unwrap())
+            && e.contains("not a valid ONNX model")
+            && !e.contains("make demo"),
         "{e}"
     );
     let _ = std::fs::remove_file(&corrupt);
+
+    // A folder given as the model says so.
+    let e = start_error("videotestsrc num-buffers=1 ! segment model=/tmp/ ! fakesink");
+    assert!(e.contains("is a folder"), "{e}");
 
     // An unknown catalog name lists what is installed.
     let e = start_error("videotestsrc num-buffers=1 ! segment model=selfie-xl ! fakesink");

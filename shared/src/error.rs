@@ -26,7 +26,9 @@ pub enum Error {
         installed: String,
     },
 
-    #[error("model file {path} cannot be loaded: {reason}; {SETUP_HINT} or check the file")]
+    /// `reason` says what is wrong with the file and, for the files the set-up installed, how
+    /// to reinstall them.
+    #[error("model file {path} cannot be used: {reason}")]
     ModelInvalid { path: PathBuf, reason: String },
 
     #[error(

@@ -60,6 +60,12 @@ pub fn model_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// True for a file in one of the model folders (one the set-up installed, or the user put
+/// there), false for a path given directly.
+pub fn is_installed(path: &Path) -> bool {
+    model_dirs().iter().any(|d| path.starts_with(d))
+}
+
 /// Resolves a model given as a path or as a catalog name (`selfie` → `selfie.onnx`).
 ///
 /// Anything with a path separator or an `.onnx` suffix is taken as a path.
@@ -70,6 +76,12 @@ pub fn resolve_model(name: &str) -> Result<PathBuf> {
     }
     let as_path = Path::new(name);
     if as_path.is_absolute() || name.contains('/') || name.ends_with(".onnx") {
+        if as_path.is_dir() {
+            return Err(Error::ModelInvalid {
+                path: as_path.to_path_buf(),
+                reason: "it is a folder; give the path of an .onnx file".into(),
+            });
+        }
         return if as_path.is_file() {
             Ok(as_path.to_path_buf())
         } else {

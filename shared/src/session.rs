@@ -133,10 +133,19 @@ pub fn cached_sessions_of(model: &Path) -> usize {
         .count()
 }
 
+/// A model file that does not load: the set-up's own files are reinstalled, a user's file is
+/// not (it is not a valid ONNX model, or not one this ONNX Runtime can run).
 fn invalid(model: &Path, e: impl ToString) -> Error {
+    let what = if crate::paths::is_installed(model) {
+        format!("reinstall it: {}", crate::error::SETUP_HINT)
+    } else {
+        "it is not a valid ONNX model, or uses operators this ONNX Runtime lacks; export or \
+         download it again"
+            .to_string()
+    };
     Error::ModelInvalid {
         path: model.to_path_buf(),
-        reason: e.to_string(),
+        reason: format!("{}; {what}", e.to_string()),
     }
 }
 
