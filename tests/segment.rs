@@ -627,6 +627,32 @@ fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
     );
 }
 
+/// More threads than cores: clamped to the cores, with a warning on the bus.
+#[test]
+fn too_many_threads_are_clamped_with_a_warning() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment threads=256 ! fakesink",
+    )
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warning = None;
+    while let Some(msg) = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(20),
+        &[gst::MessageType::Warning, gst::MessageType::Error, gst::MessageType::Eos],
+    ) {
+        match msg.view() {
+            gst::MessageView::Warning(w) => warning = Some(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => break,
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let warning = warning.expect("a warning");
+    assert!(warning.contains("threads=256") && warning.contains("cores"), "{warning}");
+}
+
 #[test]
 fn unsupported_caps_fail_negotiation() {
     init();

@@ -41,9 +41,10 @@ pub fn with_alpha_only(caps: &gst::Caps) -> gst::Caps {
     caps.intersect_with_mode(&alpha, gst::CapsIntersectMode::First)
 }
 
-/// Tells the user when the installed ONNX Runtime runs a model on another device than the
-/// one asked for (and what to install): a warning message on the bus, which `gst-launch-1.0`
-/// prints, and a GStreamer warning in the element's category. Once per distinct reason.
+/// Tells the user when a model's session differs from what was asked: another device than the
+/// one asked for (and what to install), threads clamped to the cores. A warning message on the
+/// bus, which `gst-launch-1.0` prints, and a GStreamer warning in the element's category. Once
+/// per distinct reason.
 #[derive(Debug, Default)]
 pub struct DeviceNotice {
     said: Option<String>,
@@ -51,7 +52,7 @@ pub struct DeviceNotice {
 
 impl DeviceNotice {
     pub fn check(&mut self, element: &gst::Element, session: &aifx::session::SessionCore) {
-        match &session.fallback {
+        match &session.notice {
             Some(reason) if self.said.as_deref() != Some(reason.as_str()) => {
                 gst::element_warning!(
                     element,
