@@ -119,7 +119,7 @@ impl ObjectImpl for Pose {
                     .build(),
                 glib::ParamSpecDouble::builder("min-detection-confidence")
                     .nick("Minimum detection confidence")
-                    .blurb("Person detector score needed to start tracking someone")
+                    .blurb("Person detector score needed to start tracking someone (below 0.1 acts as 0.1: the detector's junk scores under 0.3)")
                     .minimum(0.0)
                     .maximum(1.0)
                     .default_value(DEFAULT_MIN_DETECTION)

@@ -124,7 +124,7 @@ impl PoseTracker {
         kept.truncate(max_persons);
         if kept.len() < max_persons || force_detection {
             self.detections += 1;
-            for d in detect(&self.models, f, s.min_detection_confidence)? {
+            for d in detect(&self.models, f, s.min_detection_confidence, max_persons)? {
                 if kept.len() >= max_persons {
                     break;
                 }

@@ -273,18 +273,21 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
         for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
             let frame = OwnedFrame::from_rgb(format, w as usize, h as usize, &rgb, 0);
             let (buf, info) = buffer_from_frame(&frame);
-            for draw in [true, false] {
+            for (settings, mode) in [
+                ("draw=true", "element, tracking, draw"),
+                ("draw=false", "element, tracking, no draw"),
+                (
+                    "draw=false max-persons=16 min-detection-confidence=0",
+                    "16 persons, confidence 0",
+                ),
+            ] {
+                let draw = settings == "draw=true";
                 let ms = time_element(
-                    &format!("pose draw={draw} threads={}", a.threads),
+                    &format!("pose {settings} threads={}", a.threads),
                     &buf,
                     &info,
                     a.frames,
                 );
-                let mode = if draw {
-                    "element, tracking, draw"
-                } else {
-                    "element, tracking, no draw"
-                };
                 println!(
                     "{:10} {:6} {:28} {:>10.2} {:>8.1}",
                     format!("{w}x{h}"),
