@@ -735,6 +735,66 @@ fn a_bad_model_set_while_playing_warns_and_keeps_the_last_good_one() {
     }
 }
 
+/// A corrupt model file and a missing or non-image background set while playing: a warning
+/// naming the file each time, and the stream goes on with the last good ones.
+#[test]
+fn bad_files_set_while_playing_warn_and_keep_the_last_good_ones() {
+    init();
+    let (rgb, w, h) = messi();
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &rgb, 0);
+    let (buf, info) = to_buffer(&frame);
+    let background = std::env::temp_dir().join(format!("aifx-bg-{}.png", std::process::id()));
+    image::RgbImage::from_pixel(8, 8, image::Rgb([0, 0, 255]))
+        .save(&background)
+        .unwrap();
+    let not_image = std::env::temp_dir().join(format!("aifx-bg-{}.txt", std::process::id()));
+    std::fs::write(&not_image, b"not a picture").unwrap();
+    let corrupt = std::env::temp_dir().join(format!("aifx-corrupt-{}.onnx", std::process::id()));
+    std::fs::write(&corrupt, b"not an onnx model").unwrap();
+    let mut hns = harness(
+        &[
+            ("effect", "replace"),
+            ("background", background.to_str().unwrap()),
+            ("smoothing", "0"),
+        ],
+        &info,
+    );
+    let bus = gst::Bus::new();
+    let element = hns.element().unwrap();
+    element.set_bus(Some(&bus));
+    let good = hns.push_and_pull(buf.copy()).unwrap();
+    let good = good.map_readable().unwrap().to_vec();
+    for (property, file) in [
+        ("background", "/nonexistent/beach.jpg"),
+        ("background", not_image.to_str().unwrap()),
+        ("model", corrupt.to_str().unwrap()),
+    ] {
+        element.set_property(property, file);
+        let out = hns.push_and_pull(buf.copy()).expect("the stream goes on");
+        assert_eq!(
+            out.map_readable().unwrap().as_slice(),
+            &good[..],
+            "{property}={file}: the last good settings made this frame"
+        );
+        let msg = bus
+            .pop_filtered(&[gst::MessageType::Warning, gst::MessageType::Error])
+            .expect("a warning on the bus");
+        match msg.view() {
+            gst::MessageView::Warning(w) => {
+                assert!(w.error().to_string().contains(file), "{}", w.error())
+            }
+            other => panic!("{property}={file}: expected a warning, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        element.property::<Option<String>>("background").as_deref(),
+        background.to_str()
+    );
+    for f in [background, not_image, corrupt] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
 /// `smoothing-motion`: on a panning picture, the smoothed mask stays nearer the unsmoothed one
 /// when the previous mask is warped along the motion first (measured by `aifx-bench temporal`
 /// for MediaPipe's blend: 0.53 % from the raw mask against 0.99 % without).

@@ -158,6 +158,8 @@ struct State {
     /// Said that `effect=transparent` got a format without alpha (once per caps).
     warned_no_alpha: bool,
     device_notice: DeviceNotice,
+    /// The last `background` picture that loaded (checked once per setting).
+    good_background: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -466,6 +468,10 @@ impl BaseTransformImpl for Segment {
             }
             settings.model = good;
         }
+        if let Err(e) = self.check_background(&mut state, &mut settings) {
+            gst::element_imp_error!(self, gst::ResourceError::OpenRead, ("segment: {}", e));
+            return Err(gst::FlowError::Error);
+        }
         if let Some(session) = state.segmenter.model().map(|m| m.session.clone()) {
             state.device_notice.check(self.obj().upcast_ref(), &session);
         }
@@ -552,6 +558,46 @@ impl BaseTransformImpl for Segment {
                 );
                 state.segmenter.reset();
                 Ok(gst::FlowSuccess::Ok)
+            }
+        }
+    }
+}
+
+impl Segment {
+    /// With `effect=replace`, a `background` set while playing that does not load is a
+    /// warning, and the last good picture stays (in the settings too); with no good picture
+    /// yet (the first frame) it is an error.
+    fn check_background(&self, state: &mut State, settings: &mut SegmentSettings) -> aifx::Result<()> {
+        let p = &mut settings.composite;
+        if p.effect != Effect::Replace {
+            return Ok(());
+        }
+        let Some(path) = p.background.clone() else {
+            return Ok(());
+        };
+        if state.good_background.as_ref() == Some(&path) {
+            return Ok(());
+        }
+        match aifx::segment::composite::load_cover(&path, 2, 2) {
+            Ok(_) => {
+                state.good_background = Some(path);
+                Ok(())
+            }
+            Err(e) => {
+                let Some(good) = state.good_background.clone() else {
+                    return Err(e);
+                };
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::OpenRead,
+                    ("segment: {}; keeping background {}", e, good.display())
+                );
+                let mut s = lock(&self.settings);
+                if s.background.as_deref().map(std::path::Path::new) == Some(path.as_path()) {
+                    s.background = Some(good.display().to_string());
+                }
+                p.background = Some(good);
+                Ok(())
             }
         }
     }
