@@ -353,11 +353,14 @@ fn bench(
     println!("inference per model, batch 1, {threads} threads, {iters} runs, device {device}");
     println!(
         "{:28} {:>12} {:>16} {:>8}",
-        "model", "ORT ms", "TFLite ms", "ratio"
+        "model", "ORT ms", "TFLite ms", "ONNX Runtime is"
     );
     for (name, ms) in ours {
         match litert.get(&name).and_then(|v| v.as_f64()) {
-            Some(tf) => println!("{name:28} {ms:>12.2} {tf:>16.2} {:>7.2}x", tf / ms),
+            Some(tf) => println!(
+                "{name:28} {ms:>12.2} {tf:>16.2} {:>14}",
+                aifx::timing::relative_speed(ms, tf)
+            ),
             None => println!("{name:28} {ms:>12.2} {:>16} {:>8}", "-", "-"),
         }
     }

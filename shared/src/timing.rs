@@ -31,3 +31,27 @@ pub fn timed<R>(into: &mut Duration, f: impl FnOnce() -> R) -> R {
     *into += start.elapsed();
     r
 }
+
+/// How our time compares with a peer's, as a reader says it: "1.9× faster", "1.2× slower".
+pub fn relative_speed(ours_ms: f64, theirs_ms: f64) -> String {
+    if !(ours_ms > 0.0 && theirs_ms > 0.0) {
+        return "-".into();
+    }
+    if theirs_ms >= ours_ms {
+        format!("{:.1}× faster", theirs_ms / ours_ms)
+    } else {
+        format!("{:.1}× slower", ours_ms / theirs_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_read_naturally() {
+        assert_eq!(relative_speed(1.0, 1.9), "1.9× faster");
+        assert_eq!(relative_speed(1.9, 1.0), "1.9× slower");
+        assert_eq!(relative_speed(0.0, 1.0), "-");
+    }
+}

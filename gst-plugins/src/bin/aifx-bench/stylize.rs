@@ -18,8 +18,8 @@ pub fn bench_stylize(frames: usize, threads: u32, python: Option<&Path>) {
         python.map(|py| run_reference_bench(py, "style_teachers.py", &["bench"], &sizes, 3));
     println!("stylize, {frames} frames per row after 5 warm-up frames, {threads} inference threads, default resolution (short side 360)");
     println!(
-        "{:6} {:10} {:8} {:>9} {:>7}  {:>12} {:>9}",
-        "style", "size", "region", "ms/frame", "fps", "teacher ms", "speed-up"
+        "{:6} {:10} {:8} {:>9} {:>7}  {:>12} {:>18}",
+        "style", "size", "region", "ms/frame", "fps", "teacher ms", "the student is"
     );
     for style in STYLES {
         if aifx::paths::resolve_model(style).is_err() {
@@ -59,11 +59,11 @@ pub fn bench_stylize(frames: usize, threads: u32, python: Option<&Path>) {
                     frames,
                 );
                 let (t, ratio) = match teacher {
-                    Some(t) => (format!("{t:.1}"), format!("{:.0}x", t / ms)),
+                    Some(t) => (format!("{t:.1}"), aifx::timing::relative_speed(ms, t)),
                     None => ("-".into(), "-".into()),
                 };
                 println!(
-                    "{style:6} {:10} {region:8} {ms:>9.2} {:>7.1}  {t:>12} {ratio:>9}",
+                    "{style:6} {:10} {region:8} {ms:>9.2} {:>7.1}  {t:>12} {ratio:>18}",
                     format!("{w}x{h}"),
                     1000.0 / ms
                 );
