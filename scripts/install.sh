@@ -8,19 +8,25 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GST_DIR=${XDG_DATA_HOME:-$HOME/.local/share}/gstreamer-1.0/plugins
 OBS_ROOT=${XDG_CONFIG_HOME:-$HOME/.config}/obs-studio/plugins/aifx
 MANIFEST=${XDG_DATA_HOME:-$HOME/.local/share}/aifx/installed-files.txt
-mkdir -p "$(dirname "$MANIFEST")"
 # A reinstall keeps the folders an earlier install created.
 created=$(grep '^dir:' "$MANIFEST" 2>/dev/null || true)
+# The folders missing on the way to `d`, outermost first.
+missing_dirs() {
+  local p=$1 new=()
+  while [ ! -d "$p" ]; do new=("$p" "${new[@]}"); p=$(dirname "$p"); done
+  printf '%s\n' "${new[@]}"
+}
+# Folders this creates are recorded too (the manifest's own included), so uninstall removes
+# only those.
+new_dirs=$(missing_dirs "$(dirname "$MANIFEST")")
+mkdir -p "$(dirname "$MANIFEST")"
 printf '%s' "${created:+$created
 }" >"$MANIFEST"
-# Folders this creates are recorded too (deepest last), so uninstall removes only those.
 for d in "$GST_DIR" "$OBS_ROOT/bin/64bit" "$OBS_ROOT/data/locale"; do
-  new=()
-  p=$d
-  while [ ! -d "$p" ]; do new=("$p" "${new[@]}"); p=$(dirname "$p"); done
+  new_dirs+=$'\n'$(missing_dirs "$d")
   mkdir -p "$d"
-  for n in "${new[@]}"; do echo "dir:$n" >>"$MANIFEST"; done
 done
+printf '%s\n' "$new_dirs" | sed '/^$/d; s/^/dir:/' >>"$MANIFEST"
 put() { install -m "$1" "$2" "$3"; echo "$3" >>"$MANIFEST"; }
 put 0755 "$ROOT/target/release/libgstaifx.so" "$GST_DIR/libgstaifx.so"
 put 0755 "$ROOT/target/release/libaifx_obs.so" "$OBS_ROOT/bin/64bit/aifx.so"

@@ -6,8 +6,9 @@ MANIFEST=${XDG_DATA_HOME:-$HOME/.local/share}/aifx/installed-files.txt
 grep -v '^dir:' "$MANIFEST" | while IFS= read -r f; do
   [ -n "$f" ] && rm -f -- "$f" && echo "removed $f"
 done
-# Created folders, deepest first.
-grep '^dir:' "$MANIFEST" | cut -c5- | sort -r | while IFS= read -r d; do
-  rmdir -- "$d" 2>/dev/null && echo "removed $d/" || true
-done
+dirs=$(grep '^dir:' "$MANIFEST" | cut -c5- | sort -r)
 rm -f -- "$MANIFEST"
+# Created folders, deepest first (only if empty: anything else put there stays).
+printf '%s\n' "$dirs" | while IFS= read -r d; do
+  [ -n "$d" ] && rmdir -- "$d" 2>/dev/null && echo "removed $d/" || true
+done

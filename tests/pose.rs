@@ -329,9 +329,17 @@ fn messages_interval_and_flush() {
 /// The first frame of `segment effect=none ! pose draw=false ! {tail} appsink` on messi5:
 /// its size and metas.
 fn metas_after(tail: &str) -> (u32, u32, Option<gstaifx::meta::MaskMeta>, Option<PoseMeta>) {
+    metas_of("", tail)
+}
+
+/// The same with `head` before the analysis elements.
+fn metas_of(
+    head: &str,
+    tail: &str,
+) -> (u32, u32, Option<gstaifx::meta::MaskMeta>, Option<PoseMeta>) {
     init();
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! segment effect=none ! pose draw=false ! {tail} appsink name=out"
+        "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! {head} segment effect=none ! pose draw=false ! {tail} appsink name=out"
     ))
     .unwrap()
     .downcast::<gst::Bin>()
@@ -382,6 +390,28 @@ fn metas_follow_scaling_and_are_dropped_by_crops_and_rotations() {
         assert!((a[2] * fx - b[2]).abs() < 1e-3 && a[3] == b[3] && a[4] == b[4]);
     }
     assert_eq!(pose2.persons[0].world, pose.persons[0].world);
+    // And they agree with pose run on the scaled frame itself (same aspect, half size).
+    let half = format!(
+        "videoscale ! video/x-raw,width={},height={},pixel-aspect-ratio=1/1 !",
+        w / 2,
+        h / 2
+    );
+    let (_, _, _, moved) = metas_after(&half);
+    let (_, _, _, rerun) = metas_of(&half, "");
+    let (moved, rerun) = (moved.unwrap(), rerun.unwrap());
+    let visible: Vec<f32> = moved.persons[0]
+        .landmarks
+        .iter()
+        .zip(&rerun.persons[0].landmarks)
+        .filter(|(a, _)| a[3] > 0.5)
+        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+        .collect();
+    let mean = visible.iter().sum::<f32>() / visible.len() as f32;
+    println!(
+        "scaled meta vs pose on the scaled frame: mean {mean:.2} px over {} landmarks",
+        visible.len()
+    );
+    assert!(mean < 4.0, "{mean} px");
     for tail in [
         "videocrop left=100 !",
         "videobox left=20 !",

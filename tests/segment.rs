@@ -640,7 +640,11 @@ fn too_many_threads_are_clamped_with_a_warning() {
     let mut warning = None;
     while let Some(msg) = bus.timed_pop_filtered(
         gst::ClockTime::from_seconds(20),
-        &[gst::MessageType::Warning, gst::MessageType::Error, gst::MessageType::Eos],
+        &[
+            gst::MessageType::Warning,
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+        ],
     ) {
         match msg.view() {
             gst::MessageView::Warning(w) => warning = Some(w.error().to_string()),
@@ -650,7 +654,10 @@ fn too_many_threads_are_clamped_with_a_warning() {
     }
     pipeline.set_state(gst::State::Null).unwrap();
     let warning = warning.expect("a warning");
-    assert!(warning.contains("threads=256") && warning.contains("cores"), "{warning}");
+    assert!(
+        warning.contains("threads=256") && warning.contains("cores"),
+        "{warning}"
+    );
 }
 
 #[test]

@@ -567,7 +567,11 @@ impl Segment {
     /// With `effect=replace`, a `background` set while playing that does not load is a
     /// warning, and the last good picture stays (in the settings too); with no good picture
     /// yet (the first frame) it is an error.
-    fn check_background(&self, state: &mut State, settings: &mut SegmentSettings) -> aifx::Result<()> {
+    fn check_background(
+        &self,
+        state: &mut State,
+        settings: &mut SegmentSettings,
+    ) -> aifx::Result<()> {
         let p = &mut settings.composite;
         if p.effect != Effect::Replace {
             return Ok(());
