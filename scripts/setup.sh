@@ -42,7 +42,7 @@ APT_PACKAGES=(
 )
 # Only for tests and demos: the OBS app and its stock plugins, a headless X server, test media,
 # and what the C and Python examples need.
-APT_TEST_PACKAGES=(obs-studio xvfb opencv-doc gcc python3-gi gir1.2-gstreamer-1.0)
+APT_TEST_PACKAGES=(obs-studio xvfb opencv-doc gcc python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0)
 [ "$RUNTIME_ONLY" = 1 ] || APT_PACKAGES+=("${APT_TEST_PACKAGES[@]}")
 
 say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
