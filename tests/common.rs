@@ -79,3 +79,56 @@ pub fn messi() -> (Vec<u8>, usize, usize) {
     let (w, h) = (img.width() as usize, img.height() as usize);
     (img.into_raw(), w, h)
 }
+
+/// Plays `desc` to its end and returns the warnings posted on the bus (an error fails the
+/// test).
+#[allow(dead_code)]
+pub fn bus_warnings(desc: &str) -> Vec<String> {
+    use gst::prelude::*;
+    init();
+    let pipeline = gst::parse::launch(desc).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut warnings = Vec::new();
+    let mut ended = false;
+    while let Some(msg) = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[
+            gst::MessageType::Warning,
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+        ],
+    ) {
+        match msg.view() {
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{desc}: {}", e.error()),
+            _ => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(ended, "{desc}: did not play to the end");
+    warnings
+}
+
+/// The first buffer `desc` delivers to its `appsink name=out`, with its caps.
+#[allow(dead_code)]
+pub fn first_sample(desc: &str) -> gst::Sample {
+    use gst::prelude::*;
+    init();
+    let pipeline = gst::parse::launch(desc)
+        .unwrap()
+        .downcast::<gst::Bin>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .expect("an appsink named out")
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    sample
+}

@@ -6,7 +6,6 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use gst::prelude::*;
 use gstaifx::meta::{MaskMeta, PoseMeta};
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
@@ -18,21 +17,9 @@ fn repo() -> PathBuf {
 /// What the examples should print, from the metas as the Rust API reads them: the lines
 /// both print, and the bus message's lines only the Python one prints.
 fn expected() -> (String, String) {
-    common::init();
-    let pipeline = gst::parse::launch(&format!(
+    let sample = common::first_sample(&format!(
         "filesrc location={PHOTO} ! jpegdec ! videoconvert ! segment effect=none ! pose draw=false ! appsink name=out"
-    ))
-    .unwrap()
-    .downcast::<gst::Bin>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().unwrap();
-    pipeline.set_state(gst::State::Null).unwrap();
+    ));
     let buf = sample.buffer().unwrap();
     let mask = MaskMeta::get(buf).expect("a mask meta");
     let pose = PoseMeta::get(buf).expect("a pose meta");

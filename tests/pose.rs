@@ -337,21 +337,9 @@ fn metas_of(
     head: &str,
     tail: &str,
 ) -> (u32, u32, Option<gstaifx::meta::MaskMeta>, Option<PoseMeta>) {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let sample = common::first_sample(&format!(
         "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! {head} segment effect=none ! pose draw=false ! {tail} appsink name=out"
-    ))
-    .unwrap()
-    .downcast::<gst::Bin>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().unwrap();
-    pipeline.set_state(gst::State::Null).unwrap();
+    ));
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
     let buf = sample.buffer().unwrap();
     (

@@ -545,29 +545,10 @@ fn transparent_negotiates_alpha_and_warns_where_upstream_has_none() {
     );
 
     // Upstream fixed to I420 (no converter): still plays, with a warning that says why.
-    let pipeline = gst::parse::launch(
+    let warnings = common::bus_warnings(
         "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=64,height=48 ! segment effect=transparent ! fakesink",
-    )
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let mut warning = None;
-    while let Some(msg) = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(20),
-        &[
-            gst::MessageType::Warning,
-            gst::MessageType::Error,
-            gst::MessageType::Eos,
-        ],
-    ) {
-        match msg.view() {
-            gst::MessageView::Warning(w) => warning = Some(w.error().to_string()),
-            gst::MessageView::Error(e) => panic!("{}", e.error()),
-            _ => break,
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    let warning = warning.expect("a warning on the bus");
+    );
+    let warning = warnings.last().expect("a warning on the bus");
     assert!(
         warning.contains("RGBA") && warning.contains("I420"),
         "{warning}"
@@ -590,33 +571,9 @@ fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
         println!("every provider is installed here; nothing to fall back from");
         return;
     };
-    let pipeline = gst::parse::launch(&format!(
+    let warnings = common::bus_warnings(&format!(
         "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment device={device} ! fakesink"
-    ))
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let mut warnings = Vec::new();
-    let mut eos = false;
-    while let Some(msg) = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(20),
-        &[
-            gst::MessageType::Warning,
-            gst::MessageType::Error,
-            gst::MessageType::Eos,
-        ],
-    ) {
-        match msg.view() {
-            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
-            gst::MessageView::Error(e) => panic!("{}", e.error()),
-            _ => {
-                eos = true;
-                break;
-            }
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(eos, "played to the end");
+    ));
     assert_eq!(warnings.len(), 1, "one warning: {warnings:?}");
     assert!(
         warnings[0].contains(&format!("`{device}`"))
@@ -630,30 +587,10 @@ fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
 /// More threads than cores: clamped to the cores, with a warning on the bus.
 #[test]
 fn too_many_threads_are_clamped_with_a_warning() {
-    init();
-    let pipeline = gst::parse::launch(
+    let warnings = common::bus_warnings(
         "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment threads=256 ! fakesink",
-    )
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let mut warning = None;
-    while let Some(msg) = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(20),
-        &[
-            gst::MessageType::Warning,
-            gst::MessageType::Error,
-            gst::MessageType::Eos,
-        ],
-    ) {
-        match msg.view() {
-            gst::MessageView::Warning(w) => warning = Some(w.error().to_string()),
-            gst::MessageView::Error(e) => panic!("{}", e.error()),
-            _ => break,
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    let warning = warning.expect("a warning");
+    );
+    let warning = warnings.last().expect("a warning");
     assert!(
         warning.contains("threads=256") && warning.contains("cores"),
         "{warning}"
