@@ -299,20 +299,10 @@ fn transparent_and_blur_keep_the_person() {
     assert!(bg_clear as f64 >= 0.98 * bg as f64);
     host.update(&filter, r#"{"effect":"blur","blur":40,"wait":true}"#);
     let (_, _, out) = host.render(&photo);
-    let diff = |sel: &dyn Fn(f32) -> bool| {
-        let (mut sum, mut n) = (0f64, 0f64);
-        for ((o, i), &m) in out.chunks_exact(4).zip(a.rgb.chunks_exact(3)).zip(&a.mask) {
-            if sel(m) {
-                sum += (0..3)
-                    .map(|c| (o[c] as f64 - i[c] as f64).abs())
-                    .sum::<f64>()
-                    / 3.0;
-                n += 1.0;
-            }
-        }
-        sum / n.max(1.0)
-    };
-    let (person_change, bg_change) = (diff(&|m| m > 0.98), diff(&|m| m < 0.02));
+    let (person_change, bg_change) = (
+        mean_change(&out, &a.rgb, &a.mask, |m| m > 0.98),
+        mean_change(&out, &a.rgb, &a.mask, |m| m < 0.02),
+    );
     println!(
         "blur: mean change on the person {person_change:.2}, on the background {bg_change:.2}"
     );
