@@ -100,7 +100,16 @@ fn corrupt_and_wrong_inputs_are_errors() {
     let e = session(&bad, &SessionOptions::default())
         .expect_err("error")
         .to_string();
-    assert!(e.contains("corrupt.onnx") && e.contains("make demo"), "{e}");
+    // The user's own file: what is wrong with it, not "reinstall aifx's models".
+    assert!(
+        e.contains("corrupt.onnx")
+            && e.contains("not a valid ONNX model")
+            && !e.contains("make demo"),
+        "{e}"
+    );
+    // The set-up's own files are the ones a reinstall fixes.
+    assert!(aifx::paths::is_installed(&resolve_model("selfie").unwrap()));
+    assert!(!aifx::paths::is_installed(&bad));
 
     let model = resolve_model("selfie").unwrap();
     let s = session(&model, &SessionOptions::default()).unwrap();
