@@ -59,7 +59,14 @@ struct Astronaut {
     png: PathBuf,
 }
 
-fn astronaut() -> Astronaut {
+/// Made once per process: the image source reloads its file when the file changes, so a test
+/// writing the PNG again while another renders it made that source 0×0 for a moment.
+fn astronaut() -> &'static Astronaut {
+    static ASTRONAUT: OnceLock<Astronaut> = OnceLock::new();
+    ASTRONAUT.get_or_init(load_astronaut)
+}
+
+fn load_astronaut() -> Astronaut {
     let (m, dir) = reference();
     let p = &m.selfie["astronaut"];
     let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
