@@ -18,7 +18,7 @@ pub enum Error {
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
 
-    #[error("model `{name}` not found (looked in: {looked}; installed there: {installed}); {SETUP_HINT}")]
+    #[error("model `{name}` not found (looked in: {looked}; installed models: {installed}); {SETUP_HINT}")]
     ModelNotFound {
         name: String,
         looked: String,
