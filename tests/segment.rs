@@ -455,7 +455,9 @@ fn bad_models_fail_the_state_change_with_a_clear_message() {
     // An unknown catalog name lists what is installed.
     let e = start_error("videotestsrc num-buffers=1 ! segment model=selfie-xl ! fakesink");
     assert!(
-        e.contains("selfie-xl") && e.contains("installed models:") && e.contains("selfie-landscape"),
+        e.contains("selfie-xl")
+            && e.contains("installed models:")
+            && e.contains("selfie-landscape"),
         "{e}"
     );
 
