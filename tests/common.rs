@@ -113,9 +113,9 @@ pub fn bus_warnings(desc: &str) -> Vec<String> {
     warnings
 }
 
-/// The first buffer `desc` delivers to its `appsink name=out`, with its caps.
+/// `desc` built (not started) and its `appsink name=out`.
 #[allow(dead_code)]
-pub fn first_sample(desc: &str) -> gst::Sample {
+pub fn pipeline_with_sink(desc: &str) -> (gst::Bin, gst_app::AppSink) {
     use gst::prelude::*;
     init();
     let pipeline = gst::parse::launch(desc)
@@ -127,6 +127,14 @@ pub fn first_sample(desc: &str) -> gst::Sample {
         .expect("an appsink named out")
         .downcast::<gst_app::AppSink>()
         .unwrap();
+    (pipeline, sink)
+}
+
+/// The first buffer `desc` delivers to its `appsink name=out`, with its caps.
+#[allow(dead_code)]
+pub fn first_sample(desc: &str) -> gst::Sample {
+    use gst::prelude::*;
+    let (pipeline, sink) = pipeline_with_sink(desc);
     pipeline.set_state(gst::State::Playing).unwrap();
     let sample = sink.pull_sample().unwrap();
     pipeline.set_state(gst::State::Null).unwrap();

@@ -493,20 +493,18 @@ fn a_missing_background_is_an_error_on_the_bus() {
     }
 }
 
-/// The format and the alpha bytes of the next buffer at `sink` (RGBA/BGRA only).
-fn next_alpha(sink: &gst_app::AppSink) -> (String, Vec<u8>) {
+/// The alpha bytes of the next buffer at `sink` (empty for a format without alpha).
+fn next_alpha(sink: &gst_app::AppSink) -> Vec<u8> {
     let sample = sink
         .try_pull_sample(gst::ClockTime::from_seconds(20))
         .expect("a frame");
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let format = format!("{:?}", info.format());
     let buf = sample.buffer().unwrap().map_readable().unwrap();
-    let alpha = if info.format_info().has_alpha() {
+    if info.format_info().has_alpha() {
         buf.chunks_exact(4).map(|p| p[3]).collect()
     } else {
         Vec::new()
-    };
-    (format, alpha)
+    }
 }
 
 /// `videoconvert ! segment effect=transparent ! videoconvert` gives a picture with alpha (the
@@ -516,25 +514,17 @@ fn next_alpha(sink: &gst_app::AppSink) -> (String, Vec<u8>) {
 fn transparent_negotiates_alpha_and_warns_where_upstream_has_none() {
     init();
     let desc = "videotestsrc pattern=ball is-live=false ! video/x-raw,format=I420,width=160,height=120 ! videoconvert ! segment name=s effect=blur ! videoconvert ! video/x-raw,format=RGBA ! appsink name=out sync=false max-buffers=1";
-    let pipeline = gst::parse::launch(desc)
-        .unwrap()
-        .downcast::<gst::Bin>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = common::pipeline_with_sink(desc);
     let segment = pipeline.by_name("s").unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let (_, alpha) = next_alpha(&sink);
+    let alpha = next_alpha(&sink);
     assert!(alpha.iter().all(|&a| a == 255), "blur is opaque");
     segment.set_property_from_str("effect", "transparent");
     // A few frames for upstream to renegotiate, then the background (all of a test
     // pattern with no person in it) is transparent.
     let mut clear = 0.0;
     for _ in 0..30 {
-        let (_, alpha) = next_alpha(&sink);
+        let alpha = next_alpha(&sink);
         clear = alpha.iter().filter(|&&a| a == 0).count() as f64 / alpha.len() as f64;
         if clear > 0.9 {
             break;

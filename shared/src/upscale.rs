@@ -16,7 +16,6 @@ use crate::tensor::{taps, Sampling};
 
 /// A `sw`×`sh` picture prepared for reading at `dw`×`dh` (pixel centres aligned).
 pub struct Upscaled {
-    channels: usize,
     /// Each source row resized to `dw`.
     rows: Vec<u8>,
     row_len: usize,
@@ -60,12 +59,7 @@ impl Upscaled {
                     _ => horizontal::<4>(src, &xs, out),
                 }
             });
-        Self {
-            channels,
-            rows,
-            row_len,
-            ys,
-        }
+        Self { rows, row_len, ys }
     }
 
     /// Bytes per output row.
@@ -83,10 +77,6 @@ impl Upscaled {
             w,
             &mut out[..n],
         );
-    }
-
-    pub fn channels(&self) -> usize {
-        self.channels
     }
 }
 

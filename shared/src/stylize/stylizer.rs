@@ -248,7 +248,7 @@ impl Stylizer {
             Region::All => None,
             r => mask.map(|m| (m, r == Region::Background)),
         };
-        blend_in(frame, planes, s.strength, mask)?;
+        blend_in(frame, planes, s.strength, mask);
         self.times.compositing = start.elapsed();
         Ok(due)
     }
@@ -352,7 +352,7 @@ fn blend_in(
     layer: &[Upscaled],
     strength: f32,
     mask: Option<(MaskRef<'_>, bool)>,
-) -> Result<()> {
+) {
     let (format, w, h) = (frame.format, frame.width, frame.height);
     let full = (strength.clamp(0.0, 1.0) * 256.0).round() as u16;
     for (p, src) in layer.iter().enumerate() {
@@ -418,7 +418,6 @@ fn blend_in(
                 },
             );
     }
-    Ok(())
 }
 
 /// `(o·(256 − a) + n·a) / 256`, `a` in 0–256.
