@@ -3,7 +3,10 @@
 #
 #   1. Debian packages (installed when running as root; otherwise the exact sudo line is printed)
 #   2. pinned wheels downloaded with `pip download` into the cache and checked by sha256
-#   3. libonnxruntime.so from the onnxruntime wheel → ${XDG_DATA_HOME:-~/.local/share}/aifx/lib
+#   3. ONNX Runtime → ${XDG_DATA_HOME:-~/.local/share}/aifx/lib: the build with Intel's OpenVINO
+#      execution provider (onnxruntime-openvino wheel, with the OpenVINO libraries it needs for
+#      the CPU) is the one loaded (`libonnxruntime.so`); the plain CPU-only build of the
+#      onnxruntime wheel sits beside it for comparisons (ORT_DYLIB_PATH)
 #   4. release build of the workspace
 #   5. TFLite models extracted from the mediapipe wheel and converted to ONNX
 #      → ${XDG_DATA_HOME:-~/.local/share}/aifx/models
@@ -28,6 +31,17 @@ PYTHON=${PYTHON:-python3}
 ORT_VERSION=1.32.0
 ORT_WHEEL=onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
 ORT_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+# OpenVINO's CPU plugin ran every catalog model faster than ONNX Runtime's own CPU code here
+# (`make bench-models`); `device=auto` measures both on each model's first frames.
+OV_VERSION=1.24.1
+OV_WHEEL=onnxruntime_openvino-1.24.1-cp311-cp311-manylinux_2_28_x86_64.whl
+OV_SHA256=3007c803634cc69c6d52af1dea7ce729d9bb62b9a11070fd2f959119199007a8
+# What the OpenVINO provider needs on a CPU (127 MB): not the GPU/NPU plugins (54 MB more).
+OV_LIBS=(
+  "libonnxruntime.so.$OV_VERSION" libonnxruntime_providers_shared.so
+  libonnxruntime_providers_openvino.so libopenvino.so.2541 libopenvino_onnx_frontend.so.2541
+  libopenvino_intel_cpu_plugin.so libtbb.so.12
+)
 MP_REQ=mediapipe==0.10.14
 MP_WHEEL=mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 MP_SHA256=a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4
@@ -50,14 +64,15 @@ say() { printf '\033[1m[aifx setup]\033[0m %s\n' "$*"; }
 # Each step is announced with its number and timed; a step that fails says which it was and
 # what to run once the error above is fixed.
 STEP_NAMES=(
-  "Python 3.11" "Debian packages" "onnxruntime wheel" "mediapipe wheel" "ONNX Runtime library"
+  "Python 3.11" "Debian packages" "onnxruntime wheel" "onnxruntime-openvino wheel"
+  "mediapipe wheel" "ONNX Runtime libraries"
   "release build" "models (extract + convert)" "built-in styles" "reference venv (ai-edge-litert)"
   "reference venv (MediaPipe)" "reference tensors"
 )
 STEP=0
 STEP_START=$SECONDS
 STEP_COUNT=${#STEP_NAMES[@]}
-[ "$RUNTIME_ONLY" = 0 ] || STEP_COUNT=8
+[ "$RUNTIME_ONLY" = 0 ] || STEP_COUNT=9
 step() {
   STEP=$((STEP + 1))
   STEP_START=$SECONDS
@@ -136,8 +151,22 @@ step_ort() {
     mv "$lib.tmp" "$lib"
     rm -rf "$tmp"
   fi
-  [ "$(readlink "$DATA/lib/libonnxruntime.so" 2>/dev/null)" = "libonnxruntime.so.$ORT_VERSION" ] ||
-    ln -sfn "libonnxruntime.so.$ORT_VERSION" "$DATA/lib/libonnxruntime.so"
+  local missing=0 f
+  for f in "${OV_LIBS[@]}"; do [ -f "$DATA/lib/$f" ] || missing=1; done
+  if [ "$missing" = 1 ]; then
+    say "installing ONNX Runtime $OV_VERSION with OpenVINO into $DATA/lib"
+    local tmp
+    tmp=$(mktemp -d)
+    "$PYTHON" -m zipfile -e "$WHEELS/$OV_WHEEL" "$tmp" >/dev/null
+    # The libraries find each other through RUNPATH $ORIGIN: they share one folder.
+    for f in "${OV_LIBS[@]}"; do
+      cp "$tmp/onnxruntime/capi/$f" "$DATA/lib/$f.tmp"
+      mv "$DATA/lib/$f.tmp" "$DATA/lib/$f"
+    done
+    rm -rf "$tmp"
+  fi
+  [ "$(readlink "$DATA/lib/libonnxruntime.so" 2>/dev/null)" = "libonnxruntime.so.$OV_VERSION" ] ||
+    ln -sfn "libonnxruntime.so.$OV_VERSION" "$DATA/lib/libonnxruntime.so"
 }
 
 step_build() {
@@ -224,6 +253,7 @@ step_reference() {
 step step_python
 step step_apt
 step step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
+step step_wheel "$OV_WHEEL" "onnxruntime-openvino==$OV_VERSION" "$OV_SHA256"
 step step_wheel "$MP_WHEEL" "$MP_REQ" "$MP_SHA256"
 step step_ort
 step step_build

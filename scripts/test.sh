@@ -9,7 +9,9 @@ export AIFX_REFERENCE_DIR=${AIFX_REFERENCE_DIR:-$CACHE/reference}
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
-target/release/aifx-models verify
+# Every provider the installed runtime has, against the TFLite references.
+target/release/aifx-models verify --device cpu
+target/release/aifx-models verify --device openvino
 status=0
 cargo test --release --workspace 2>&1 | tee "$LOG" || status=$?
 

@@ -576,6 +576,34 @@ fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
     );
 }
 
+/// `device-in-use` says where the model runs: empty before a model is loaded, what was asked
+/// for `cpu`, and for `auto` (the default) one of the providers the runtime has, settled
+/// after the first frames.
+#[test]
+fn device_in_use_reports_the_provider() {
+    init();
+    let available = aifx::session::available_devices();
+    for (device, frames) in [("cpu", 2), ("auto", 20)] {
+        let (pipeline, sink) = common::pipeline_with_sink(&format!(
+            "videotestsrc num-buffers={frames} ! video/x-raw,width=160,height=120 ! segment name=s device={device} ! appsink name=out sync=false"
+        ));
+        let segment = pipeline.by_name("s").unwrap();
+        assert_eq!(segment.property::<String>("device-in-use"), "");
+        pipeline.set_state(gst::State::Playing).unwrap();
+        while sink.pull_sample().is_ok() {}
+        let in_use = segment.property::<String>("device-in-use");
+        pipeline.set_state(gst::State::Null).unwrap();
+        let parsed: aifx::Device = in_use.parse().unwrap();
+        assert!(
+            available.contains(&parsed) && parsed != aifx::Device::Auto,
+            "{device}: {in_use}"
+        );
+        if device == "cpu" {
+            assert_eq!(in_use, "cpu");
+        }
+    }
+}
+
 /// More threads than cores: clamped to the cores, with a warning on the bus.
 #[test]
 fn too_many_threads_are_clamped_with_a_warning() {

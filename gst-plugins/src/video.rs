@@ -45,13 +45,18 @@ pub fn with_alpha_only(caps: &gst::Caps) -> gst::Caps {
 /// one asked for (and what to install), threads clamped to the cores. A warning message on the
 /// bus, which `gst-launch-1.0` prints, and a GStreamer warning in the element's category. Once
 /// per distinct reason.
+///
+/// It also follows the device the session runs on, for the read-only `device-in-use` property
+/// (`auto` settles on one after its first frames).
 #[derive(Debug, Default)]
 pub struct DeviceNotice {
     said: Option<String>,
+    in_use: Option<aifx::session::DeviceWatch>,
 }
 
 impl DeviceNotice {
     pub fn check(&mut self, element: &gst::Element, session: &aifx::session::SessionCore) {
+        self.in_use = Some(session.device_watch());
         match &session.notice {
             Some(reason) if self.said.as_deref() != Some(reason.as_str()) => {
                 gst::element_warning!(
@@ -67,16 +72,31 @@ impl DeviceNotice {
     }
 }
 
+/// The device the last model session runs on ("" before one is loaded).
+pub fn device_in_use(notice: &DeviceNotice) -> glib::Value {
+    notice
+        .in_use
+        .as_ref()
+        .map_or("", |w| w.get().as_str())
+        .to_value()
+}
+
 /// Default of every element's `threads` property (0 = one per core).
 pub const DEFAULT_THREADS: u32 = 0;
 
-/// The `device` and `threads` properties, the same on every element that runs a model.
-pub fn runtime_properties() -> [glib::ParamSpec; 2] {
+/// The `device`, `device-in-use` and `threads` properties, the same on every element that
+/// runs a model.
+pub fn runtime_properties() -> [glib::ParamSpec; 3] {
     [
         glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
             .nick("Device")
             .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
             .mutable_playing()
+            .build(),
+        glib::ParamSpecString::builder("device-in-use")
+            .nick("Device in use")
+            .blurb("The execution provider the model runs on (what `auto` picked, or cpu after a fallback); empty before a model is loaded")
+            .read_only()
             .build(),
         glib::ParamSpecUInt::builder("threads")
             .nick("Threads")
@@ -93,7 +113,12 @@ pub fn runtime_properties() -> [glib::ParamSpec; 2] {
 #[enum_type(name = "GstAifxDevice")]
 pub enum DeviceKind {
     #[default]
-    #[enum_value(name = "CPU", nick = "cpu")]
+    #[enum_value(
+        name = "The fastest provider the installed ONNX Runtime has (OpenVINO, else CPU)",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(name = "CPU (ONNX Runtime's own)", nick = "cpu")]
     Cpu,
     #[enum_value(name = "NVIDIA CUDA", nick = "cuda")]
     Cuda,
@@ -170,6 +195,7 @@ impl From<MaskFilterKind> for aifx::temporal::mask::MaskFilter {
 impl From<DeviceKind> for Device {
     fn from(d: DeviceKind) -> Self {
         match d {
+            DeviceKind::Auto => Device::Auto,
             DeviceKind::Cpu => Device::Cpu,
             DeviceKind::Cuda => Device::Cuda,
             DeviceKind::TensorRt => Device::TensorRt,

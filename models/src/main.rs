@@ -60,7 +60,8 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 50)]
         iters: usize,
-        #[arg(long, default_value = "cpu")]
+        /// Providers to time, comma-separated; `all` = every one the loaded ONNX Runtime has.
+        #[arg(long, default_value = "all")]
         device: String,
         /// Python with ai-edge-litert installed, for the TFLite column.
         #[arg(long)]
@@ -310,9 +311,20 @@ fn bench(
     reference: &Path,
 ) -> Result<(), String> {
     let reference = Reference::load(reference)?;
-    let opts = session_options(device, threads)?;
+    let devices: Vec<Device> = if device == "all" {
+        aifx::session::available_devices()
+            .into_iter()
+            .filter(|&d| d != Device::Auto)
+            .collect()
+    } else {
+        device
+            .split(',')
+            .map(|d| d.parse::<Device>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?
+    };
     let mut jobs = Vec::new();
-    let mut ours = Vec::new();
+    // Per model: ms per device (NaN where the device is not usable).
+    let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
     for m in &catalog.models {
         let cases = reference
             .manifest
@@ -322,20 +334,28 @@ fn bench(
         let (case_name, case) = cases.cases.iter().next().ok_or("empty reference")?;
         let input_path = reference.file(&m.name, case_name, &case.input_file);
         let input = read_f32(&input_path)?;
-        let s = session(&store.onnx(m), &opts).map_err(|e| e.to_string())?;
-        for _ in 0..5 {
-            s.run(&case.input_shape, &input)
+        let mut row = Vec::new();
+        for &d in &devices {
+            let s = session(&store.onnx(m), &session_options(d.as_str(), threads)?)
                 .map_err(|e| e.to_string())?;
+            // `auto` runs its first frames on each provider in turn; time what it settles on.
+            let warmup = if d == Device::Auto { 20 } else { 5 };
+            if s.device() != d && d != Device::Auto {
+                row.push(f64::NAN);
+                continue;
+            }
+            for _ in 0..warmup {
+                s.run(&case.input_shape, &input)
+                    .map_err(|e| e.to_string())?;
+            }
+            let t = Instant::now();
+            for _ in 0..iters {
+                s.run(&case.input_shape, &input)
+                    .map_err(|e| e.to_string())?;
+            }
+            row.push(t.elapsed().as_secs_f64() * 1000.0 / iters as f64);
         }
-        let t = Instant::now();
-        for _ in 0..iters {
-            s.run(&case.input_shape, &input)
-                .map_err(|e| e.to_string())?;
-        }
-        ours.push((
-            m.name.clone(),
-            t.elapsed().as_secs_f64() * 1000.0 / iters as f64,
-        ));
+        ours.push((m.name.clone(), row));
         jobs.push(serde_json::json!({
             "name": m.name,
             "tflite": store.tflite(m),
@@ -350,18 +370,33 @@ fn bench(
         }
         None => serde_json::Value::Null,
     };
-    println!("inference per model, batch 1, {threads} threads, {iters} runs, device {device}");
+    let rt = aifx::runtime::runtime(None).map_err(|e| e.to_string())?;
     println!(
-        "{:28} {:>12} {:>16} {:>8}",
-        "model", "ORT ms", "TFLite ms", "ONNX Runtime is"
+        "inference per model, batch 1, {threads} threads, {iters} runs, ONNX Runtime {} ({})",
+        rt.version,
+        rt.library.display()
     );
-    for (name, ms) in ours {
-        match litert.get(&name).and_then(|v| v.as_f64()) {
-            Some(tf) => println!(
-                "{name:28} {ms:>12.2} {tf:>16.2} {:>14}",
-                aifx::timing::relative_speed(ms, tf)
+    print!("{:28}", "model");
+    for d in &devices {
+        print!(" {:>10}", format!("{d} ms"));
+    }
+    println!(" {:>10}  fastest ONNX Runtime provider", "TFLite ms");
+    for (name, row) in ours {
+        print!("{name:28}");
+        for ms in &row {
+            print!(" {ms:>10.2}");
+        }
+        let best = (0..row.len())
+            .filter(|&i| row[i].is_finite() && devices[i] != Device::Auto)
+            .min_by(|&a, &b| row[a].total_cmp(&row[b]));
+        match (litert.get(&name).and_then(|v| v.as_f64()), best) {
+            (Some(tf), Some(b)) => println!(
+                " {tf:>10.2}  {} {}",
+                devices[b],
+                aifx::timing::relative_speed(row[b], tf)
             ),
-            None => println!("{name:28} {ms:>12.2} {:>16} {:>8}", "-", "-"),
+            (None, Some(b)) => println!(" {:>10}  {}", "-", devices[b]),
+            _ => println!(" {:>10}  -", "-"),
         }
     }
     Ok(())

@@ -143,7 +143,10 @@ pub fn rescale_relu6(g: &mut Graph) -> usize {
                 outputs: vec![value.clone()],
                 attrs: vec![
                     ("alpha".into(), Attr::Float(ks[0] / 6.0)),
-                    ("beta".into(), Attr::Float(0.0)),
+                    // Not 0: OpenVINO's execution provider reads `beta = 0` as the ONNX
+                    // default 0.5 (measured, `../shared/docs/findings.md`). The smallest
+                    // normal float is zero for every sum it joins.
+                    ("beta".into(), Attr::Float(f32::MIN_POSITIVE)),
                 ],
             };
             scale.insert(value.clone(), 6.0);
@@ -261,6 +264,8 @@ mod tests {
             _ => unreachable!(),
         };
         assert!((alpha - 1.0 / 6.0).abs() < 1e-7);
+        // A zero beta is read as 0.5 by OpenVINO's execution provider.
+        assert!(matches!(g.nodes[2].attrs[1].1, Attr::Float(b) if b > 0.0 && b < 1e-30));
         // The reading conv multiplies its weight by 6; the output gets an explicit ×6.
         assert_eq!(init(&g, 3, 1), 18.0);
         assert_eq!(init(&g, 4, 1), 6.0);

@@ -25,6 +25,11 @@ pub fn verify(
     reference: &Reference,
     opts: &SessionOptions,
 ) -> Result<Vec<Row>, String> {
+    if opts.device == aifx::Device::Auto {
+        return Err("verify needs one provider: `auto` runs the first frames on each in turn; \
+                    name one (cpu, openvino, …)"
+            .into());
+    }
     let mut rows = Vec::new();
     for m in &catalog.models {
         let cases = reference
@@ -33,6 +38,14 @@ pub fn verify(
             .get(&m.name)
             .ok_or_else(|| format!("reference has no cases for `{}`", m.name))?;
         let s = session(&store.onnx(m), opts).map_err(|e| e.to_string())?;
+        // A provider that fell back to the CPU would verify the CPU under another name.
+        if s.device() != opts.device {
+            return Err(format!(
+                "`{}` is not usable here: {}",
+                opts.device,
+                s.notice.as_deref().unwrap_or("the session runs on another provider")
+            ));
+        }
         for (case_name, case) in &cases.cases {
             let input = read_f32(&reference.file(&m.name, case_name, &case.input_file))?;
             let outputs = s

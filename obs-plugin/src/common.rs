@@ -180,7 +180,7 @@ pub fn model_setting(s: &Settings) -> String {
 
 /// Device and inference threads.
 pub fn device_settings(s: &Settings) -> (Device, usize) {
-    let device = s.string("device").parse().unwrap_or(Device::Cpu);
+    let device = s.string("device").parse().unwrap_or(Device::Auto);
     (device, s.i64("threads").clamp(0, 64) as usize)
 }
 
@@ -191,7 +191,7 @@ pub fn model_defaults(s: &Settings, model: &str) {
 }
 
 pub fn device_defaults(s: &Settings) {
-    s.default_string("device", "cpu");
+    s.default_string("device", "auto");
     s.default_i64("threads", 0);
 }
 

@@ -32,7 +32,7 @@ pub enum Error {
     ModelInvalid { path: PathBuf, reason: String },
 
     #[error(
-        "unknown device `{0}` (expected one of: cpu, cuda, tensorrt, openvino, coreml, directml)"
+        "unknown device `{0}` (expected one of: auto, cpu, cuda, tensorrt, openvino, coreml, directml)"
     )]
     UnknownDevice(String),
 

@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use once_cell::sync::Lazy;
 use ort::ep::{self, ExecutionProvider};
@@ -45,14 +46,52 @@ pub struct Output {
     pub data: Vec<f32>,
 }
 
+/// One ONNX Runtime session of a model on one provider, with the times of its trial runs.
+struct Engine {
+    device: Device,
+    session: Session,
+    runs: usize,
+    /// ms of each run after the first (the first pays for lazy allocations).
+    ms: Vec<f64>,
+}
+
+/// Timed runs per provider, after one warm-up, before `auto` keeps the faster.
+const AUTO_TRIAL_RUNS: usize = 5;
+
+/// The device a model runs on, readable while it changes (`auto` settles after its trial).
+#[derive(Debug, Clone)]
+pub struct DeviceWatch(Arc<AtomicU8>);
+
+impl DeviceWatch {
+    fn new(d: Device) -> Self {
+        let w = DeviceWatch(Arc::new(AtomicU8::new(0)));
+        w.set(d);
+        w
+    }
+
+    fn set(&self, d: Device) {
+        let i = Device::ALL.iter().position(|&x| x == d).unwrap_or(0);
+        self.0.store(i as u8, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Device {
+        Device::ALL[self.0.load(Ordering::Relaxed) as usize % Device::ALL.len()]
+    }
+}
+
 /// A loaded model: the ONNX Runtime session and what the model declares.
+///
+/// Under `device=auto` with more than one provider available, it holds one session per
+/// provider and runs the first frames on each in turn (the real inputs, the real shapes);
+/// after [`AUTO_TRIAL_RUNS`] timed runs each it keeps the one with the lower median time and
+/// drops the others. Measured here: OpenVINO wins on every MediaPipe model, ONNX Runtime's own
+/// CPU code on the style students (dynamic shapes), so no fixed table would do.
 pub struct SessionCore {
-    session: Mutex<Session>,
+    engines: Mutex<Vec<Engine>>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
-    /// The provider actually in use (after any fallback to CPU).
-    pub device: Device,
+    device: DeviceWatch,
     /// What differs from what was asked, and why: a provider the runtime lacks (and what to
     /// install), threads clamped to the cores. None when the session is as asked.
     pub notice: Option<String>,
@@ -76,7 +115,7 @@ impl std::fmt::Debug for SharedSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedSession")
             .field("model", &self.model)
-            .field("device", &self.device)
+            .field("device", &self.device())
             .field("inputs", &self.inputs)
             .field("outputs", &self.outputs)
             .finish()
@@ -150,25 +189,27 @@ fn invalid(model: &Path, e: impl ToString) -> Error {
     }
 }
 
-/// The devices the installed ONNX Runtime can run on (always `cpu`; others only when the
-/// library has their provider). Loads the runtime; an unloadable one leaves just `cpu`.
+/// The devices the installed ONNX Runtime can run on (always `auto` and `cpu`; others only
+/// when the library has their provider). Loads the runtime; an unloadable one leaves just
+/// those two.
 pub fn available_devices() -> Vec<Device> {
     if runtime(None).is_err() {
-        return vec![Device::Cpu];
+        return vec![Device::Auto, Device::Cpu];
     }
     Device::ALL
         .into_iter()
-        .filter(|&d| d == Device::Cpu || provider(d).is_some())
+        .filter(|&d| matches!(d, Device::Auto | Device::Cpu) || provider(d, 0).is_some())
         .collect()
 }
 
 /// Checks whether the loaded library has the provider, and builds its registration.
-fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
+/// `threads` (0 = the provider's choice) goes to providers with their own thread pool.
+fn provider(device: Device, threads: usize) -> Option<ep::ExecutionProviderDispatch> {
     fn available<E: ExecutionProvider>() -> bool {
         E::is_available().unwrap_or(false)
     }
     match device {
-        Device::Cpu => None,
+        Device::Auto | Device::Cpu => None,
         Device::Cuda if available::<ep::CUDA>() => {
             Some(ep::CUDA::default().build().error_on_failure())
         }
@@ -176,7 +217,12 @@ fn provider(device: Device) -> Option<ep::ExecutionProviderDispatch> {
             Some(ep::TensorRT::default().build().error_on_failure())
         }
         Device::OpenVino if available::<ep::OpenVINO>() => {
-            Some(ep::OpenVINO::default().build().error_on_failure())
+            // OpenVINO runs the graph in its own threads, not ONNX Runtime's intra-op pool.
+            let mut ov = ep::OpenVINO::default().with_device_type("CPU");
+            if threads > 0 {
+                ov = ov.with_num_threads(threads);
+            }
+            Some(ov.build().error_on_failure())
         }
         // CoreML and DirectML exist only on macOS and Windows builds of ONNX Runtime.
         _ => None,
@@ -198,7 +244,7 @@ fn install_hint(device: Device) -> &'static str {
             "This provider exists only in ONNX Runtime's macOS (CoreML) and Windows (DirectML) \
              builds."
         }
-        Device::Cpu => "",
+        Device::Auto | Device::Cpu => "",
     }
 }
 
@@ -233,16 +279,38 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
             .map_err(|e| invalid(model, e))?
             .with_config_entry("session.force_spinning_stop", "1")
             .map_err(|e| invalid(model, e))?;
-        if let Some(p) = provider(device) {
+        if let Some(p) = provider(device, threads) {
             b = b
                 .with_execution_providers([p])
                 .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
         }
         b.commit_from_file(model).map_err(|e| invalid(model, e))
     };
+    if opts.device == Device::Auto {
+        let mut engines = Vec::new();
+        for d in Device::AUTO_ORDER {
+            if d != Device::Cpu && provider(d, threads).is_none() {
+                continue;
+            }
+            match build(d) {
+                Ok(session) => engines.push(Engine {
+                    device: d,
+                    session,
+                    runs: 0,
+                    ms: Vec::new(),
+                }),
+                // Auto's candidates are ours, not the user's: a log line, no warning.
+                Err(e) if d != Device::Cpu => {
+                    log::info!("auto: `{d}` cannot run {} ({e})", model.display())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(finish(model, engines, notices));
+    }
     let mut device = opts.device;
     let mut fallback = None;
-    if device != Device::Cpu && provider(device).is_none() {
+    if device != Device::Cpu && provider(device, threads).is_none() {
         fallback = Some(format!(
             "execution provider `{device}` is not available in ONNX Runtime {} ({}); running \
              on cpu. {}",
@@ -265,6 +333,19 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         Err(e) => return Err(e),
     };
     notices.extend(fallback);
+    let engine = Engine {
+        device,
+        session,
+        runs: 0,
+        ms: Vec::new(),
+    };
+    Ok(finish(model, vec![engine], notices))
+}
+
+/// Reads what the model declares and wraps its engines (at least one).
+fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSession {
+    let session = &engines[0].session;
+    let device = engines[0].device;
     let notice = (!notices.is_empty()).then(|| notices.join("; "));
     if let Some(n) = &notice {
         log::warn!("{n}");
@@ -296,16 +377,17 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
                 hi: hi.trim().parse().ok()?,
             })
         });
-    log::info!("loaded model {} on {device}", model.display());
-    Ok(SharedSession(Arc::new(SessionCore {
-        session: Mutex::new(session),
+    let on: Vec<&str> = engines.iter().map(|e| e.device.as_str()).collect();
+    log::info!("loaded model {} on {}", model.display(), on.join(" and "));
+    SharedSession(Arc::new(SessionCore {
+        engines: Mutex::new(engines),
         model: model.to_path_buf(),
         inputs,
         outputs,
-        device,
+        device: DeviceWatch::new(device),
         notice,
         input_range,
-    })))
+    }))
 }
 
 impl SharedSession {
@@ -316,6 +398,17 @@ impl SharedSession {
 }
 
 impl SessionCore {
+    /// The provider in use (after any fallback to CPU; under `auto`, the first candidate until
+    /// its trial runs have picked the faster).
+    pub fn device(&self) -> Device {
+        self.device.get()
+    }
+
+    /// A handle that follows [`SessionCore::device`] without keeping the session alive.
+    pub fn device_watch(&self) -> DeviceWatch {
+        self.device.clone()
+    }
+
     /// Runs the model on one float input and copies every output out.
     pub fn run(&self, input_shape: &[usize], input: &[f32]) -> Result<Vec<Output>> {
         let expected: usize = input_shape.iter().product();
@@ -327,11 +420,59 @@ impl SessionCore {
         }
         let tensor = TensorRef::from_array_view((input_shape.to_vec(), input))
             .map_err(|e| Error::Inference(e.to_string()))?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let outputs = session
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        // The engine with the fewest runs takes this one (only one engine once settled).
+        let i = (0..engines.len())
+            .min_by_key(|&i| engines[i].runs)
+            .unwrap_or(0);
+        let trial = engines.len() > 1;
+        let engine = &mut engines[i];
+        let start = Instant::now();
+        let outputs = engine
+            .session
             .run(ort::inputs![tensor])
             .map_err(|e| Error::Inference(e.to_string()))?;
-        let mut result = Vec::with_capacity(self.outputs.len());
+        let result = Self::copy_out(outputs, self.outputs.len())?;
+        if trial {
+            if engine.runs > 0 {
+                engine.ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+            engine.runs += 1;
+            if engines.iter().all(|e| e.ms.len() >= AUTO_TRIAL_RUNS) {
+                self.settle(&mut engines);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Ends `auto`'s trial: keeps the engine with the lowest median time.
+    fn settle(&self, engines: &mut Vec<Engine>) {
+        let median = |e: &Engine| {
+            let mut ms = e.ms.clone();
+            ms.sort_by(f64::total_cmp);
+            ms[ms.len() / 2]
+        };
+        let times: Vec<String> = engines
+            .iter()
+            .map(|e| format!("{} {:.2} ms", e.device, median(e)))
+            .collect();
+        let best = (0..engines.len())
+            .min_by(|&a, &b| median(&engines[a]).total_cmp(&median(&engines[b])))
+            .unwrap_or(0);
+        let kept = engines.swap_remove(best);
+        engines.clear();
+        log::info!(
+            "auto: {} runs on {} (median per run: {})",
+            self.model.display(),
+            kept.device,
+            times.join(", ")
+        );
+        self.device.set(kept.device);
+        engines.push(kept);
+    }
+
+    fn copy_out(outputs: ort::session::SessionOutputs<'_>, n: usize) -> Result<Vec<Output>> {
+        let mut result = Vec::with_capacity(n);
         for (name, value) in outputs.iter() {
             let (shape, data) = value
                 .try_extract_tensor::<f32>()

@@ -226,6 +226,10 @@ impl ObjectImpl for Pose {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "device-in-use" {
+            // Not under the settings lock: the streaming thread takes state, then settings.
+            return crate::video::device_in_use(&lock(&self.state).device_notice);
+        }
         let s = lock(&self.settings);
         match pspec.name() {
             "max-persons" => s.max_persons.to_value(),

@@ -320,6 +320,10 @@ impl ObjectImpl for Segment {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "device-in-use" {
+            // Not under the settings lock: the streaming thread takes state, then settings.
+            return crate::video::device_in_use(&lock(&self.state).device_notice);
+        }
         let s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model.to_value(),
@@ -419,7 +423,7 @@ impl BaseTransformImpl for Segment {
                 m.spec.width,
                 m.spec.height,
                 if m.spec.nchw { "NCHW" } else { "NHWC" },
-                m.session.device
+                m.session.device()
             );
         }
         Ok(())

@@ -228,6 +228,10 @@ impl ObjectImpl for Stylize {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "device-in-use" {
+            // Not under the settings lock: the streaming thread takes state, then settings.
+            return crate::video::device_in_use(&lock(&self.state).device_notice);
+        }
         let s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model.to_value(),

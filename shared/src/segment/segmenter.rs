@@ -67,7 +67,7 @@ impl Default for SegmentSettings {
             smoothing: 0.0,
             smoothing_motion: MotionMode::None,
             refine: true,
-            device: Device::Cpu,
+            device: Device::Auto,
             threads: 0,
         }
     }

@@ -55,7 +55,7 @@ impl Default for StyleSettings {
             resolution: 360,
             region: Region::All,
             interval: 1,
-            device: Device::Cpu,
+            device: Device::Auto,
             threads: 0,
         }
     }

@@ -5,7 +5,7 @@
 //! temporal filters (see `temporal.rs`).
 //!
 //! ```text
-//! aifx-bench segment|pose|temporal|stylize [--frames N] [--threads N] [--mediapipe-python PATH]
+//! aifx-bench segment|pose|temporal|stylize [--frames N] [--threads N] [--device D] [--mediapipe-python PATH]
 //! aifx-bench temporal-strip --out DIR    (temporal-masks.png and temporal-pixels.png)
 //! ```
 
@@ -25,6 +25,8 @@ struct Args {
     what: String,
     frames: usize,
     threads: u32,
+    /// The elements' `device` (default `auto`).
+    device: String,
     mediapipe: Option<PathBuf>,
     out: Option<PathBuf>,
 }
@@ -33,12 +35,13 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let what = match args.next().as_deref() {
         Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip" | "stylize")) => w.to_string(),
-        other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--mediapipe-python PATH] (got {other:?})")),
+        other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--device D] [--mediapipe-python PATH] (got {other:?})")),
     };
     let mut a = Args {
         what,
         frames: 60,
         threads: 2,
+        device: "auto".into(),
         mediapipe: None,
         out: None,
     };
@@ -47,12 +50,20 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--frames" => a.frames = value.parse().map_err(|e| format!("--frames: {e}"))?,
             "--threads" => a.threads = value.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--device" => a.device = value,
             "--mediapipe-python" => a.mediapipe = Some(PathBuf::from(value)),
             "--out" => a.out = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     Ok(a)
+}
+
+impl Args {
+    /// The `threads` and `device` properties every model element gets.
+    fn runtime(&self) -> String {
+        format!("threads={} device={}", self.threads, self.device)
+    }
 }
 
 pub fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
@@ -96,8 +107,8 @@ fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a
         None => (effect, false),
     };
     let mut desc = format!(
-        "segment effect={effect} threads={} async={asynchronous}",
-        a.threads
+        "segment effect={effect} {} async={asynchronous}",
+        a.runtime()
     );
     if effect == "replace" {
         desc += &format!(" background={BACKGROUND}");
@@ -178,10 +189,10 @@ fn main() {
         return bench_pose(&a, &sizes);
     }
     if a.what == "stylize" {
-        return stylize::bench_stylize(a.frames, a.threads, a.mediapipe.as_deref());
+        return stylize::bench_stylize(a.frames, &a.runtime(), a.mediapipe.as_deref());
     }
     if a.what == "temporal" {
-        return temporal::bench_temporal(a.frames, a.threads);
+        return temporal::bench_temporal(a.frames, &a.runtime());
     }
     if a.what == "temporal-strip" {
         let out = a.out.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -191,7 +202,7 @@ fn main() {
         }
         return;
     }
-    println!("segment, {} frames per row after 5 warm-up frames, {} inference threads, smoothing/edge-refine at defaults", a.frames, a.threads);
+    println!("segment, {} frames per row after 5 warm-up frames, {}, smoothing/edge-refine at defaults", a.frames, a.runtime());
     println!(
         "{:10} {:6} {:8} {:>10} {:>8}",
         "size", "format", "effect", "ms/frame", "fps"
@@ -260,8 +271,9 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
     use aifx::pose::pipeline::PoseModels;
     use aifx::pose::tracker::{PoseTracker, TrackerSettings};
     println!(
-        "pose, {} frames per row after 5 warm-up frames, {} inference threads",
-        a.frames, a.threads
+        "pose, {} frames per row after 5 warm-up frames, {}",
+        a.frames,
+        a.runtime()
     );
     println!(
         "{:10} {:6} {:28} {:>10} {:>8}",
@@ -283,7 +295,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
             ] {
                 let draw = settings == "draw=true";
                 let ms = time_element(
-                    &format!("pose {settings} threads={}", a.threads),
+                    &format!("pose {settings} {}", a.runtime()),
                     &buf,
                     &info,
                     a.frames,
@@ -302,6 +314,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
             }
             let opts = aifx::session::SessionOptions {
                 threads: a.threads as usize,
+                device: a.device.parse().expect("--device"),
                 ..Default::default()
             };
             let mut tracker =

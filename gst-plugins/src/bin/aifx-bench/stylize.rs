@@ -12,11 +12,11 @@ use crate::{frame_rgb, run_reference_bench, time_with_metas};
 
 pub const STYLES: [&str; 3] = ["toon", "pencil", "oil"];
 
-pub fn bench_stylize(frames: usize, threads: u32, python: Option<&Path>) {
+pub fn bench_stylize(frames: usize, runtime: &str, python: Option<&Path>) {
     let sizes = [(1280u32, 720u32), (1920, 1080)];
     let teachers =
         python.map(|py| run_reference_bench(py, "style_teachers.py", &["bench"], &sizes, 3));
-    println!("stylize, {frames} frames per row after 5 warm-up frames, {threads} inference threads, default resolution (short side 360)");
+    println!("stylize, {frames} frames per row after 5 warm-up frames, {runtime}, default resolution (short side 360)");
     println!(
         "{:6} {:10} {:8} {:>9} {:>7}  {:>12} {:>18}",
         "style", "size", "region", "ms/frame", "fps", "teacher ms", "the student is"
@@ -53,7 +53,7 @@ pub fn bench_stylize(frames: usize, threads: u32, python: Option<&Path>) {
                 .and_then(|t| t[format!("{style} {w}x{h}")].as_f64());
             for region in ["all", "person"] {
                 let ms = time_with_metas(
-                    &format!("stylize model={style} region={region} threads={threads}"),
+                    &format!("stylize model={style} region={region} {runtime}"),
                     &buf,
                     &info,
                     frames,

@@ -69,7 +69,7 @@ fn print_rows(what: &str, unit: &str, seq: &str, rows: &[Row]) {
     }
 }
 
-pub fn bench_temporal(frames: usize, threads: u32) {
+pub fn bench_temporal(frames: usize, runtime: &str) {
     let img = image::open(PHOTO)
         .expect("opencv-doc's messi5.jpg")
         .to_rgb8();
@@ -119,7 +119,7 @@ pub fn bench_temporal(frames: usize, threads: u32) {
         image::imageops::FilterType::Triangle,
     )
     .into_raw();
-    println!("\ntemporalsmooth at 1920x1080, {frames} frames, beside the elements it follows ({threads} inference threads)");
+    println!("\ntemporalsmooth at 1920x1080, {frames} frames, beside the elements it follows ({runtime})");
     println!("{:6} {:52} {:>9}", "format", "element", "ms/frame");
     for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
         let (mut buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(format, fw, fh, &big, 0));
@@ -163,8 +163,8 @@ pub fn bench_temporal(frames: usize, threads: u32) {
         }
         let name = format!("{format:?}").to_uppercase();
         for desc in [
-            format!("segment effect=none threads={threads}"),
-            format!("pose draw=false threads={threads}"),
+            format!("segment effect=none {runtime}"),
+            format!("pose draw=false {runtime}"),
             "temporalsmooth masks=0.7 keypoints=false motion=none".into(),
             "temporalsmooth masks=0.7 keypoints=false motion=global".into(),
             "temporalsmooth masks=0.7 keypoints=false motion=dense".into(),
