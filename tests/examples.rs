@@ -49,6 +49,19 @@ fn expected() -> (String, String) {
     (out, messages)
 }
 
+/// Same words, numbers within 0.1: each process runs `device=auto`, whose first frames go to
+/// whichever provider is in its trial turn, and the providers agree to ~0.02 px.
+fn assert_close(got: &str, want: &str) {
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_owned).collect() };
+    let (g, w) = (words(got), words(want));
+    let same = g.len() == w.len()
+        && g.iter().zip(&w).all(|(a, b)| match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => (x - y).abs() <= 0.1,
+            _ => a == b,
+        });
+    assert!(same, "got:\n{got}\nwant:\n{want}");
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd
         .env("GST_PLUGIN_PATH", common::release_dir())
@@ -68,7 +81,7 @@ fn python_reads_the_metadata_and_the_messages() {
     let want = metas + &messages;
     let got = run(Command::new("/usr/bin/python3").arg(repo().join("examples/read_metadata.py")));
     println!("{got}");
-    assert_eq!(got, want);
+    assert_close(&got, &want);
 }
 
 #[test]
@@ -90,5 +103,5 @@ fn c_reads_the_metadata() {
     let got = run(&mut Command::new(&exe));
     let _ = std::fs::remove_file(&exe);
     println!("{got}");
-    assert_eq!(got, want);
+    assert_close(&got, &want);
 }

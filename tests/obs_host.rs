@@ -314,8 +314,18 @@ impl Host {
             sys::obs_source_update(filter.0, d);
             sys::obs_data_release(d);
         }
-        // Video sources apply updates on the next video tick (30 per second here).
+        // Video sources apply updates on the next video tick (30 per second here): wait for
+        // two ticks, however long a busy machine makes them.
+        // SAFETY: reads a timestamp libobs keeps.
+        let start = unsafe { sys::obs_get_video_frame_time() };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         std::thread::sleep(std::time::Duration::from_millis(80));
+        // SAFETY: as above.
+        while unsafe { sys::obs_get_video_frame_time() } < start + 2 * 33_333_333
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// The text of property `key` in the filter's panel.

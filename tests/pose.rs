@@ -338,7 +338,7 @@ fn metas_of(
     tail: &str,
 ) -> (u32, u32, Option<gstaifx::meta::MaskMeta>, Option<PoseMeta>) {
     let sample = common::first_sample(&format!(
-        "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! {head} segment effect=none ! pose draw=false ! {tail} appsink name=out"
+        "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! {head} segment effect=none device=cpu ! pose draw=false device=cpu ! {tail} appsink name=out"
     ));
     let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
     let buf = sample.buffer().unwrap();

@@ -6,6 +6,7 @@
 
 use gst::glib;
 
+pub mod budget;
 pub mod meta;
 pub mod pose;
 pub mod props;

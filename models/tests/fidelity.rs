@@ -17,9 +17,20 @@ fn every_output_of_every_model_matches_litert() {
     let catalog = Catalog::parse(BUILTIN).unwrap();
     let reference = Reference::load(&aifx::paths::reference_dir())
         .expect("run `make test` to create the references");
-    let rows =
-        aifx_models::verify::verify(&catalog, &store(), &reference, &SessionOptions::default())
-            .unwrap();
+    // Every provider the installed runtime has (the set-up's has cpu and openvino).
+    let mut rows = Vec::new();
+    for device in aifx::session::available_devices() {
+        if device == aifx::Device::Auto {
+            continue;
+        }
+        let opts = SessionOptions {
+            device,
+            ..SessionOptions::default()
+        };
+        let found = aifx_models::verify::verify(&catalog, &store(), &reference, &opts).unwrap();
+        println!("{device}: {} outputs compared", found.len());
+        rows.extend(found);
+    }
     let models: std::collections::BTreeSet<_> = rows.iter().map(|r| r.model.clone()).collect();
     assert!(models.len() >= 6, "only {models:?} compared");
     for r in &rows {

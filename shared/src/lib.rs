@@ -7,6 +7,7 @@
 pub mod device;
 pub mod error;
 pub mod frame;
+pub mod governor;
 pub mod parallel;
 pub mod paths;
 pub mod pose;

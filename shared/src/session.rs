@@ -88,6 +88,8 @@ impl DeviceWatch {
 /// CPU code on the style students (dynamic shapes), so no fixed table would do.
 pub struct SessionCore {
     engines: Mutex<Vec<Engine>>,
+    /// Where `auto`'s decision is remembered (only while a trial runs).
+    choice_key: Option<Key>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -125,6 +127,10 @@ impl std::fmt::Debug for SharedSession {
 static CACHE: Lazy<Mutex<HashMap<Key, Weak<SessionCore>>>> =
     Lazy::new(|| Mutex::new(HashMap::new()));
 
+/// What `auto` settled on per model file (same key as the cache, device `Auto`): a session
+/// made again later (another element, a restart) uses it straight away, without a new trial.
+static AUTO_CHOICE: Lazy<Mutex<HashMap<Key, Device>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
 /// Options for [`session`].
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
@@ -153,7 +159,7 @@ pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
     if let Some(s) = cache.get(&key).and_then(Weak::upgrade) {
         return Ok(SharedSession(s));
     }
-    let s = create(model, opts)?;
+    let s = create(model, opts, &key)?;
     cache.insert(key, Arc::downgrade(&s.0));
     Ok(s)
 }
@@ -248,7 +254,7 @@ fn install_hint(device: Device) -> &'static str {
     }
 }
 
-fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
+fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSession> {
     let rt = runtime(opts.library.as_deref())?;
     // More inference threads than cores only makes each run slower (measured: 64 threads on
     // 2 cores took 148 ms per 640×360 frame against 3.7 ms with 2) and starves the machine.
@@ -264,49 +270,49 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
     } else {
         opts.threads
     };
-    let build = |device: Device| -> Result<Session> {
-        let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
-        if threads > 0 {
-            b = b
-                .with_intra_threads(threads)
-                .map_err(|e| invalid(model, e))?;
-        }
-        // ONNX Runtime's workers spin-wait between operators (fast) and keep spinning after a
-        // run; the effects run right after inference on the same cores (rayon) and spinning
-        // workers starved them. Spin during runs, stop at the end of each.
-        b = b
-            .with_intra_op_spinning(true)
-            .map_err(|e| invalid(model, e))?
-            .with_config_entry("session.force_spinning_stop", "1")
-            .map_err(|e| invalid(model, e))?;
-        if let Some(p) = provider(device, threads) {
-            b = b
-                .with_execution_providers([p])
-                .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
-        }
-        b.commit_from_file(model).map_err(|e| invalid(model, e))
-    };
+    let build = |device: Device| build_session(rt, model, device, threads);
     if opts.device == Device::Auto {
-        let mut engines = Vec::new();
-        for d in Device::AUTO_ORDER {
-            if d != Device::Cpu && provider(d, threads).is_none() {
-                continue;
+        let chosen = lock_choices().get(key).copied();
+        let first = chosen.unwrap_or(Device::Cpu);
+        let engine = Engine {
+            device: first,
+            session: build(first)?,
+            runs: 0,
+            ms: Vec::new(),
+        };
+        let mut s = finish(model, vec![engine], notices);
+        let others: Vec<Device> = Device::AUTO_ORDER
+            .into_iter()
+            .filter(|&d| d != Device::Cpu && provider(d, threads).is_some())
+            .collect();
+        if chosen.is_none() && !others.is_empty() {
+            if let Some(core) = Arc::get_mut(&mut s.0) {
+                core.choice_key = Some(key.clone());
             }
-            match build(d) {
-                Ok(session) => engines.push(Engine {
-                    device: d,
-                    session,
-                    runs: 0,
-                    ms: Vec::new(),
-                }),
-                // Auto's candidates are ours, not the user's: a log line, no warning.
-                Err(e) if d != Device::Cpu => {
-                    log::info!("auto: `{d}` cannot run {} ({e})", model.display())
-                }
-                Err(e) => return Err(e),
+            // The other candidates compile in the background (OpenVINO takes 0.1–0.5 s per
+            // model here): the session is usable at once on the CPU, as before, and the trial
+            // starts when a candidate is ready. A session dropped meanwhile drops it.
+            let weak = Arc::downgrade(&s.0);
+            let model = model.to_path_buf();
+            let spawned = std::thread::Builder::new()
+                .name("aifx-auto".into())
+                .spawn(move || {
+                    for d in others {
+                        match build_session(rt, &model, d, threads) {
+                            Ok(session) => match weak.upgrade() {
+                                Some(core) => core.add_candidate(d, session),
+                                None => return,
+                            },
+                            // Auto's candidates are ours, not the user's: a log line.
+                            Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", model.display()),
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                log::info!("auto: no thread to try other providers ({e}); staying on cpu");
             }
         }
-        return Ok(finish(model, engines, notices));
+        return Ok(s);
     }
     let mut device = opts.device;
     let mut fallback = None;
@@ -340,6 +346,35 @@ fn create(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         ms: Vec::new(),
     };
     Ok(finish(model, vec![engine], notices))
+}
+
+/// One ONNX Runtime session of `model` on `device`.
+fn build_session(
+    rt: &'static crate::runtime::Runtime,
+    model: &Path,
+    device: Device,
+    threads: usize,
+) -> Result<Session> {
+    let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
+    if threads > 0 {
+        b = b
+            .with_intra_threads(threads)
+            .map_err(|e| invalid(model, e))?;
+    }
+    // ONNX Runtime's workers spin-wait between operators (fast) and keep spinning after a
+    // run; the effects run right after inference on the same cores (rayon) and spinning
+    // workers starved them. Spin during runs, stop at the end of each.
+    b = b
+        .with_intra_op_spinning(true)
+        .map_err(|e| invalid(model, e))?
+        .with_config_entry("session.force_spinning_stop", "1")
+        .map_err(|e| invalid(model, e))?;
+    if let Some(p) = provider(device, threads) {
+        b = b
+            .with_execution_providers([p])
+            .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
+    }
+    b.commit_from_file(model).map_err(|e| invalid(model, e))
 }
 
 /// Reads what the model declares and wraps its engines (at least one).
@@ -380,6 +415,7 @@ fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSes
     let on: Vec<&str> = engines.iter().map(|e| e.device.as_str()).collect();
     log::info!("loaded model {} on {}", model.display(), on.join(" and "));
     SharedSession(Arc::new(SessionCore {
+        choice_key: None,
         engines: Mutex::new(engines),
         model: model.to_path_buf(),
         inputs,
@@ -388,6 +424,10 @@ fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSes
         notice,
         input_range,
     }))
+}
+
+fn lock_choices() -> std::sync::MutexGuard<'static, HashMap<Key, Device>> {
+    AUTO_CHOICE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SharedSession {
@@ -445,6 +485,23 @@ impl SessionCore {
         Ok(result)
     }
 
+    /// A candidate provider for `auto`'s trial, built in the background.
+    fn add_candidate(&self, device: Device, session: Session) {
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        // The runs so far on the first engine were not timed: the trial starts now for all.
+        for e in engines.iter_mut() {
+            e.runs = 0;
+            e.ms.clear();
+        }
+        log::info!("auto: {} can also run on {device}; timing both", self.model.display());
+        engines.push(Engine {
+            device,
+            session,
+            runs: 0,
+            ms: Vec::new(),
+        });
+    }
+
     /// Ends `auto`'s trial: keeps the engine with the lowest median time.
     fn settle(&self, engines: &mut Vec<Engine>) {
         let median = |e: &Engine| {
@@ -468,6 +525,9 @@ impl SessionCore {
             times.join(", ")
         );
         self.device.set(kept.device);
+        if let Some(key) = &self.choice_key {
+            lock_choices().insert(key.clone(), kept.device);
+        }
         engines.push(kept);
     }
 

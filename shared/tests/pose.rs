@@ -161,3 +161,56 @@ fn tracking_matches_mediapipe_on_a_moving_picture() {
     assert!(mean <= 0.63, "mean {mean:.3} % over the sequence");
     assert!(worst <= 1.5, "worst frame {worst:.3} %");
 }
+
+/// With room for two people and one tracked, the detector runs a few times a second, not on
+/// every frame, and a second person who appears is tracked within that period.
+#[test]
+fn a_second_person_is_found_soon_without_detecting_every_frame() {
+    use aifx::pose::tracker::{PoseTracker, TrackerSettings, SEARCH_PERIOD_S};
+    let dir = reference_dir();
+    let manifest: Manifest =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+            .unwrap();
+    let p = &manifest.pose["astronaut"];
+    let rgb = std::fs::read(dir.join(&p.rgb)).unwrap();
+    // The photo twice side by side; before the entrance the right copy is grey.
+    let (w, h) = (p.width * 2, p.height);
+    let side_by_side = |both: bool| {
+        let mut out = vec![128u8; w * h * 3];
+        for y in 0..h {
+            let row = &rgb[y * p.width * 3..(y + 1) * p.width * 3];
+            out[y * w * 3..y * w * 3 + p.width * 3].copy_from_slice(row);
+            if both {
+                out[y * w * 3 + p.width * 3..(y + 1) * w * 3].copy_from_slice(row);
+            }
+        }
+        OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &out, 0)
+    };
+    let (mut one, mut two) = (side_by_side(false), side_by_side(true));
+    let models = PoseModels::load(&SessionOptions::default()).unwrap();
+    let mut tracker = PoseTracker::new(models);
+    let s = TrackerSettings::default();
+    let fps = 30.0;
+    let enter = 30;
+    let mut found_at = None;
+    for n in 0..enter + 30 {
+        let frame = if n < enter { &mut one } else { &mut two };
+        let people = tracker
+            .process_all(&frame.view(), n as f64 / fps, &s, 2, false)
+            .unwrap();
+        if n == enter - 1 {
+            assert_eq!(people.len(), 1, "one person before the entrance");
+            // On every frame it would be 30.
+            let runs = tracker.detections();
+            let most = (enter as f64 / fps / SEARCH_PERIOD_S).ceil() as u64 + 1;
+            assert!(runs <= most, "{runs} detector runs in {enter} frames (at most {most})");
+            println!("{runs} detector runs in the {enter} frames with one person");
+        }
+        if n >= enter && people.len() == 2 && found_at.is_none() {
+            found_at = Some(n - enter);
+        }
+    }
+    let delay = found_at.expect("the second person is found");
+    println!("second person tracked {delay} frames after appearing ({:.0} ms at 30 fps)", delay as f64 * 1000.0 / fps);
+    assert!(delay as f64 <= SEARCH_PERIOD_S * fps + 1.0, "{delay} frames");
+}

@@ -10,6 +10,7 @@
 
 use std::sync::{LazyLock, Mutex};
 
+use aifx::pose::budget::{self, PoseWork};
 use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
@@ -21,6 +22,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use crate::budget::{budget_property, Budget};
 use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
@@ -61,6 +63,7 @@ struct Settings {
     device: DeviceKind,
     threads: u32,
     interval: u32,
+    budget_ms: f64,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             device: DeviceKind::default(),
             threads: DEFAULT_THREADS,
             interval: DEFAULT_INTERVAL,
+            budget_ms: 0.0,
         }
     }
 }
@@ -90,6 +94,7 @@ struct State {
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
     device_notice: DeviceNotice,
+    budget: Budget,
 }
 
 #[derive(Default)]
@@ -198,6 +203,7 @@ impl ObjectImpl for Pose {
             ]
             .into_iter()
             .chain(runtime_properties())
+            .chain([budget_property()])
             .collect()
         });
         PROPERTIES.as_ref()
@@ -219,6 +225,7 @@ impl ObjectImpl for Pose {
             "device" => assign(&mut s.device, value),
             "threads" => assign(&mut s.threads, value),
             "interval" => assign(&mut s.interval, value),
+            "budget-ms" => assign(&mut s.budget_ms, value),
             _ => false,
         };
         drop(s);
@@ -245,6 +252,7 @@ impl ObjectImpl for Pose {
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
             "interval" => s.interval.to_value(),
+            "budget-ms" => s.budget_ms.to_value(),
             _ => unknown(pspec),
         }
     }
@@ -378,8 +386,19 @@ impl BaseTransformImpl for Pose {
             }
             state.last.clear();
             state.frames = 0;
+            state.budget.reset();
         }
         self.parent_sink_event(event)
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Qos(q) = event.view() {
+            let (_, proportion, _, _) = q.get();
+            lock(&self.state)
+                .budget
+                .qos(self.obj().upcast_ref(), proportion);
+        }
+        self.parent_src_event(event)
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -395,7 +414,15 @@ impl BaseTransformImpl for Pose {
         let pts = buf.pts();
         // Buffer timestamps drive the smoothing; without them assume 30 fps.
         let time = pts.map_or(state.frames as f64 / 30.0, |t| t.nseconds() as f64 / 1e9);
-        let due = state.frames.is_multiple_of(u64::from(s.interval.max(1)));
+        let level = state.budget.begin(s.budget_ms, &budget::LEVELS);
+        let work = budget::at_level(
+            PoseWork {
+                max_persons: s.max_persons as usize,
+                interval: s.interval,
+            },
+            level,
+        );
+        let due = state.frames.is_multiple_of(u64::from(work.interval.max(1)));
         state.frames += 1;
         let tracker_settings = TrackerSettings {
             min_detection_confidence: s.min_detection as f32,
@@ -418,7 +445,7 @@ impl BaseTransformImpl for Pose {
                         &view,
                         time,
                         &tracker_settings,
-                        s.max_persons as usize,
+                        work.max_persons,
                         false,
                     )?;
                 }
@@ -451,6 +478,7 @@ impl BaseTransformImpl for Pose {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;
+        state.budget.end(self.obj().upcast_ref());
         match result {
             Ok(Ok(())) => gst::debug!(
                 CAT,

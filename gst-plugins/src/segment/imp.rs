@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
-use aifx::segment::{CompositeParams, Effect, SegmentSettings, Segmenter};
+use aifx::segment::{budget, CompositeParams, Effect, SegmentSettings, Segmenter};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -19,6 +19,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use crate::budget::{budget_property, Budget};
 use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
@@ -103,6 +104,7 @@ struct Settings {
     asynchronous: bool,
     device: DeviceKind,
     threads: u32,
+    budget_ms: f64,
 }
 
 impl Default for Settings {
@@ -123,6 +125,7 @@ impl Default for Settings {
             asynchronous: DEFAULT_ASYNC,
             device: DeviceKind::default(),
             threads: DEFAULT_THREADS,
+            budget_ms: 0.0,
         }
     }
 }
@@ -160,6 +163,7 @@ struct State {
     device_notice: DeviceNotice,
     /// The last `background` picture that loaded (checked once per setting).
     good_background: Option<PathBuf>,
+    budget: Budget,
 }
 
 #[derive(Default)]
@@ -272,6 +276,7 @@ impl ObjectImpl for Segment {
             ]
             .into_iter()
             .chain(runtime_properties())
+            .chain([budget_property()])
             .collect()
         });
         PROPERTIES.as_ref()
@@ -310,6 +315,7 @@ impl ObjectImpl for Segment {
             "async" => assign(&mut s.asynchronous, value),
             "device" => assign(&mut s.device, value),
             "threads" => assign(&mut s.threads, value),
+            "budget-ms" => assign(&mut s.budget_ms, value),
             _ => false,
         };
         drop(s);
@@ -341,6 +347,7 @@ impl ObjectImpl for Segment {
             "async" => s.asynchronous.to_value(),
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
+            "budget-ms" => s.budget_ms.to_value(),
             _ => unknown(pspec),
         }
     }
@@ -445,15 +452,29 @@ impl BaseTransformImpl for Segment {
                 "resetting temporal state on {:?}",
                 event.type_()
             );
-            lock(&self.state).segmenter.reset();
+            let mut state = lock(&self.state);
+            state.segmenter.reset();
+            state.budget.reset();
         }
         self.parent_sink_event(event)
     }
 
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Qos(q) = event.view() {
+            let (_, proportion, _, _) = q.get();
+            lock(&self.state)
+                .budget
+                .qos(self.obj().upcast_ref(), proportion);
+        }
+        self.parent_src_event(event)
+    }
+
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings_raw = lock(&self.settings).clone();
-        let mut settings = settings_raw.to_shared();
         let mut state = lock(&self.state);
+        let level = state.budget.begin(settings_raw.budget_ms, &budget::LEVELS);
+        let (mut settings, asynchronous) =
+            budget::at_level(&settings_raw.to_shared(), settings_raw.asynchronous, level);
         // A model set while playing that does not load: warn and keep the last good one
         // (a failed first load fails the state change in `start`).
         if let Err(e) = state.segmenter.prepare(&settings) {
@@ -507,7 +528,7 @@ impl BaseTransformImpl for Segment {
             let (w, h) = (view.width, view.height);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 segmenter
-                    .process(&mut view, &settings, settings_raw.asynchronous)
+                    .process(&mut view, &settings, asynchronous)
                     .map(|m| (m, w, h))
             }))
         })
@@ -515,6 +536,7 @@ impl BaseTransformImpl for Segment {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;
+        state.budget.end(self.obj().upcast_ref());
         match result {
             Ok(Ok((m, w, h))) => {
                 // No mask yet (asynchronous start-up): the frame is untouched and carries no

@@ -17,13 +17,14 @@
 
 use std::sync::{LazyLock, Mutex};
 
-use aifx::stylize::{MaskRef, RangeChoice, Region, StyleSettings, Stylizer};
+use aifx::stylize::{budget, MaskRef, RangeChoice, Region, StyleSettings, Stylizer};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use crate::budget::{budget_property, Budget};
 use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
@@ -91,6 +92,7 @@ struct Settings {
     interval: u32,
     device: DeviceKind,
     threads: u32,
+    budget_ms: f64,
 }
 
 impl Default for Settings {
@@ -104,6 +106,7 @@ impl Default for Settings {
             interval: DEFAULT_INTERVAL,
             device: DeviceKind::default(),
             threads: DEFAULT_THREADS,
+            budget_ms: 0.0,
         }
     }
 }
@@ -138,6 +141,7 @@ struct State {
     stylizer: Stylizer,
     warned_no_mask: bool,
     device_notice: DeviceNotice,
+    budget: Budget,
 }
 
 #[derive(Default)]
@@ -199,6 +203,7 @@ impl ObjectImpl for Stylize {
             ]
             .into_iter()
             .chain(runtime_properties())
+            .chain([budget_property()])
             .collect()
         });
         PROPERTIES.as_ref()
@@ -221,6 +226,7 @@ impl ObjectImpl for Stylize {
             "interval" => assign(&mut s.interval, value),
             "device" => assign(&mut s.device, value),
             "threads" => assign(&mut s.threads, value),
+            "budget-ms" => assign(&mut s.budget_ms, value),
             _ => false,
         };
         drop(s);
@@ -242,6 +248,7 @@ impl ObjectImpl for Stylize {
             "interval" => s.interval.to_value(),
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
+            "budget-ms" => s.budget_ms.to_value(),
             _ => unknown(pspec),
         }
     }
@@ -297,14 +304,28 @@ impl BaseTransformImpl for Stylize {
             event.view(),
             gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_)
         ) {
-            lock(&self.state).stylizer.reset();
+            let mut state = lock(&self.state);
+            state.stylizer.reset();
+            state.budget.reset();
         }
         self.parent_sink_event(event)
     }
 
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Qos(q) = event.view() {
+            let (_, proportion, _, _) = q.get();
+            lock(&self.state)
+                .budget
+                .qos(self.obj().upcast_ref(), proportion);
+        }
+        self.parent_src_event(event)
+    }
+
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut settings = lock(&self.settings).to_shared();
+        let raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
+        let level = state.budget.begin(raw.budget_ms, &budget::LEVELS);
+        let mut settings = budget::at_level(&raw.to_shared(), level);
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
                 self,
@@ -357,6 +378,7 @@ impl BaseTransformImpl for Stylize {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;
+        state.budget.end(self.obj().upcast_ref());
         match result {
             Ok(Ok(inferred)) => {
                 gst::debug!(

@@ -52,7 +52,15 @@ pub struct PoseTracker {
     tracks: Vec<Track>,
     next_id: u64,
     detections: u64,
+    /// Timestamp of the last detector run (s).
+    last_search: Option<f64>,
 }
+
+/// With `max-persons` > 1 and someone tracked, the detector looks for more people this often
+/// (seconds of stream time), not on every frame: it costs as much as a landmark run (measured:
+/// 14 ms/frame instead of 7 at 720p with it on every frame). A person who walks in is found
+/// within this time plus a frame. With no one tracked it runs on every frame, as MediaPipe's.
+pub const SEARCH_PERIOD_S: f64 = 0.3;
 
 impl PoseTracker {
     pub fn new(models: PoseModels) -> Self {
@@ -61,6 +69,7 @@ impl PoseTracker {
             tracks: Vec::new(),
             next_id: 1,
             detections: 0,
+            last_search: None,
         }
     }
 
@@ -78,6 +87,7 @@ impl PoseTracker {
     /// Forgets every track and filter (flush, seek, a gap in the stream).
     pub fn reset(&mut self) {
         self.tracks.clear();
+        self.last_search = None;
     }
 
     /// Processes one frame; returns the single best person (see [`PoseTracker::process_all`]).
@@ -122,8 +132,13 @@ impl PoseTracker {
             }
         }
         kept.truncate(max_persons);
-        if kept.len() < max_persons || force_detection {
+        // Time going backwards (a seek, a new stream) counts as due.
+        let search_due = self
+            .last_search
+            .is_none_or(|t| time < t || time - t >= SEARCH_PERIOD_S - 1e-6);
+        if force_detection || kept.is_empty() || (kept.len() < max_persons && search_due) {
             self.detections += 1;
+            self.last_search = Some(time);
             for d in detect(&self.models, f, s.min_detection_confidence, max_persons)? {
                 if kept.len() >= max_persons {
                     break;

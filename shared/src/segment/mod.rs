@@ -5,6 +5,7 @@
 
 mod blend;
 pub mod blur;
+pub mod budget;
 pub mod composite;
 pub mod coverage;
 pub mod mask;

@@ -5,10 +5,11 @@
 //! temporal filters (see `temporal.rs`).
 //!
 //! ```text
-//! aifx-bench segment|pose|temporal|stylize [--frames N] [--threads N] [--device D] [--mediapipe-python PATH]
+//! aifx-bench segment|pose|temporal|stylize|budget [--frames N] [--threads N] [--device D] [--mediapipe-python PATH]
 //! aifx-bench temporal-strip --out DIR    (temporal-masks.png and temporal-pixels.png)
 //! ```
 
+mod budget;
 mod stylize;
 mod temporal;
 
@@ -34,8 +35,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let what = match args.next().as_deref() {
-        Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip" | "stylize")) => w.to_string(),
-        other => return Err(format!("usage: aifx-bench segment|pose|temporal [--frames N] [--threads N] [--device D] [--mediapipe-python PATH] (got {other:?})")),
+        Some(w @ ("segment" | "pose" | "temporal" | "temporal-strip" | "stylize" | "budget")) => w.to_string(),
+        other => return Err(format!("usage: aifx-bench segment|pose|temporal|stylize|budget [--frames N] [--threads N] [--device D] [--mediapipe-python PATH] (got {other:?})")),
     };
     let mut a = Args {
         what,
@@ -66,6 +67,10 @@ impl Args {
     }
 }
 
+/// Frames pushed before timing starts: `device=auto` runs its first 12 inferences as a trial
+/// of the providers, and the first frames pay for lazy allocations.
+pub const WARMUP: usize = 15;
+
 pub fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
     let img = image::open(PHOTO)
         .expect("opencv-doc's messi5.jpg (make demo installs it)")
@@ -82,7 +87,7 @@ fn time_element(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, fram
     hns.set_src_caps(info.to_caps().unwrap());
     let pixels = buf.map_readable().expect("readable source buffer").to_vec();
     let mut spent = std::time::Duration::ZERO;
-    for n in 0..frames + 5 {
+    for n in 0..frames + WARMUP {
         let mut b = gst::Buffer::with_size(pixels.len()).expect("buffer");
         b.get_mut()
             .expect("fresh buffer")
@@ -90,7 +95,7 @@ fn time_element(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, fram
             .expect("pixels");
         let t = Instant::now();
         hns.push_and_pull(b).expect("frame");
-        if n >= 5 {
+        if n >= WARMUP {
             spent += t.elapsed();
         }
     }
@@ -158,7 +163,7 @@ pub fn time_with_metas(
     let mut hns = gst_check::Harness::new_parse(desc);
     hns.set_src_caps(info.to_caps().unwrap());
     let mut spent = std::time::Duration::ZERO;
-    for n in 0..frames + 5 {
+    for n in 0..frames + WARMUP {
         // A deep copy, made before the clock starts: a plain copy shares the memory, and the
         // in-place element would then copy the frame itself, inside the timed push.
         let mut b = buf.copy_deep().expect("deep copy");
@@ -167,7 +172,7 @@ pub fn time_with_metas(
             .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
         let t = std::time::Instant::now();
         hns.push_and_pull(b).expect("frame");
-        if n >= 5 {
+        if n >= WARMUP {
             spent += t.elapsed();
         }
     }
@@ -191,6 +196,9 @@ fn main() {
     if a.what == "stylize" {
         return stylize::bench_stylize(a.frames, &a.runtime(), a.mediapipe.as_deref());
     }
+    if a.what == "budget" {
+        return budget::bench_budget(a.frames, &a.runtime());
+    }
     if a.what == "temporal" {
         return temporal::bench_temporal(a.frames, &a.runtime());
     }
@@ -202,7 +210,7 @@ fn main() {
         }
         return;
     }
-    println!("segment, {} frames per row after 5 warm-up frames, {}, smoothing/edge-refine at defaults", a.frames, a.runtime());
+    println!("segment, {} frames per row after 15 warm-up frames, {}, smoothing/edge-refine at defaults", a.frames, a.runtime());
     println!(
         "{:10} {:6} {:8} {:>10} {:>8}",
         "size", "format", "effect", "ms/frame", "fps"
@@ -271,7 +279,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
     use aifx::pose::pipeline::PoseModels;
     use aifx::pose::tracker::{PoseTracker, TrackerSettings};
     println!(
-        "pose, {} frames per row after 5 warm-up frames, {}",
+        "pose, {} frames per row after 15 warm-up frames, {}",
         a.frames,
         a.runtime()
     );
@@ -321,7 +329,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
                 PoseTracker::new(PoseModels::load_for(&opts, false).expect("pose models"));
             let mut f = frame.clone();
             let s = TrackerSettings::default();
-            for n in 0..5 {
+            for n in 0..WARMUP {
                 tracker
                     .process(&f.view(), n as f64 / 30.0, &s, true)
                     .expect("pose");
@@ -329,7 +337,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
             let t = Instant::now();
             for n in 0..a.frames {
                 tracker
-                    .process(&f.view(), (n + 5) as f64 / 30.0, &s, true)
+                    .process(&f.view(), (n + WARMUP) as f64 / 30.0, &s, true)
                     .expect("pose");
             }
             let ms = t.elapsed().as_secs_f64() * 1000.0 / a.frames as f64;

@@ -16,7 +16,7 @@ pub fn bench_stylize(frames: usize, runtime: &str, python: Option<&Path>) {
     let sizes = [(1280u32, 720u32), (1920, 1080)];
     let teachers =
         python.map(|py| run_reference_bench(py, "style_teachers.py", &["bench"], &sizes, 3));
-    println!("stylize, {frames} frames per row after 5 warm-up frames, {runtime}, default resolution (short side 360)");
+    println!("stylize, {frames} frames per row after 15 warm-up frames, {runtime}, default resolution (short side 360)");
     println!(
         "{:6} {:10} {:8} {:>9} {:>7}  {:>12} {:>18}",
         "style", "size", "region", "ms/frame", "fps", "teacher ms", "the student is"

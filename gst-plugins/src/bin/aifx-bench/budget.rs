@@ -1,0 +1,100 @@
+//! `aifx-bench budget`: does `budget-ms` hold its budget on a loaded machine? Each model
+//! element runs on 720p RGBA frames first alone (its cost at its own settings), then with a
+//! competing CPU hog (one thread spinning, as an encoder or a game would take a core), once
+//! with fixed settings and once with `budget-ms`. The budget is set a little above the
+//! element's unloaded cost, so the fixed settings fit it on an idle machine only.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aifx::frame::{OwnedFrame, PixelFormat};
+use gstaifx::video::buffer_from_frame;
+
+use crate::{frame_rgb, WARMUP};
+
+/// ms of each frame of `desc` through a harness (after the warm-up), plus the `aifx-budget`
+/// messages' levels seen.
+fn frame_costs(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, frames: usize) -> Vec<f64> {
+    let mut h = gst_check::Harness::new_parse(desc);
+    h.set_src_caps(info.to_caps().unwrap());
+    let mut costs = Vec::with_capacity(frames);
+    for n in 0..frames + WARMUP {
+        let mut b = buf.copy_deep().expect("deep copy");
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
+        let t = Instant::now();
+        h.push_and_pull(b).expect("frame");
+        if n >= WARMUP {
+            costs.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    costs
+}
+
+/// A thread spinning on one core until dropped.
+struct Hog(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
+
+impl Hog {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut x = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        });
+        Hog(stop, Some(handle))
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        if let Some(h) = self.1.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+pub fn bench_budget(frames: usize, runtime: &str) {
+    let (w, h) = (1280u32, 720u32);
+    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w as usize, h as usize, &frame_rgb(w, h), 0);
+    let (buf, info) = buffer_from_frame(&frame);
+    println!("budget-ms at {w}x{h} RGBA, {frames} frames per row after {WARMUP} warm-up frames, {runtime}; load = one thread spinning on one of the cores");
+    println!(
+        "{:34} {:>9} {:>10} {:>10} {:>10} {:>12}",
+        "element", "budget ms", "load", "settings", "median ms", "within budget"
+    );
+    for element in [
+        "segment effect=blur",
+        "pose draw=true",
+        "stylize model=toon",
+    ] {
+        let fixed = format!("{element} {runtime}");
+        let alone = median(&frame_costs(&fixed, &buf, &info, frames));
+        // A budget the element meets alone with 30 % to spare, rounded to 0.5 ms.
+        let budget = ((alone * 1.3) * 2.0).ceil() / 2.0;
+        let row = |load: &str, settings: &str, costs: &[f64]| {
+            let within = costs.iter().filter(|&&c| c <= budget).count() as f64 / costs.len() as f64;
+            println!(
+                "{element:34} {budget:>9.1} {load:>10} {settings:>10} {:>10.2} {:>11.1}%",
+                median(costs),
+                within * 100.0
+            );
+        };
+        row("none", "fixed", &frame_costs(&fixed, &buf, &info, frames));
+        let _hog = Hog::start();
+        row("1 core", "fixed", &frame_costs(&fixed, &buf, &info, frames));
+        let governed = format!("{fixed} budget-ms={budget}");
+        row("1 core", "budget-ms", &frame_costs(&governed, &buf, &info, frames));
+    }
+}

@@ -1,0 +1,231 @@
+//! Adaptive quality (`budget-ms`): keeps an element's cost per frame within a budget by moving
+//! along a ladder of settings, from the user's own (level 0) to cheaper ones.
+//!
+//! Each element defines its ladder (what level N changes, e.g. a smaller model, inference off
+//! the streaming thread, a lower resolution); the governor only picks the level from measured
+//! costs. Steps down are quick (a frame over budget is a dropped frame on a live pipeline);
+//! steps up are slow and only taken when the level above is expected to fit, so the level
+//! does not oscillate: hysteresis in time (frames at a level before the next move) and in
+//! cost (room to spare before going up, and the cost last measured at the level above).
+
+use std::collections::VecDeque;
+
+/// Frames kept per level for the decisions.
+const WINDOW: usize = 15;
+/// Frames at a new level before it may step down again (its first frames pay for the switch).
+const SETTLE_DOWN: u32 = 3;
+/// Frames at a level before it may step up.
+const SETTLE_UP: u32 = 60;
+/// Going up needs the current level's slowest recent frame under this share of the budget.
+const UP_ROOM: f64 = 0.6;
+/// A level's measured cost is trusted this many frames (load on the machine changes).
+const COST_MEMORY: u64 = 600;
+
+/// Picks the ladder level from measured frame costs and downstream QoS.
+#[derive(Debug, Clone)]
+pub struct Governor {
+    budget_ms: f64,
+    levels: usize,
+    level: usize,
+    recent: VecDeque<f64>,
+    at_level: u32,
+    frame: u64,
+    /// Per level: the median cost measured there and the frame it was measured at.
+    known: Vec<Option<(f64, u64)>>,
+}
+
+/// A move of the governor, for the element to announce.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Change {
+    pub from: usize,
+    pub to: usize,
+    /// The median cost per frame that led to it (ms).
+    pub cost_ms: f64,
+}
+
+impl Governor {
+    /// A governor over `levels` rungs (level 0 = the user's settings); off until a budget is set.
+    pub fn new(levels: usize) -> Self {
+        Self {
+            budget_ms: 0.0,
+            levels: levels.max(1),
+            level: 0,
+            recent: VecDeque::with_capacity(WINDOW),
+            at_level: 0,
+            frame: 0,
+            known: vec![None; levels.max(1)],
+        }
+    }
+
+    /// Sets the budget (ms per frame); 0 turns the governor off and returns to level 0.
+    pub fn set_budget(&mut self, ms: f64) {
+        let ms = if ms.is_finite() && ms > 0.0 { ms } else { 0.0 };
+        if ms != self.budget_ms {
+            self.budget_ms = ms;
+            self.recent.clear();
+            self.at_level = 0;
+            if ms == 0.0 {
+                self.level = 0;
+            }
+        }
+    }
+
+    pub fn budget_ms(&self) -> f64 {
+        self.budget_ms
+    }
+
+    /// The level to run the next frame at.
+    pub fn level(&self) -> usize {
+        self.level
+    }
+
+    /// Forgets the measurements (new stream, caps change): the level is kept.
+    pub fn reset(&mut self) {
+        self.recent.clear();
+        self.at_level = 0;
+        self.known.iter_mut().for_each(|k| *k = None);
+    }
+
+    fn median(&self) -> f64 {
+        let mut v: Vec<f64> = self.recent.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn move_to(&mut self, to: usize) -> Change {
+        let cost_ms = self.median();
+        self.known[self.level] = Some((cost_ms, self.frame));
+        let change = Change {
+            from: self.level,
+            to,
+            cost_ms,
+        };
+        self.level = to;
+        self.recent.clear();
+        self.at_level = 0;
+        change
+    }
+
+    /// Records the cost of one frame at the current level; returns the move it causes.
+    pub fn record(&mut self, cost_ms: f64) -> Option<Change> {
+        self.frame += 1;
+        if self.budget_ms == 0.0 || !cost_ms.is_finite() {
+            return None;
+        }
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(cost_ms);
+        self.at_level = self.at_level.saturating_add(1);
+        let over = |c: &f64| *c > self.budget_ms;
+        // Down: two of the last three frames over budget (one slow frame is noise).
+        let last3_over = self.recent.iter().rev().take(3).filter(|c| over(c)).count();
+        if self.level + 1 < self.levels && self.at_level >= SETTLE_DOWN && last3_over >= 2 {
+            return Some(self.move_to(self.level + 1));
+        }
+        // Up: a long calm stretch with room to spare, and the level above not known to be
+        // too slow (recently).
+        if self.level > 0 && self.at_level >= SETTLE_UP {
+            let slowest = self.recent.iter().copied().fold(0.0, f64::max);
+            let above_fits = match self.known[self.level - 1] {
+                Some((c, at)) if self.frame - at < COST_MEMORY => c < self.budget_ms * 0.9,
+                _ => true,
+            };
+            if slowest < self.budget_ms * UP_ROOM && above_fits {
+                return Some(self.move_to(self.level - 1));
+            }
+        }
+        None
+    }
+
+    /// Downstream QoS: `proportion` > 1 means frames reach the sink late. Late frames count
+    /// as over budget, whatever this element's own cost was (the machine is too busy).
+    pub fn qos(&mut self, proportion: f64) -> Option<Change> {
+        if self.budget_ms == 0.0 || !(proportion > 1.05) || self.level + 1 >= self.levels {
+            return None;
+        }
+        if self.at_level >= SETTLE_DOWN * 3 {
+            return Some(self.move_to(self.level + 1));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_without_a_budget() {
+        let mut g = Governor::new(4);
+        for _ in 0..100 {
+            assert_eq!(g.record(1000.0), None);
+        }
+        assert_eq!(g.level(), 0);
+    }
+
+    #[test]
+    fn steps_down_while_over_budget_and_holds() {
+        let mut g = Governor::new(4);
+        g.set_budget(10.0);
+        // Level costs: 20, 14, 8, 5 ms.
+        let cost = [20.0, 14.0, 8.0, 5.0];
+        let mut changes = Vec::new();
+        for _ in 0..200 {
+            if let Some(c) = g.record(cost[g.level()]) {
+                changes.push(c);
+            }
+        }
+        assert_eq!(g.level(), 2, "{changes:?}");
+        // Straight down, once per level: no oscillation (8 ms is not under 60 % of 10 ms).
+        let moves: Vec<(usize, usize)> = changes.iter().map(|c| (c.from, c.to)).collect();
+        assert_eq!(moves, [(0, 1), (1, 2)]);
+        assert_eq!(changes[0].cost_ms, 20.0);
+    }
+
+    #[test]
+    fn one_slow_frame_is_not_a_reason() {
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        for i in 0..100 {
+            g.record(if i % 10 == 0 { 30.0 } else { 5.0 });
+        }
+        assert_eq!(g.level(), 0);
+    }
+
+    #[test]
+    fn steps_back_up_when_the_load_goes_but_not_into_a_known_overload() {
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        // Loaded: level 0 costs 30, level 1 costs 9.
+        for _ in 0..50 {
+            g.record([30.0, 9.0, 4.0][g.level()]);
+        }
+        assert_eq!(g.level(), 1);
+        // Level 1 gets cheap, but level 0 was measured at 30 ms just now: stay.
+        for _ in 0..100 {
+            g.record([30.0, 3.0, 2.0][g.level()]);
+        }
+        assert_eq!(g.level(), 1);
+        // After the memory of that cost expires, try again; level 0 now fits.
+        for _ in 0..COST_MEMORY {
+            g.record([6.0, 3.0, 2.0][g.level()]);
+        }
+        assert_eq!(g.level(), 0);
+    }
+
+    #[test]
+    fn late_frames_downstream_step_down_and_zero_budget_resets() {
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        for _ in 0..20 {
+            g.record(2.0);
+        }
+        assert_eq!(g.qos(0.9), None);
+        assert_eq!(g.qos(1.5).map(|c| c.to), Some(1));
+        // Rate-limited: not again right away.
+        assert_eq!(g.qos(1.5), None);
+        g.set_budget(0.0);
+        assert_eq!(g.level(), 0);
+    }
+}

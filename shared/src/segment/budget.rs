@@ -1,0 +1,59 @@
+//! The rungs `budget-ms` moves along for segmentation, the user's settings first. Each rung
+//! keeps what the one before it changed.
+
+use super::SegmentSettings;
+use crate::temporal::MotionMode;
+
+/// What each level changes, for the bus message and the log.
+pub const LEVELS: [&str; 5] = [
+    "the element's own settings",
+    "the landscape model (144×256, about half the work) and no motion estimate",
+    "inference off the streaming thread (async: the mask is a frame late)",
+    "inference on every 2nd frame",
+    "inference on every 4th frame",
+];
+
+/// The settings and async mode to run `level` with.
+pub fn at_level(s: &SegmentSettings, asynchronous: bool, level: usize) -> (SegmentSettings, bool) {
+    let mut s = s.clone();
+    let mut asynchronous = asynchronous;
+    if level >= 1 {
+        if s.model == "selfie" {
+            s.model = "selfie-landscape".into();
+        }
+        s.smoothing_motion = MotionMode::None;
+    }
+    if level >= 2 {
+        asynchronous = true;
+    }
+    if level >= 3 {
+        s.interval = s.interval.max(2);
+    }
+    if level >= 4 {
+        s.interval = s.interval.max(4);
+    }
+    (s, asynchronous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rung_is_cheaper_and_keeps_the_last() {
+        let s = SegmentSettings::default();
+        assert_eq!(at_level(&s, false, 0), (s.clone(), false));
+        let (one, a1) = at_level(&s, false, 1);
+        assert_eq!((one.model.as_str(), a1), ("selfie-landscape", false));
+        let (four, a4) = at_level(&s, false, 4);
+        assert_eq!((four.model.as_str(), four.interval, a4), ("selfie-landscape", 4, true));
+        // A user's own model is left alone; a longer interval is not shortened.
+        let custom = SegmentSettings {
+            model: "/models/mine.onnx".into(),
+            interval: 6,
+            ..SegmentSettings::default()
+        };
+        let (c, _) = at_level(&custom, false, 4);
+        assert_eq!((c.model.as_str(), c.interval), ("/models/mine.onnx", 6));
+    }
+}
