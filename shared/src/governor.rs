@@ -118,10 +118,13 @@ impl Governor {
         self.recent.push_back(cost_ms);
         self.at_level = self.at_level.saturating_add(1);
         let over = |c: &f64| *c > self.budget_ms;
-        // Down: two of the last three frames over budget (one slow frame is noise).
+        // Down: two of the last three frames over budget (one slow frame is noise); two rungs
+        // at once when they took over twice the budget (fewer frames lost on the way down).
         let last3_over = self.recent.iter().rev().take(3).filter(|c| over(c)).count();
         if self.level + 1 < self.levels && self.at_level >= SETTLE_DOWN && last3_over >= 2 {
-            return Some(self.move_to(self.level + 1));
+            let far = self.median() > 2.0 * self.budget_ms;
+            let to = (self.level + if far { 2 } else { 1 }).min(self.levels - 1);
+            return Some(self.move_to(to));
         }
         // Up: a long calm stretch with room to spare, and the level above not known to be
         // too slow (recently).
@@ -168,8 +171,8 @@ mod tests {
     fn steps_down_while_over_budget_and_holds() {
         let mut g = Governor::new(4);
         g.set_budget(10.0);
-        // Level costs: 20, 14, 8, 5 ms.
-        let cost = [20.0, 14.0, 8.0, 5.0];
+        // Level costs: 18, 14, 8, 5 ms (under twice the budget: one rung at a time).
+        let cost = [18.0, 14.0, 8.0, 5.0];
         let mut changes = Vec::new();
         for _ in 0..200 {
             if let Some(c) = g.record(cost[g.level()]) {
@@ -180,7 +183,15 @@ mod tests {
         // Straight down, once per level: no oscillation (8 ms is not under 60 % of 10 ms).
         let moves: Vec<(usize, usize)> = changes.iter().map(|c| (c.from, c.to)).collect();
         assert_eq!(moves, [(0, 1), (1, 2)]);
-        assert_eq!(changes[0].cost_ms, 20.0);
+        assert_eq!(changes[0].cost_ms, 18.0);
+        // Far over budget: two rungs at once.
+        let mut g = Governor::new(4);
+        g.set_budget(10.0);
+        let mut first = None;
+        for _ in 0..10 {
+            first = first.or(g.record(30.0));
+        }
+        assert_eq!(first.map(|c| (c.from, c.to)), Some((0, 2)));
     }
 
     #[test]
@@ -197,14 +208,14 @@ mod tests {
     fn steps_back_up_when_the_load_goes_but_not_into_a_known_overload() {
         let mut g = Governor::new(3);
         g.set_budget(10.0);
-        // Loaded: level 0 costs 30, level 1 costs 9.
+        // Loaded: level 0 costs 18, level 1 costs 9.
         for _ in 0..50 {
-            g.record([30.0, 9.0, 4.0][g.level()]);
+            g.record([18.0, 9.0, 4.0][g.level()]);
         }
         assert_eq!(g.level(), 1);
-        // Level 1 gets cheap, but level 0 was measured at 30 ms just now: stay.
+        // Level 1 gets cheap, but level 0 was measured at 18 ms just now: stay.
         for _ in 0..100 {
-            g.record([30.0, 3.0, 2.0][g.level()]);
+            g.record([18.0, 3.0, 2.0][g.level()]);
         }
         assert_eq!(g.level(), 1);
         // After the memory of that cost expires, try again; level 0 now fits.

@@ -7,8 +7,8 @@ use crate::temporal::MotionMode;
 /// What each level changes, for the bus message and the log.
 pub const LEVELS: [&str; 5] = [
     "the element's own settings",
-    "the landscape model (144×256, about half the work) and no motion estimate",
     "inference off the streaming thread (async: the mask is a frame late)",
+    "the landscape model (144×256, about half the work) on one inference thread, no motion estimate",
     "inference on every 2nd frame",
     "inference on every 4th frame",
 ];
@@ -17,14 +17,19 @@ pub const LEVELS: [&str; 5] = [
 pub fn at_level(s: &SegmentSettings, asynchronous: bool, level: usize) -> (SegmentSettings, bool) {
     let mut s = s.clone();
     let mut asynchronous = asynchronous;
+    // Async first: it takes inference off the streaming thread altogether, for a mask one
+    // frame late; the smaller model costs mask detail.
     if level >= 1 {
+        asynchronous = true;
+    }
+    if level >= 2 {
         if s.model == "selfie" {
             s.model = "selfie-landscape".into();
         }
         s.smoothing_motion = MotionMode::None;
-    }
-    if level >= 2 {
-        asynchronous = true;
+        // The worker's inference threads spin while they run: one leaves a core to the
+        // streaming thread's compositing (and to whatever else loads the machine).
+        s.threads = 1;
     }
     if level >= 3 {
         s.interval = s.interval.max(2);
@@ -44,7 +49,9 @@ mod tests {
         let s = SegmentSettings::default();
         assert_eq!(at_level(&s, false, 0), (s.clone(), false));
         let (one, a1) = at_level(&s, false, 1);
-        assert_eq!((one.model.as_str(), a1), ("selfie-landscape", false));
+        assert_eq!((one.model.as_str(), a1), ("selfie", true));
+        let (two, a2) = at_level(&s, false, 2);
+        assert_eq!((two.model.as_str(), a2), ("selfie-landscape", true));
         let (four, a4) = at_level(&s, false, 4);
         assert_eq!((four.model.as_str(), four.interval, a4), ("selfie-landscape", 4, true));
         // A user's own model is left alone; a longer interval is not shortened.
