@@ -340,6 +340,19 @@ impl OwnedFrame {
         f
     }
 
+    /// A tightly packed copy of `f`'s visible picture (for work on another thread).
+    pub fn copy_of(f: &FrameMut<'_>) -> Self {
+        let mut out = Self::new(f.format, f.width, f.height, 0);
+        out.matrix = f.matrix;
+        for (p, plane) in out.planes.iter_mut().enumerate() {
+            let (row, _) = f.format.plane_size(p, f.width, f.height);
+            for (y, dst) in plane.chunks_exact_mut(row).enumerate() {
+                dst.copy_from_slice(f.row(p, y));
+            }
+        }
+        out
+    }
+
     pub fn view(&mut self) -> FrameMut<'_> {
         let planes = self
             .planes

@@ -8,11 +8,12 @@
 //! gst-launch-1.0 -m v4l2src ! videoconvert ! pose post-messages=true ! videoconvert ! autovideosink
 //! ```
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use aifx::pose::budget::{self, PoseWork};
 use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
+use aifx::pose::asynchronous::{AsyncPose, SharedTracker};
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
 use aifx::session::SessionOptions;
 use gst::glib;
@@ -89,7 +90,9 @@ impl Default for Settings {
 #[derive(Default)]
 struct State {
     info: Option<gst_video::VideoInfo>,
-    tracker: Option<PoseTracker>,
+    tracker: Option<SharedTracker>,
+    /// The worker of `budget-ms`'s asynchronous rung.
+    async_pose: AsyncPose,
     models_key: Option<(DeviceKind, u32, bool)>,
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
@@ -299,9 +302,9 @@ impl Pose {
         state
             .device_notice
             .check(self.obj().upcast_ref(), &models.detector);
-        match state.tracker.as_mut() {
-            Some(t) => t.set_models(models),
-            None => state.tracker = Some(PoseTracker::new(models)),
+        match state.tracker.as_ref() {
+            Some(t) => lock(t).set_models(models),
+            None => state.tracker = Some(Arc::new(Mutex::new(PoseTracker::new(models)))),
         }
         state.models_key = Some(key);
         Ok(())
@@ -381,8 +384,9 @@ impl BaseTransformImpl for Pose {
         ) {
             gst::debug!(CAT, imp = self, "resetting tracking on {:?}", event.type_());
             let mut state = lock(&self.state);
-            if let Some(t) = state.tracker.as_mut() {
-                t.reset();
+            state.async_pose.reset();
+            if let Some(t) = state.tracker.as_ref() {
+                lock(t).reset();
             }
             state.last.clear();
             state.frames = 0;
@@ -407,6 +411,18 @@ impl BaseTransformImpl for Pose {
         let Some(info) = state.info.clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
+        let level = state.budget.begin(s.budget_ms, &budget::LEVELS);
+        let work = budget::at_level(
+            PoseWork {
+                max_persons: s.max_persons as usize,
+                interval: s.interval,
+                asynchronous: false,
+                threads: s.threads as usize,
+            },
+            level,
+        );
+        let mut s = s;
+        s.threads = work.threads as u32;
         if let Err(e) = self.ensure_models(&mut state, &s) {
             self.post_error_message(e);
             return Err(gst::FlowError::Error);
@@ -414,14 +430,6 @@ impl BaseTransformImpl for Pose {
         let pts = buf.pts();
         // Buffer timestamps drive the smoothing; without them assume 30 fps.
         let time = pts.map_or(state.frames as f64 / 30.0, |t| t.nseconds() as f64 / 1e9);
-        let level = state.budget.begin(s.budget_ms, &budget::LEVELS);
-        let work = budget::at_level(
-            PoseWork {
-                max_persons: s.max_persons as usize,
-                interval: s.interval,
-            },
-            level,
-        );
         let due = state.frames.is_multiple_of(u64::from(work.interval.max(1)));
         state.frames += 1;
         let tracker_settings = TrackerSettings {
@@ -439,9 +447,21 @@ impl BaseTransformImpl for Pose {
         let result = with_frame_mut(buf, &info, |mut view| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> aifx::Result<()> {
                 let start = std::time::Instant::now();
-                if due {
-                    let tracker = state.tracker.as_mut().expect("models loaded above");
-                    state.last = tracker.process_all(
+                let tracker = state.tracker.as_ref().expect("models loaded above");
+                if due && work.asynchronous {
+                    let newest = state.async_pose.process(
+                        tracker,
+                        &view,
+                        time,
+                        &tracker_settings,
+                        work.max_persons,
+                    )?;
+                    if let Some(people) = newest {
+                        state.last = people;
+                    }
+                } else if due {
+                    state.async_pose.stop();
+                    state.last = lock(tracker).process_all(
                         &view,
                         time,
                         &tracker_settings,
@@ -499,8 +519,8 @@ impl BaseTransformImpl for Pose {
                     imp = self,
                     "internal error in pose; this frame may be partly drawn on, tracking reset"
                 );
-                if let Some(t) = state.tracker.as_mut() {
-                    t.reset();
+                if let Some(t) = state.tracker.as_ref() {
+                    lock(t).reset();
                 }
                 state.last.clear();
                 return Ok(gst::FlowSuccess::Ok);

@@ -1,13 +1,14 @@
 //! The rungs `budget-ms` moves along for pose, the user's settings first. Each rung keeps what
-//! the one before it changed. One landmark run per tracked person is the floor: what goes
-//! first is the search for more people, then the frames the models run on.
+//! the one before it changed. What goes first is the search for more people; then the models
+//! leave the streaming thread (a landmark run per frame is more than a tight budget holds),
+//! then half the frames.
 
 /// What each level changes, for the bus message and the log.
 pub const LEVELS: [&str; 4] = [
     "the element's own settings",
     "one person (no detector runs looking for more)",
-    "the models on every 2nd frame (the last landmarks are drawn in between)",
-    "the models on every 3rd frame",
+    "the models off the streaming thread on one inference thread (async: landmarks a frame or two late)",
+    "async, on every 2nd frame",
 ];
 
 /// The part of pose's settings the ladder changes.
@@ -15,6 +16,9 @@ pub const LEVELS: [&str; 4] = [
 pub struct PoseWork {
     pub max_persons: usize,
     pub interval: u32,
+    pub asynchronous: bool,
+    /// Inference threads (0 = one per core).
+    pub threads: usize,
 }
 
 /// The work to do at `level`.
@@ -24,10 +28,13 @@ pub fn at_level(w: PoseWork, level: usize) -> PoseWork {
         w.max_persons = w.max_persons.min(1);
     }
     if level >= 2 {
-        w.interval = w.interval.max(2);
+        // The worker's inference threads spin while they run: one leaves a core to the
+        // streaming thread's copying and drawing.
+        w.asynchronous = true;
+        w.threads = 1;
     }
     if level >= 3 {
-        w.interval = w.interval.max(3);
+        w.interval = w.interval.max(2);
     }
     w
 }
@@ -41,14 +48,19 @@ mod tests {
         let w = PoseWork {
             max_persons: 4,
             interval: 1,
+            asynchronous: false,
+            threads: 0,
         };
         assert_eq!(at_level(w, 0), w);
         assert_eq!(at_level(w, 1).max_persons, 1);
+        assert!(!at_level(w, 1).asynchronous && at_level(w, 2).asynchronous);
         assert_eq!(
             at_level(w, 3),
             PoseWork {
                 max_persons: 1,
-                interval: 3
+                interval: 2,
+                asynchronous: true,
+                threads: 1
             }
         );
     }

@@ -4,6 +4,7 @@
 //! the `pose` element composes them ([`pipeline`], [`tracker`]).
 
 pub mod anchors;
+pub mod asynchronous;
 pub mod budget;
 pub mod detection;
 pub mod landmarks;

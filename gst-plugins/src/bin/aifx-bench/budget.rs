@@ -84,9 +84,9 @@ pub fn bench_budget(frames: usize, runtime: &str) {
             continue;
         }
         let fixed = format!("{element} {runtime}");
-        let alone = median(&frame_costs(&fixed, &buf, &info, frames));
+        let unloaded = frame_costs(&fixed, &buf, &info, frames);
         // A budget the element meets alone with 50 % to spare, rounded to 0.5 ms.
-        let budget = ((alone * 1.5) * 2.0).ceil() / 2.0;
+        let budget = ((median(&unloaded) * 1.5) * 2.0).ceil() / 2.0;
         let row = |load: &str, settings: &str, costs: &[f64]| {
             let within = costs.iter().filter(|&&c| c <= budget).count() as f64 / costs.len() as f64;
             println!(
@@ -95,10 +95,20 @@ pub fn bench_budget(frames: usize, runtime: &str) {
                 within * 100.0
             );
         };
-        row("none", "fixed", &frame_costs(&fixed, &buf, &info, frames));
+        row("none", "fixed", &unloaded);
         let _hog = Hog::start();
         row("1 core", "fixed", &frame_costs(&fixed, &buf, &info, frames));
         let governed = format!("{fixed} budget-ms={budget}");
-        row("1 core", "budget-ms", &frame_costs(&governed, &buf, &info, frames));
+        let costs = frame_costs(&governed, &buf, &info, frames);
+        if std::env::var_os("AIFX_BENCH_COSTS").is_some() {
+            let over: Vec<String> = costs
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > budget)
+                .map(|(i, c)| format!("{i}:{c:.1}"))
+                .collect();
+            println!("over budget (frame:ms): {}", over.join(" "));
+        }
+        row("1 core", "budget-ms", &costs);
     }
 }
