@@ -604,6 +604,51 @@ fn device_in_use_reports_the_provider() {
     }
 }
 
+/// `budget-ms` far below what any setting costs: the element steps down its ladder, says so
+/// in `aifx-budget` messages (level, what it changed, the cost), and keeps producing frames
+/// with masks. 0 (the default) never posts one.
+#[test]
+fn an_impossible_budget_steps_down_the_ladder_with_messages() {
+    init();
+    for (element, budget) in [
+        ("segment effect=blur", "0.001"),
+        ("pose", "0.001"),
+        ("stylize", "0.001"),
+        ("segment effect=blur", "0"),
+    ] {
+        let (pipeline, sink) = common::pipeline_with_sink(&format!(
+            "videotestsrc num-buffers=40 ! video/x-raw,width=160,height=120 ! {element} budget-ms={budget} ! appsink name=out sync=false"
+        ));
+        let bus = pipeline.bus().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut frames = 0;
+        while sink.pull_sample().is_ok() {
+            frames += 1;
+        }
+        // Read before NULL: the bus drops its messages on the way there.
+        let mut levels = Vec::new();
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Element]) {
+            let s = msg.structure().unwrap();
+            if s.name() == "aifx-budget" {
+                let level = s.get::<u32>("level").unwrap();
+                let levels_total = s.get::<u32>("levels").unwrap();
+                assert!(level < levels_total);
+                assert!(!s.get::<String>("settings").unwrap().is_empty());
+                assert!(s.get::<f64>("cost-ms").unwrap() > 0.0);
+                levels.push(level);
+            }
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert_eq!(frames, 40, "{element}: every frame comes out");
+        if budget == "0" {
+            assert!(levels.is_empty(), "{element}: no budget, no moves: {levels:?}");
+        } else {
+            assert!(levels.len() >= 2, "{element}: {levels:?}");
+            assert!(levels.windows(2).all(|w| w[1] > w[0]), "{element}: only down: {levels:?}");
+        }
+    }
+}
+
 /// More threads than cores: clamped to the cores, with a warning on the bus.
 #[test]
 fn too_many_threads_are_clamped_with_a_warning() {

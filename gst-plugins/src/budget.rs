@@ -81,7 +81,7 @@ impl Budget {
         let what = self.levels.get(c.to).copied().unwrap_or("");
         // The `log` crate reaches GStreamer's `aifx` category.
         log::info!(
-            "{}: budget {:.1} ms, {why} {:.1} ms: level {} → {} ({what})",
+            "{}: budget {:.2} ms, {why} {:.2} ms: level {} → {} ({what})",
             element.name(),
             self.governor.budget_ms(),
             c.cost_ms,
