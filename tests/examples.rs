@@ -55,10 +55,12 @@ fn assert_close(got: &str, want: &str) {
     let words = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_owned).collect() };
     let (g, w) = (words(got), words(want));
     let same = g.len() == w.len()
-        && g.iter().zip(&w).all(|(a, b)| match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => (x - y).abs() <= 0.1,
-            _ => a == b,
-        });
+        && g.iter()
+            .zip(&w)
+            .all(|(a, b)| match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => (x - y).abs() <= 0.1,
+                _ => a == b,
+            });
     assert!(same, "got:\n{got}\nwant:\n{want}");
 }
 

@@ -641,10 +641,16 @@ fn an_impossible_budget_steps_down_the_ladder_with_messages() {
         pipeline.set_state(gst::State::Null).unwrap();
         assert_eq!(frames, 40, "{element}: every frame comes out");
         if budget == "0" {
-            assert!(levels.is_empty(), "{element}: no budget, no moves: {levels:?}");
+            assert!(
+                levels.is_empty(),
+                "{element}: no budget, no moves: {levels:?}"
+            );
         } else {
             assert!(levels.len() >= 2, "{element}: {levels:?}");
-            assert!(levels.windows(2).all(|w| w[1] > w[0]), "{element}: only down: {levels:?}");
+            assert!(
+                levels.windows(2).all(|w| w[1] > w[0]),
+                "{element}: only down: {levels:?}"
+            );
         }
     }
 }

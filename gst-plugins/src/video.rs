@@ -84,10 +84,15 @@ pub fn device_in_use(notice: &DeviceNotice) -> glib::Value {
 /// Default of every element's `threads` property (0 = one per core).
 pub const DEFAULT_THREADS: u32 = 0;
 
-/// The `device`, `device-in-use` and `threads` properties, the same on every element that
-/// runs a model.
-pub fn runtime_properties() -> [glib::ParamSpec; 3] {
+/// The `device`, `device-in-use`, `precision` and `threads` properties, the same on every
+/// element that runs a model.
+pub fn runtime_properties() -> [glib::ParamSpec; 4] {
     [
+        glib::ParamSpecEnum::builder_with_default("precision", PrecisionKind::default())
+            .nick("Precision")
+            .blurb("Arithmetic of the model; one the provider lacks runs fp32 with a warning")
+            .mutable_playing()
+            .build(),
         glib::ParamSpecEnum::builder_with_default("device", DeviceKind::default())
             .nick("Device")
             .blurb("Execution provider; one the installed ONNX Runtime lacks falls back to cpu with a warning")
@@ -130,6 +135,48 @@ pub enum DeviceKind {
     CoreMl,
     #[enum_value(name = "DirectML", nick = "directml")]
     DirectMl,
+}
+
+/// The arithmetic a model runs in (see `aifx::Precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAifxPrecision")]
+pub enum PrecisionKind {
+    #[default]
+    #[enum_value(
+        name = "Each provider's measured best within the quality bar (bf16 on OpenVINO where the CPU has it, else fp32)",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(name = "32-bit float everywhere (closest to MediaPipe)", nick = "fp32")]
+    Fp32,
+    #[enum_value(
+        name = "bfloat16 (OpenVINO on CPUs with bf16 instructions)",
+        nick = "bf16"
+    )]
+    Bf16,
+    #[enum_value(
+        name = "16-bit float (OpenVINO on CPUs with fp16 instructions, TensorRT)",
+        nick = "fp16"
+    )]
+    Fp16,
+    #[enum_value(
+        name = "8-bit integer (no int8 models yet: runs fp32 with a warning)",
+        nick = "int8"
+    )]
+    Int8,
+}
+
+impl From<PrecisionKind> for aifx::Precision {
+    fn from(p: PrecisionKind) -> Self {
+        match p {
+            PrecisionKind::Auto => Self::Auto,
+            PrecisionKind::Fp32 => Self::Fp32,
+            PrecisionKind::Bf16 => Self::Bf16,
+            PrecisionKind::Fp16 => Self::Fp16,
+            PrecisionKind::Int8 => Self::Int8,
+        }
+    }
 }
 
 /// The motion compensation of `temporalsmooth` and of `segment`'s smoothing.

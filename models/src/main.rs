@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aifx::session::{session, SessionOptions};
-use aifx::Device;
+use aifx::{Device, Precision};
 use aifx_models::catalog::Catalog;
 use aifx_models::convert::convert_bytes_keeping;
 use aifx_models::reference::{read_f32, Reference};
@@ -49,6 +49,7 @@ enum Command {
         /// Reference folder written by tests/reference/litert_reference.py.
         #[arg(long)]
         reference: Option<PathBuf>,
+        /// `DEVICE[:PRECISION]`; fp32 unless a precision is given (the tolerances are fp32's).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -204,9 +205,13 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
     Ok(())
 }
 
+/// `DEVICE[:PRECISION]`, e.g. `openvino:bf16`; the tools' precision defaults to fp32 (the
+/// TFLite tolerances are fp32's).
 fn session_options(device: &str, threads: usize) -> Result<SessionOptions, String> {
+    let (device, precision) = device.split_once(':').unwrap_or((device, "fp32"));
     Ok(SessionOptions {
         device: device.parse::<Device>().map_err(|e| e.to_string())?,
+        precision: precision.parse::<Precision>().map_err(|e| e.to_string())?,
         threads,
         library: None,
     })
@@ -311,16 +316,20 @@ fn bench(
     reference: &Path,
 ) -> Result<(), String> {
     let reference = Reference::load(reference)?;
-    let devices: Vec<Device> = if device == "all" {
-        aifx::session::available_devices()
+    // Columns: `DEVICE[:PRECISION]`; `all` = every provider the runtime has in fp32, and
+    // OpenVINO in bf16 too.
+    let devices: Vec<String> = if device == "all" {
+        let mut v: Vec<String> = aifx::session::available_devices()
             .into_iter()
             .filter(|&d| d != Device::Auto)
-            .collect()
+            .map(|d| d.to_string())
+            .collect();
+        if v.iter().any(|d| d == "openvino") {
+            v.push("openvino:bf16".into());
+        }
+        v
     } else {
-        device
-            .split(',')
-            .map(|d| d.parse::<Device>().map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?
+        device.split(',').map(str::to_owned).collect()
     };
     let mut jobs = Vec::new();
     // Per model: ms per device (NaN where the device is not usable).
@@ -335,12 +344,13 @@ fn bench(
         let input_path = reference.file(&m.name, case_name, &case.input_file);
         let input = read_f32(&input_path)?;
         let mut row = Vec::new();
-        for &d in &devices {
-            let s = session(&store.onnx(m), &session_options(d.as_str(), threads)?)
-                .map_err(|e| e.to_string())?;
+        for d in &devices {
+            let opts = session_options(d, threads)?;
+            let s = session(&store.onnx(m), &opts).map_err(|e| e.to_string())?;
             // `auto` runs its first frames on each provider in turn; time what it settles on.
-            let warmup = if d == Device::Auto { 20 } else { 5 };
-            if s.device() != d && d != Device::Auto {
+            let auto = opts.device == Device::Auto;
+            let warmup = if auto { 20 } else { 5 };
+            if (s.device() != opts.device && !auto) || s.notice.is_some() {
                 row.push(f64::NAN);
                 continue;
             }
@@ -378,16 +388,16 @@ fn bench(
     );
     print!("{:28}", "model");
     for d in &devices {
-        print!(" {:>10}", format!("{d} ms"));
+        print!(" {:>14}", format!("{d} ms"));
     }
     println!(" {:>10}  fastest ONNX Runtime provider", "TFLite ms");
     for (name, row) in ours {
         print!("{name:28}");
         for ms in &row {
-            print!(" {ms:>10.2}");
+            print!(" {ms:>14.2}");
         }
         let best = (0..row.len())
-            .filter(|&i| row[i].is_finite() && devices[i] != Device::Auto)
+            .filter(|&i| row[i].is_finite() && !devices[i].starts_with("auto"))
             .min_by(|&a, &b| row[a].total_cmp(&row[b]));
         match (litert.get(&name).and_then(|v| v.as_f64()), best) {
             (Some(tf), Some(b)) => println!(

@@ -26,9 +26,11 @@ pub fn verify(
     opts: &SessionOptions,
 ) -> Result<Vec<Row>, String> {
     if opts.device == aifx::Device::Auto {
-        return Err("verify needs one provider: `auto` runs the first frames on each in turn; \
+        return Err(
+            "verify needs one provider: `auto` runs the first frames on each in turn; \
                     name one (cpu, openvino, …)"
-            .into());
+                .into(),
+        );
     }
     let mut rows = Vec::new();
     for m in &catalog.models {
@@ -39,11 +41,14 @@ pub fn verify(
             .ok_or_else(|| format!("reference has no cases for `{}`", m.name))?;
         let s = session(&store.onnx(m), opts).map_err(|e| e.to_string())?;
         // A provider that fell back to the CPU would verify the CPU under another name.
-        if s.device() != opts.device {
+        if s.device() != opts.device || s.notice.is_some() {
             return Err(format!(
-                "`{}` is not usable here: {}",
+                "`{}` in {} is not usable here: {}",
                 opts.device,
-                s.notice.as_deref().unwrap_or("the session runs on another provider")
+                opts.precision,
+                s.notice
+                    .as_deref()
+                    .unwrap_or("the session runs on another provider")
             ));
         }
         for (case_name, case) in &cases.cases {

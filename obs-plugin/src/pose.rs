@@ -66,7 +66,7 @@ fn analyse(
         let opts = SessionOptions {
             device: job.device,
             threads: job.threads,
-            library: None,
+            ..SessionOptions::default()
         };
         let models = PoseModels::load_for(&opts, job.draw_mask).map_err(|e| e.to_string())?;
         match slot.as_mut() {
@@ -109,7 +109,7 @@ fn read_config(s: &Settings) -> Config {
     let opts = SessionOptions {
         device,
         threads,
-        library: None,
+        ..SessionOptions::default()
     };
     let error = PoseModels::load_for(&opts, draw_mask)
         .err()

@@ -22,6 +22,6 @@ pub mod timing;
 pub mod upscale;
 pub mod worker;
 
-pub use device::Device;
+pub use device::{Device, Precision};
 pub use error::{Error, Result};
 pub use session::{Output, SharedSession};

@@ -19,7 +19,7 @@ use ort::value::TensorRef;
 
 use crate::runtime::runtime;
 use crate::tensor::InputRange;
-use crate::{Device, Error, Result};
+use crate::{Device, Error, Precision, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -27,6 +27,7 @@ struct Key {
     len: u64,
     modified: Option<SystemTime>,
     device: Device,
+    precision: Precision,
     threads: usize,
 }
 
@@ -135,6 +136,8 @@ static AUTO_CHOICE: Lazy<Mutex<HashMap<Key, Device>>> = Lazy::new(|| Mutex::new(
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
     pub device: Device,
+    /// The arithmetic (see [`Precision`]); `Auto` is each provider's measured best.
+    pub precision: Precision,
     /// Intra-op threads; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
     /// An explicit ONNX Runtime library, tried before the usual lookup.
@@ -152,6 +155,7 @@ pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         len: meta.len(),
         modified: meta.modified().ok(),
         device: opts.device,
+        precision: opts.precision,
         threads: opts.threads,
     };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,13 +208,19 @@ pub fn available_devices() -> Vec<Device> {
     }
     Device::ALL
         .into_iter()
-        .filter(|&d| matches!(d, Device::Auto | Device::Cpu) || provider(d, 0).is_some())
+        .filter(|&d| {
+            matches!(d, Device::Auto | Device::Cpu) || provider(d, 0, Precision::Auto).is_some()
+        })
         .collect()
 }
 
 /// Checks whether the loaded library has the provider, and builds its registration.
 /// `threads` (0 = the provider's choice) goes to providers with their own thread pool.
-fn provider(device: Device, threads: usize) -> Option<ep::ExecutionProviderDispatch> {
+fn provider(
+    device: Device,
+    threads: usize,
+    precision: Precision,
+) -> Option<ep::ExecutionProviderDispatch> {
     fn available<E: ExecutionProvider>() -> bool {
         E::is_available().unwrap_or(false)
     }
@@ -219,20 +229,53 @@ fn provider(device: Device, threads: usize) -> Option<ep::ExecutionProviderDispa
         Device::Cuda if available::<ep::CUDA>() => {
             Some(ep::CUDA::default().build().error_on_failure())
         }
-        Device::TensorRt if available::<ep::TensorRT>() => {
-            Some(ep::TensorRT::default().build().error_on_failure())
-        }
+        Device::TensorRt if available::<ep::TensorRT>() => Some(
+            ep::TensorRT::default()
+                .with_fp16(precision == Precision::Fp16)
+                .build()
+                .error_on_failure(),
+        ),
         Device::OpenVino if available::<ep::OpenVINO>() => {
             // OpenVINO runs the graph in its own threads, not ONNX Runtime's intra-op pool.
             let mut ov = ep::OpenVINO::default().with_device_type("CPU");
             if threads > 0 {
                 ov = ov.with_num_threads(threads);
             }
+            // OpenVINO's CPU plugin takes a precision hint and falls back to f32 where the
+            // CPU lacks the instructions.
+            let hint = match precision {
+                Precision::Auto | Precision::Bf16 => "bf16",
+                Precision::Fp16 => "f16",
+                Precision::Fp32 | Precision::Int8 => "f32",
+            };
+            use ort::ep::ArbitrarilyConfigurableExecutionProvider;
+            ov = ov.with_arbitrary_config(
+                "load_config",
+                format!(r#"{{"CPU":{{"INFERENCE_PRECISION_HINT":"{hint}"}}}}"#),
+            );
             Some(ov.build().error_on_failure())
         }
         // CoreML and DirectML exist only on macOS and Windows builds of ONNX Runtime.
         _ => None,
     }
+}
+
+/// Why `precision` cannot be had on `device` (it then runs fp32), if it cannot.
+fn precision_notice(device: Device, precision: Precision) -> Option<String> {
+    let why = match (device, precision) {
+        (_, Precision::Auto | Precision::Fp32) => return None,
+        (Device::OpenVino, Precision::Bf16 | Precision::Fp16) => return None,
+        (Device::TensorRt, Precision::Fp16) => return None,
+        (_, Precision::Int8) => {
+            "there are no int8 models (static int8 of the selfie model ran slower than fp32 \
+             here, with mask IoU 0.96)"
+        }
+        (Device::Cpu, _) => "ONNX Runtime's own CPU code runs these models in fp32 only",
+        _ => "this provider has no such mode here",
+    };
+    Some(format!(
+        "precision={precision} on {device}: {why}; running fp32"
+    ))
 }
 
 /// What to install for `device` (the set-up installs the CPU-only ONNX Runtime).
@@ -270,7 +313,8 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
     } else {
         opts.threads
     };
-    let build = |device: Device| build_session(rt, model, device, threads);
+    let precision = opts.precision;
+    let build = |device: Device| build_session(rt, model, device, threads, precision);
     if opts.device == Device::Auto {
         let chosen = lock_choices().get(key).copied();
         let first = chosen.unwrap_or(Device::Cpu);
@@ -280,11 +324,18 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
             runs: 0,
             ms: Vec::new(),
         };
-        let mut s = finish(model, vec![engine], notices);
         let others: Vec<Device> = Device::AUTO_ORDER
             .into_iter()
-            .filter(|&d| d != Device::Cpu && provider(d, threads).is_some())
+            .filter(|&d| d != Device::Cpu && provider(d, threads, precision).is_some())
             .collect();
+        // A precision only some candidate has: said only when none has it.
+        let honoured = std::iter::once(Device::Cpu)
+            .chain(others.iter().copied())
+            .any(|d| precision_notice(d, precision).is_none());
+        if !honoured {
+            notices.extend(precision_notice(Device::Cpu, precision));
+        }
+        let mut s = finish(model, vec![engine], notices);
         if chosen.is_none() && !others.is_empty() {
             if let Some(core) = Arc::get_mut(&mut s.0) {
                 core.choice_key = Some(key.clone());
@@ -298,13 +349,15 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
                 .name("aifx-auto".into())
                 .spawn(move || {
                     for d in others {
-                        match build_session(rt, &model, d, threads) {
+                        match build_session(rt, &model, d, threads, precision) {
                             Ok(session) => match weak.upgrade() {
                                 Some(core) => core.add_candidate(d, session),
                                 None => return,
                             },
                             // Auto's candidates are ours, not the user's: a log line.
-                            Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", model.display()),
+                            Err(e) => {
+                                log::info!("auto: `{d}` cannot run {} ({e})", model.display())
+                            }
                         }
                     }
                 });
@@ -316,7 +369,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
     }
     let mut device = opts.device;
     let mut fallback = None;
-    if device != Device::Cpu && provider(device, threads).is_none() {
+    if device != Device::Cpu && provider(device, threads, precision).is_none() {
         fallback = Some(format!(
             "execution provider `{device}` is not available in ONNX Runtime {} ({}); running \
              on cpu. {}",
@@ -339,6 +392,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         Err(e) => return Err(e),
     };
     notices.extend(fallback);
+    notices.extend(precision_notice(device, precision));
     let engine = Engine {
         device,
         session,
@@ -354,6 +408,7 @@ fn build_session(
     model: &Path,
     device: Device,
     threads: usize,
+    precision: Precision,
 ) -> Result<Session> {
     let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
     if threads > 0 {
@@ -369,7 +424,7 @@ fn build_session(
         .map_err(|e| invalid(model, e))?
         .with_config_entry("session.force_spinning_stop", "1")
         .map_err(|e| invalid(model, e))?;
-    if let Some(p) = provider(device, threads) {
+    if let Some(p) = provider(device, threads, precision) {
         b = b
             .with_execution_providers([p])
             .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
@@ -493,7 +548,10 @@ impl SessionCore {
             e.runs = 0;
             e.ms.clear();
         }
-        log::info!("auto: {} can also run on {device}; timing both", self.model.display());
+        log::info!(
+            "auto: {} can also run on {device}; timing both",
+            self.model.display()
+        );
         engines.push(Engine {
             device,
             session,

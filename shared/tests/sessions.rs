@@ -158,7 +158,10 @@ fn sessions_no_one_holds_are_dropped() {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// The set-up installs ONNX Runtime with OpenVINO: it runs the models (the relu6 rewrite's
@@ -185,6 +188,7 @@ fn openvino_agrees_with_cpu_and_auto_settles() {
                 &model,
                 &SessionOptions {
                     device,
+                    precision: aifx::Precision::Fp32,
                     threads: 2,
                     ..SessionOptions::default()
                 },
@@ -198,11 +202,16 @@ fn openvino_agrees_with_cpu_and_auto_settles() {
         for (c, o) in cpu.iter().zip(&ov) {
             let scale = c.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
             let d = max_diff(&c.data, &o.data);
-            assert!(d <= 1e-3 * scale, "{name} output {}: {d} (scale {scale})", c.name);
+            assert!(
+                d <= 1e-3 * scale,
+                "{name} output {}: {d} (scale {scale})",
+                c.name
+            );
         }
         let auto = session(
             &model,
             &SessionOptions {
+                precision: aifx::Precision::Fp32,
                 threads: 2,
                 ..SessionOptions::default()
             },
@@ -221,4 +230,41 @@ fn openvino_agrees_with_cpu_and_auto_settles() {
         }
         println!("{name}: auto settled on {settled}");
     }
+}
+
+/// A precision the provider cannot run is said (and the model runs fp32): int8 anywhere
+/// (there are no int8 models), bf16 on ONNX Runtime's own CPU code.
+#[test]
+fn a_precision_the_provider_lacks_is_said() {
+    let model = resolve_model("selfie").expect("run `make test` to install the models");
+    for (device, precision) in [
+        (Device::Cpu, aifx::Precision::Int8),
+        (Device::Cpu, aifx::Precision::Bf16),
+        (Device::Auto, aifx::Precision::Int8),
+    ] {
+        let s = session(
+            &model,
+            &SessionOptions {
+                device,
+                precision,
+                ..SessionOptions::default()
+            },
+        )
+        .unwrap();
+        let notice = s.notice.clone().unwrap_or_default();
+        assert!(
+            notice.contains(&format!("precision={precision}")) && notice.contains("fp32"),
+            "{device} {precision}: {notice:?}"
+        );
+    }
+    let fine = session(
+        &model,
+        &SessionOptions {
+            device: Device::Cpu,
+            precision: aifx::Precision::Fp32,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(fine.notice.is_none());
 }

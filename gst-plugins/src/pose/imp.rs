@@ -10,10 +10,10 @@
 
 use std::sync::{Arc, LazyLock, Mutex};
 
+use aifx::pose::asynchronous::{AsyncPose, SharedTracker};
 use aifx::pose::budget::{self, PoseWork};
 use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
-use aifx::pose::asynchronous::{AsyncPose, SharedTracker};
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
 use aifx::session::SessionOptions;
 use gst::glib;
@@ -28,7 +28,7 @@ use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
     check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
-    DEFAULT_THREADS,
+    PrecisionKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -62,6 +62,7 @@ struct Settings {
     point_radius: f64,
     post_messages: bool,
     device: DeviceKind,
+    precision: PrecisionKind,
     threads: u32,
     interval: u32,
     budget_ms: f64,
@@ -80,6 +81,7 @@ impl Default for Settings {
             point_radius: DEFAULT_POINT_RADIUS,
             post_messages: DEFAULT_POST_MESSAGES,
             device: DeviceKind::default(),
+            precision: PrecisionKind::default(),
             threads: DEFAULT_THREADS,
             interval: DEFAULT_INTERVAL,
             budget_ms: 0.0,
@@ -93,7 +95,7 @@ struct State {
     tracker: Option<SharedTracker>,
     /// The worker of `budget-ms`'s asynchronous rung.
     async_pose: AsyncPose,
-    models_key: Option<(DeviceKind, u32, bool)>,
+    models_key: Option<(DeviceKind, PrecisionKind, u32, bool)>,
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
     device_notice: DeviceNotice,
@@ -226,6 +228,7 @@ impl ObjectImpl for Pose {
             "point-radius" => assign(&mut s.point_radius, value),
             "post-messages" => assign(&mut s.post_messages, value),
             "device" => assign(&mut s.device, value),
+            "precision" => assign(&mut s.precision, value),
             "threads" => assign(&mut s.threads, value),
             "interval" => assign(&mut s.interval, value),
             "budget-ms" => assign(&mut s.budget_ms, value),
@@ -253,6 +256,7 @@ impl ObjectImpl for Pose {
             "post-messages" => s.post_messages.to_value(),
             "landmark-names" => glib::StrV::from(&aifx::pose::NAMES[..]).to_value(),
             "device" => s.device.to_value(),
+            "precision" => s.precision.to_value(),
             "threads" => s.threads.to_value(),
             "interval" => s.interval.to_value(),
             "budget-ms" => s.budget_ms.to_value(),
@@ -288,12 +292,13 @@ impl Pose {
     /// The landmark model has a segmentation branch as costly as the rest of it; it is loaded
     /// only while `draw-mask` needs it.
     fn ensure_models(&self, state: &mut State, s: &Settings) -> Result<(), gst::ErrorMessage> {
-        let key = (s.device, s.threads, s.draw_mask);
+        let key = (s.device, s.precision, s.threads, s.draw_mask);
         if state.tracker.is_some() && state.models_key == Some(key) {
             return Ok(());
         }
         let opts = SessionOptions {
             device: s.device.into(),
+            precision: s.precision.into(),
             threads: s.threads as usize,
             library: None,
         };

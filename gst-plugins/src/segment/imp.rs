@@ -24,7 +24,7 @@ use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
     check_format, pad_templates, runtime_properties, with_alpha_only, with_frame_mut, DeviceKind,
-    DeviceNotice, MotionKind, DEFAULT_THREADS,
+    DeviceNotice, MotionKind, PrecisionKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -103,6 +103,7 @@ struct Settings {
     edge_refine: bool,
     asynchronous: bool,
     device: DeviceKind,
+    precision: PrecisionKind,
     threads: u32,
     budget_ms: f64,
 }
@@ -124,6 +125,7 @@ impl Default for Settings {
             edge_refine: DEFAULT_EDGE_REFINE,
             asynchronous: DEFAULT_ASYNC,
             device: DeviceKind::default(),
+            precision: PrecisionKind::default(),
             threads: DEFAULT_THREADS,
             budget_ms: 0.0,
         }
@@ -149,6 +151,7 @@ impl Settings {
             smoothing_motion: self.smoothing_motion.into(),
             refine: self.edge_refine,
             device: self.device.into(),
+            precision: self.precision.into(),
             threads: self.threads as usize,
         }
     }
@@ -314,6 +317,7 @@ impl ObjectImpl for Segment {
             "edge-refine" => assign(&mut s.edge_refine, value),
             "async" => assign(&mut s.asynchronous, value),
             "device" => assign(&mut s.device, value),
+            "precision" => assign(&mut s.precision, value),
             "threads" => assign(&mut s.threads, value),
             "budget-ms" => assign(&mut s.budget_ms, value),
             _ => false,
@@ -346,6 +350,7 @@ impl ObjectImpl for Segment {
             "edge-refine" => s.edge_refine.to_value(),
             "async" => s.asynchronous.to_value(),
             "device" => s.device.to_value(),
+            "precision" => s.precision.to_value(),
             "threads" => s.threads.to_value(),
             "budget-ms" => s.budget_ms.to_value(),
             _ => unknown(pspec),

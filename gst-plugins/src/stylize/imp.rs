@@ -29,7 +29,7 @@ use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
     check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
-    DEFAULT_THREADS,
+    PrecisionKind, DEFAULT_THREADS,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -91,6 +91,7 @@ struct Settings {
     region: RegionKind,
     interval: u32,
     device: DeviceKind,
+    precision: PrecisionKind,
     threads: u32,
     budget_ms: f64,
 }
@@ -105,6 +106,7 @@ impl Default for Settings {
             region: RegionKind::default(),
             interval: DEFAULT_INTERVAL,
             device: DeviceKind::default(),
+            precision: PrecisionKind::default(),
             threads: DEFAULT_THREADS,
             budget_ms: 0.0,
         }
@@ -130,6 +132,7 @@ impl Settings {
             },
             interval: self.interval,
             device: self.device.into(),
+            precision: self.precision.into(),
             threads: self.threads as usize,
         }
     }
@@ -225,6 +228,7 @@ impl ObjectImpl for Stylize {
             "region" => assign(&mut s.region, value),
             "interval" => assign(&mut s.interval, value),
             "device" => assign(&mut s.device, value),
+            "precision" => assign(&mut s.precision, value),
             "threads" => assign(&mut s.threads, value),
             "budget-ms" => assign(&mut s.budget_ms, value),
             _ => false,
@@ -247,6 +251,7 @@ impl ObjectImpl for Stylize {
             "region" => s.region.to_value(),
             "interval" => s.interval.to_value(),
             "device" => s.device.to_value(),
+            "precision" => s.precision.to_value(),
             "threads" => s.threads.to_value(),
             "budget-ms" => s.budget_ms.to_value(),
             _ => unknown(pspec),

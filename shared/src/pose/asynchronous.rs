@@ -45,7 +45,13 @@ impl AsyncPose {
                 "aifx-pose",
                 move |mut job: Job| {
                     let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
-                    t.process_all(&job.frame.view(), job.time, &job.settings, job.max_persons, false)
+                    t.process_all(
+                        &job.frame.view(),
+                        job.time,
+                        &job.settings,
+                        job.max_persons,
+                        false,
+                    )
                 },
                 || Err(Error::Inference("the pose worker panicked".into())),
             )

@@ -53,7 +53,10 @@ mod tests {
         let (two, a2) = at_level(&s, false, 2);
         assert_eq!((two.model.as_str(), a2), ("selfie-landscape", true));
         let (four, a4) = at_level(&s, false, 4);
-        assert_eq!((four.model.as_str(), four.interval, a4), ("selfie-landscape", 4, true));
+        assert_eq!(
+            (four.model.as_str(), four.interval, a4),
+            ("selfie-landscape", 4, true)
+        );
         // A user's own model is left alone; a longer interval is not shortened.
         let custom = SegmentSettings {
             model: "/models/mine.onnx".into(),

@@ -22,7 +22,7 @@ use crate::temporal::motion::{MotionEstimator, MotionMode};
 use crate::tensor::{InputRange, Sampling};
 use crate::timing::{timed, StageTimes};
 use crate::worker::LatestWorker;
-use crate::{Device, Error, Result};
+use crate::{Device, Error, Precision, Result};
 
 /// Guided-filter window radius, in mask pixels.
 const GUIDE_RADIUS: usize = 1;
@@ -52,6 +52,7 @@ pub struct SegmentSettings {
     /// Edge-aware upsampling guided by the frame (off: plain bilinear).
     pub refine: bool,
     pub device: Device,
+    pub precision: Precision,
     pub threads: usize,
 }
 
@@ -68,6 +69,7 @@ impl Default for SegmentSettings {
             smoothing_motion: MotionMode::None,
             refine: true,
             device: Device::Auto,
+            precision: Precision::Auto,
             threads: 0,
         }
     }
@@ -157,7 +159,7 @@ pub fn model_spec(s: &SharedSession, range: InputRange) -> Result<ModelSpec> {
 pub struct LoadedModel {
     pub session: SharedSession,
     pub spec: ModelSpec,
-    key: (String, Device, usize),
+    key: (String, Device, Precision, usize),
 }
 
 /// Resolves and loads (or fetches from the cache) the model the settings name.
@@ -167,6 +169,7 @@ pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
         &path,
         &SessionOptions {
             device: settings.device,
+            precision: settings.precision,
             threads: settings.threads,
             library: None,
         },
@@ -175,7 +178,12 @@ pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
     Ok(LoadedModel {
         session: s,
         spec,
-        key: (settings.model.clone(), settings.device, settings.threads),
+        key: (
+            settings.model.clone(),
+            settings.device,
+            settings.precision,
+            settings.threads,
+        ),
     })
 }
 
@@ -259,7 +267,12 @@ impl Segmenter {
 
     /// Loads the model now (so a bad model fails the state change, not the first frame).
     pub fn prepare(&mut self, settings: &SegmentSettings) -> Result<()> {
-        let key = (settings.model.clone(), settings.device, settings.threads);
+        let key = (
+            settings.model.clone(),
+            settings.device,
+            settings.precision,
+            settings.threads,
+        );
         if self.model.as_ref().is_some_and(|m| m.key == key) {
             return Ok(());
         }

@@ -19,7 +19,11 @@ const SMALLEST: usize = 144;
 /// The settings to run `level` with.
 pub fn at_level(s: &StyleSettings, level: usize) -> StyleSettings {
     let mut s = s.clone();
-    let base = if s.resolution == 0 { FRAME_OWN } else { s.resolution };
+    let base = if s.resolution == 0 {
+        FRAME_OWN
+    } else {
+        s.resolution
+    };
     if level == 1 {
         s.resolution = (base * 3 / 4).max(SMALLEST.min(base));
     }

@@ -17,7 +17,7 @@ use crate::session::{session, SessionOptions, SharedSession};
 use crate::tensor::{InputRange, Sampling};
 use crate::timing::{timed, StageTimes};
 use crate::upscale::Upscaled;
-use crate::{Device, Error, Result};
+use crate::{Device, Error, Precision, Result};
 
 /// Where the style applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +43,7 @@ pub struct StyleSettings {
     /// Run the model on one frame in `interval` and reuse its picture in between.
     pub interval: u32,
     pub device: Device,
+    pub precision: Precision,
     pub threads: usize,
 }
 
@@ -56,6 +57,7 @@ impl Default for StyleSettings {
             region: Region::All,
             interval: 1,
             device: Device::Auto,
+            precision: Precision::Auto,
             threads: 0,
         }
     }
@@ -70,7 +72,7 @@ pub struct MaskRef<'a> {
 }
 
 struct Loaded {
-    key: (String, RangeChoice, Device, usize),
+    key: (String, RangeChoice, Device, Precision, usize),
     session: SharedSession,
     spec: StyleSpec,
 }
@@ -119,7 +121,7 @@ impl Stylizer {
 
     /// Loads the model now (so a bad model fails the state change, not the first frame).
     pub fn prepare(&mut self, s: &StyleSettings) -> Result<()> {
-        let key = (s.model.clone(), s.range, s.device, s.threads);
+        let key = (s.model.clone(), s.range, s.device, s.precision, s.threads);
         if self.model.as_ref().is_some_and(|m| m.key == key) {
             return Ok(());
         }
@@ -128,6 +130,7 @@ impl Stylizer {
             &path,
             &SessionOptions {
                 device: s.device,
+                precision: s.precision,
                 threads: s.threads,
                 library: None,
             },

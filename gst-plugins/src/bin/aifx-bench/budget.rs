@@ -15,7 +15,12 @@ use crate::{frame_rgb, WARMUP};
 
 /// ms of each frame of `desc` through a harness (after the warm-up), plus the `aifx-budget`
 /// messages' levels seen.
-fn frame_costs(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, frames: usize) -> Vec<f64> {
+fn frame_costs(
+    desc: &str,
+    buf: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    frames: usize,
+) -> Vec<f64> {
     let mut h = gst_check::Harness::new_parse(desc);
     h.set_src_caps(info.to_caps().unwrap());
     let mut costs = Vec::with_capacity(frames);
@@ -67,7 +72,13 @@ fn median(v: &[f64]) -> f64 {
 
 pub fn bench_budget(frames: usize, runtime: &str) {
     let (w, h) = (1280u32, 720u32);
-    let frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w as usize, h as usize, &frame_rgb(w, h), 0);
+    let frame = OwnedFrame::from_rgb(
+        PixelFormat::Rgba,
+        w as usize,
+        h as usize,
+        &frame_rgb(w, h),
+        0,
+    );
     let (buf, info) = buffer_from_frame(&frame);
     println!("budget-ms at {w}x{h} RGBA, {frames} frames per row after {WARMUP} warm-up frames, {runtime}; load = one thread spinning on one of the cores");
     println!(

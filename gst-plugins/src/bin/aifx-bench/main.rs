@@ -210,7 +210,11 @@ fn main() {
         }
         return;
     }
-    println!("segment, {} frames per row after 15 warm-up frames, {}, smoothing/edge-refine at defaults", a.frames, a.runtime());
+    println!(
+        "segment, {} frames per row after 15 warm-up frames, {}, smoothing/edge-refine at defaults",
+        a.frames,
+        a.runtime()
+    );
     println!(
         "{:10} {:6} {:8} {:>10} {:>8}",
         "size", "format", "effect", "ms/frame", "fps"
