@@ -59,6 +59,71 @@ struct Engine {
 /// Timed runs per provider, after one warm-up, before `auto` keeps the faster.
 const AUTO_TRIAL_RUNS: usize = 5;
 
+/// `auto` builds its other candidates after this many runs of a session: a one-picture
+/// process (a `gst-launch` on a photo, a script) never pays for them.
+const AUTO_TRIAL_AFTER: u64 = 3;
+
+/// What `auto` still has to build for a session (in the background).
+struct Pending {
+    candidates: Vec<Device>,
+    rt: &'static crate::runtime::Runtime,
+    model: PathBuf,
+    threads: usize,
+    precision: Precision,
+}
+
+/// Background builds in flight: the process waits for them at exit (a thread still inside
+/// OpenVINO's compiler while the libraries' static objects are torn down crashed the
+/// process: seen as a segfault at exit of a one-frame Python script, 1 in 12 under load).
+static BUILDS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn wait_for_builds_at_exit() {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while BUILDS_IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Registers [`wait_for_builds_at_exit`] once.
+fn wait_for_builds_at_exit_once() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()` that touches only an atomic and sleeps;
+        // atexit handlers run before the static destructors of libraries loaded earlier
+        // (ONNX Runtime, OpenVINO), which is the point.
+        let rc = unsafe { libc::atexit(wait_for_builds_at_exit) };
+        if rc != 0 {
+            log::info!("auto: could not register the exit hook");
+        }
+    });
+}
+
+/// Starts `pending`'s builds on a thread; each one joins `core`'s trial when ready.
+fn build_in_background(core: Weak<SessionCore>, pending: Pending) {
+    wait_for_builds_at_exit_once();
+    BUILDS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name("aifx-auto".into())
+        .spawn(move || {
+            let p = pending;
+            for d in p.candidates {
+                match build_session(p.rt, &p.model, d, p.threads, p.precision) {
+                    Ok(session) => match core.upgrade() {
+                        Some(c) => c.add_candidate(d, session),
+                        None => break,
+                    },
+                    // Auto's candidates are ours, not the user's: a log line.
+                    Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", p.model.display()),
+                }
+            }
+            BUILDS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        BUILDS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        log::info!("auto: no thread to try other providers ({e}); staying on cpu");
+    }
+}
+
 /// The device a model runs on, readable while it changes (`auto` settles after its trial).
 #[derive(Debug, Clone)]
 pub struct DeviceWatch(Arc<AtomicU8>);
@@ -89,8 +154,14 @@ impl DeviceWatch {
 /// CPU code on the style students (dynamic shapes), so no fixed table would do.
 pub struct SessionCore {
     engines: Mutex<Vec<Engine>>,
+    /// `auto`'s other candidates, built once the session has proved long-lived.
+    pending: Mutex<Option<Pending>>,
+    /// Runs so far (the pending build starts at [`AUTO_TRIAL_AFTER`]).
+    runs: std::sync::atomic::AtomicU64,
     /// Where `auto`'s decision is remembered (only while a trial runs).
     choice_key: Option<Key>,
+    /// This session itself, for the background build to join (set once it is shared).
+    me: once_cell::sync::OnceCell<Weak<SessionCore>>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -164,6 +235,7 @@ pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         return Ok(SharedSession(s));
     }
     let s = create(model, opts, &key)?;
+    let _ = s.0.me.set(Arc::downgrade(&s.0));
     cache.insert(key, Arc::downgrade(&s.0));
     Ok(s)
 }
@@ -226,8 +298,11 @@ fn provider(
     }
     match device {
         Device::Auto | Device::Cpu => None,
+        // TF32 off: with it (ONNX Runtime's default) the outputs missed the TFLite tolerances
+        // on an H200 (selfie max diff 0.035, pose-detection 1.0), and these small models ran
+        // no faster with it (1.4–2.1 ms per model either way: launches and copies dominate).
         Device::Cuda if available::<ep::CUDA>() => {
-            Some(ep::CUDA::default().build().error_on_failure())
+            Some(ep::CUDA::default().with_tf32(false).build().error_on_failure())
         }
         Device::TensorRt if available::<ep::TensorRT>() => Some(
             ep::TensorRT::default()
@@ -340,29 +415,15 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
             if let Some(core) = Arc::get_mut(&mut s.0) {
                 core.choice_key = Some(key.clone());
             }
-            // The other candidates compile in the background (OpenVINO takes 0.1–0.5 s per
-            // model here): the session is usable at once on the CPU, as before, and the trial
-            // starts when a candidate is ready. A session dropped meanwhile drops it.
-            let weak = Arc::downgrade(&s.0);
-            let model = model.to_path_buf();
-            let spawned = std::thread::Builder::new()
-                .name("aifx-auto".into())
-                .spawn(move || {
-                    for d in others {
-                        match build_session(rt, &model, d, threads, precision) {
-                            Ok(session) => match weak.upgrade() {
-                                Some(core) => core.add_candidate(d, session),
-                                None => return,
-                            },
-                            // Auto's candidates are ours, not the user's: a log line.
-                            Err(e) => {
-                                log::info!("auto: `{d}` cannot run {} ({e})", model.display())
-                            }
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                log::info!("auto: no thread to try other providers ({e}); staying on cpu");
+            let pending = Pending {
+                candidates: others,
+                rt,
+                model: model.to_path_buf(),
+                threads,
+                precision,
+            };
+            if let Some(core) = Arc::get_mut(&mut s.0) {
+                *core.pending.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(pending);
             }
         }
         return Ok(s);
@@ -470,7 +531,10 @@ fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSes
     let on: Vec<&str> = engines.iter().map(|e| e.device.as_str()).collect();
     log::info!("loaded model {} on {}", model.display(), on.join(" and "));
     SharedSession(Arc::new(SessionCore {
+        me: once_cell::sync::OnceCell::new(),
         choice_key: None,
+        pending: Mutex::new(None),
+        runs: std::sync::atomic::AtomicU64::new(0),
         engines: Mutex::new(engines),
         model: model.to_path_buf(),
         inputs,
@@ -515,6 +579,12 @@ impl SessionCore {
         }
         let tensor = TensorRef::from_array_view((input_shape.to_vec(), input))
             .map_err(|e| Error::Inference(e.to_string()))?;
+        if self.runs.fetch_add(1, Ordering::Relaxed) + 1 == AUTO_TRIAL_AFTER {
+            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let (Some(p), Some(me)) = (pending, self.me.get()) {
+                build_in_background(me.clone(), p);
+            }
+        }
         let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
         // The engine with the fewest runs takes this one (only one engine once settled).
         let i = (0..engines.len())
