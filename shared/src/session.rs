@@ -72,9 +72,8 @@ struct Pending {
     precision: Precision,
 }
 
-/// Background builds in flight: the process waits for them at exit (a thread still inside
-/// OpenVINO's compiler while the libraries' static objects are torn down crashed the
-/// process: seen as a segfault at exit of a one-frame Python script, 1 in 12 under load).
+/// Background builds in flight: the process waits for them at exit, so no thread is still
+/// inside OpenVINO's compiler while the libraries' static objects are torn down.
 static BUILDS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 extern "C" fn wait_for_builds_at_exit() {
@@ -301,9 +300,12 @@ fn provider(
         // TF32 off: with it (ONNX Runtime's default) the outputs missed the TFLite tolerances
         // on an H200 (selfie max diff 0.035, pose-detection 1.0), and these small models ran
         // no faster with it (1.4–2.1 ms per model either way: launches and copies dominate).
-        Device::Cuda if available::<ep::CUDA>() => {
-            Some(ep::CUDA::default().with_tf32(false).build().error_on_failure())
-        }
+        Device::Cuda if available::<ep::CUDA>() => Some(
+            ep::CUDA::default()
+                .with_tf32(false)
+                .build()
+                .error_on_failure(),
+        ),
         Device::TensorRt if available::<ep::TensorRT>() => Some(
             ep::TensorRT::default()
                 .with_fp16(precision == Precision::Fp16)
@@ -490,6 +492,12 @@ fn build_session(
             .with_execution_providers([p])
             .map_err(|e| Error::Inference(format!("{device} provider: {e}")))?;
     }
+    // One OpenVINO compile at a time in the process: two at once (segment's and pose's
+    // models, built on their own threads) crashed inside OpenVINO's ONNX reader (seen: 10 of
+    // 18 short `segment ! pose` pipelines under load).
+    static OPENVINO_BUILDS: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = (device == Device::OpenVino)
+        .then(|| OPENVINO_BUILDS.lock().unwrap_or_else(|e| e.into_inner()));
     b.commit_from_file(model).map_err(|e| invalid(model, e))
 }
 
@@ -580,7 +588,11 @@ impl SessionCore {
         let tensor = TensorRef::from_array_view((input_shape.to_vec(), input))
             .map_err(|e| Error::Inference(e.to_string()))?;
         if self.runs.fetch_add(1, Ordering::Relaxed) + 1 == AUTO_TRIAL_AFTER {
-            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
             if let (Some(p), Some(me)) = (pending, self.me.get()) {
                 build_in_background(me.clone(), p);
             }
