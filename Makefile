@@ -25,16 +25,19 @@ uninstall:
 	@scripts/uninstall.sh
 
 # segment and pose elements at 720p/1080p vs MediaPipe on the same frames; temporal filters
-# (flicker, lag, 1080p ms/frame); stylize per style beside its OpenCV teacher; OBS filters.
+# (flicker, lag, 1080p ms/frame); stylize per style beside its OpenCV teacher; budget-ms under
+# a competing load; OBS filters.
 bench: setup
 	@target/release/aifx-bench segment --threads 2 --frames 60 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench pose --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
 	@target/release/aifx-bench temporal --threads 2 --frames 60
 	@target/release/aifx-bench stylize --threads 2 --frames 40 --mediapipe-python $(CACHE)/venv-mediapipe/bin/python
+	@target/release/aifx-bench budget --threads 2 --frames 150
 	@cargo test --release -q -p aifx-tests --test obs_filters bench_filters_at_1080p -- --ignored --nocapture 2>/dev/null | grep '^|'
 	@cargo test --release -q -p aifx-tests --test obs_app bench_obs_app_cpu -- --ignored --nocapture 2>/dev/null | grep '^|'
 
-# ONNX Runtime vs ai-edge-litert (TFLite, XNNPACK) per model, same input, same threads.
+# ONNX Runtime per provider (cpu, openvino, openvino in bf16) vs ai-edge-litert (TFLite,
+# XNNPACK) per model, same input, same threads.
 bench-models: setup
 	@target/release/aifx-models bench --threads 2 --iters 50 --litert-python $(CACHE)/venv-ref/bin/python
 

@@ -22,6 +22,19 @@ def photos():
     yield "messi5", np.asarray(Image.open(os.path.join(OPENCV_DATA, "messi5.jpg")).convert("RGB"))
 
 
+def selfie_photos():
+    """The photos, plus centre crops to 4:3 and 3:4 (portrait): MediaPipe stretches any
+    frame to the model's input, so other aspect ratios are checked too."""
+    yield from photos()
+    astronaut = skdata.astronaut()  # 512×512
+    yield "astronaut-4x3", astronaut[64:448]
+    yield "astronaut-3x4", astronaut[:, 64:448]
+    messi = np.asarray(Image.open(os.path.join(OPENCV_DATA, "messi5.jpg")).convert("RGB"))
+    h, w, _ = messi.shape  # 342×548
+    pw = h * 3 // 4
+    yield "messi5-3x4", messi[:, (w - pw) // 2:(w - pw) // 2 + pw]
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -30,7 +43,7 @@ def main():
         "selfie": mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0),
         "selfie-landscape": mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1),
     }
-    for name, rgb in photos():
+    for name, rgb in selfie_photos():
         rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
         h, w, _ = rgb.shape
         rgb.tofile(os.path.join(out, f"{name}.rgb"))
