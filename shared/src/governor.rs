@@ -144,7 +144,9 @@ impl Governor {
     /// Downstream QoS: `proportion` > 1 means frames reach the sink late. Late frames count
     /// as over budget, whatever this element's own cost was (the machine is too busy).
     pub fn qos(&mut self, proportion: f64) -> Option<Change> {
-        if self.budget_ms == 0.0 || !(proportion > 1.05) || self.level + 1 >= self.levels {
+        // NaN counts as "not late".
+        let late = proportion.is_finite() && proportion > 1.05;
+        if self.budget_ms == 0.0 || !late || self.level + 1 >= self.levels {
             return None;
         }
         if self.at_level >= SETTLE_DOWN * 3 {
