@@ -24,6 +24,14 @@ pub fn budget_property() -> glib::ParamSpec {
         .build()
 }
 
+/// How late downstream says frames are, if `event` is a QoS event (> 1: late).
+pub fn qos_proportion(event: &gst::Event) -> Option<f64> {
+    match event.view() {
+        gst::EventView::Qos(q) => Some(q.get().1),
+        _ => None,
+    }
+}
+
 /// One element's governor and its ladder's descriptions (the element's `LEVELS`).
 #[derive(Debug)]
 pub struct Budget {

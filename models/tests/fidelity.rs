@@ -8,14 +8,6 @@ use aifx_models::catalog::{Catalog, BUILTIN};
 use aifx_models::reference::{read_f32, Reference};
 use aifx_models::store::Store;
 
-/// Any provider, fp32 (the bounds below are the exact pipeline's).
-const FP32: SessionOptions = SessionOptions {
-    device: aifx::Device::Auto,
-    precision: aifx::Precision::Fp32,
-    threads: 0,
-    library: None,
-};
-
 fn store() -> Store {
     Store::new(aifx::paths::default_model_dir())
 }
@@ -83,7 +75,7 @@ fn iou(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn selfie_masks_match_mediapipe() {
-    selfie_masks_against_mediapipe(&FP32, None);
+    selfie_masks_against_mediapipe(&SessionOptions::FP32, None);
 }
 
 /// OpenVINO in bf16 (what `precision=auto` picks there): within the bar, IoU ≥ 0.98.

@@ -59,68 +59,17 @@ struct Engine {
 /// Timed runs per provider, after one warm-up, before `auto` keeps the faster.
 const AUTO_TRIAL_RUNS: usize = 5;
 
-/// `auto` builds its other candidates after this many runs of a session: a one-picture
-/// process (a `gst-launch` on a photo, a script) never pays for them.
+/// `auto` builds its other candidates at this run of a session: a one-picture process (a
+/// `gst-launch` on a photo, a script) never pays for them.
 const AUTO_TRIAL_AFTER: u64 = 3;
 
-/// What `auto` still has to build for a session (in the background).
+/// What `auto` still has to build for a session.
 struct Pending {
     candidates: Vec<Device>,
     rt: &'static crate::runtime::Runtime,
     model: PathBuf,
     threads: usize,
     precision: Precision,
-}
-
-/// Background builds in flight: the process waits for them at exit, so no thread is still
-/// inside OpenVINO's compiler while the libraries' static objects are torn down.
-static BUILDS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-extern "C" fn wait_for_builds_at_exit() {
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while BUILDS_IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}
-
-/// Registers [`wait_for_builds_at_exit`] once.
-fn wait_for_builds_at_exit_once() {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        // SAFETY: registers a plain `extern "C" fn()` that touches only an atomic and sleeps;
-        // atexit handlers run before the static destructors of libraries loaded earlier
-        // (ONNX Runtime, OpenVINO), which is the point.
-        let rc = unsafe { libc::atexit(wait_for_builds_at_exit) };
-        if rc != 0 {
-            log::info!("auto: could not register the exit hook");
-        }
-    });
-}
-
-/// Starts `pending`'s builds on a thread; each one joins `core`'s trial when ready.
-fn build_in_background(core: Weak<SessionCore>, pending: Pending) {
-    wait_for_builds_at_exit_once();
-    BUILDS_IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    let spawned = std::thread::Builder::new()
-        .name("aifx-auto".into())
-        .spawn(move || {
-            let p = pending;
-            for d in p.candidates {
-                match build_session(p.rt, &p.model, d, p.threads, p.precision) {
-                    Ok(session) => match core.upgrade() {
-                        Some(c) => c.add_candidate(d, session),
-                        None => break,
-                    },
-                    // Auto's candidates are ours, not the user's: a log line.
-                    Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", p.model.display()),
-                }
-            }
-            BUILDS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(e) = spawned {
-        BUILDS_IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        log::info!("auto: no thread to try other providers ({e}); staying on cpu");
-    }
 }
 
 /// The device a model runs on, readable while it changes (`auto` settles after its trial).
@@ -159,8 +108,6 @@ pub struct SessionCore {
     runs: std::sync::atomic::AtomicU64,
     /// Where `auto`'s decision is remembered (only while a trial runs).
     choice_key: Option<Key>,
-    /// This session itself, for the background build to join (set once it is shared).
-    me: once_cell::sync::OnceCell<Weak<SessionCore>>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -214,6 +161,16 @@ pub struct SessionOptions {
     pub library: Option<PathBuf>,
 }
 
+impl SessionOptions {
+    /// Any provider (`auto`), fp32: the exact pipeline, for comparisons with references.
+    pub const FP32: SessionOptions = SessionOptions {
+        device: Device::Auto,
+        precision: Precision::Fp32,
+        threads: 0,
+        library: None,
+    };
+}
+
 /// Returns the cached session for `model`, creating it on first use.
 pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
     let meta = std::fs::metadata(model).map_err(|e| Error::ModelInvalid {
@@ -234,7 +191,6 @@ pub fn session(model: &Path, opts: &SessionOptions) -> Result<SharedSession> {
         return Ok(SharedSession(s));
     }
     let s = create(model, opts, &key)?;
-    let _ = s.0.me.set(Arc::downgrade(&s.0));
     cache.insert(key, Arc::downgrade(&s.0));
     Ok(s)
 }
@@ -539,7 +495,6 @@ fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSes
     let on: Vec<&str> = engines.iter().map(|e| e.device.as_str()).collect();
     log::info!("loaded model {} on {}", model.display(), on.join(" and "));
     SharedSession(Arc::new(SessionCore {
-        me: once_cell::sync::OnceCell::new(),
         choice_key: None,
         pending: Mutex::new(None),
         runs: std::sync::atomic::AtomicU64::new(0),
@@ -593,8 +548,8 @@ impl SessionCore {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
-            if let (Some(p), Some(me)) = (pending, self.me.get()) {
-                build_in_background(me.clone(), p);
+            if let Some(p) = pending {
+                self.build_candidates(p);
             }
         }
         let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
@@ -622,7 +577,21 @@ impl SessionCore {
         Ok(result)
     }
 
-    /// A candidate provider for `auto`'s trial, built in the background.
+    /// Builds `auto`'s other candidates, here, in the caller's thread: a one-time stall of
+    /// 0.1–0.3 s per model (OpenVINO's compile) on the session's third run. Not on a thread
+    /// of its own: a process that exits during a compile crashed in OpenVINO's torn-down
+    /// statics (5 exits in 10 of a test binary), which no exit hook can order around.
+    fn build_candidates(&self, p: Pending) {
+        for d in p.candidates {
+            match build_session(p.rt, &p.model, d, p.threads, p.precision) {
+                Ok(session) => self.add_candidate(d, session),
+                // Auto's candidates are ours, not the user's: a log line.
+                Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", p.model.display()),
+            }
+        }
+    }
+
+    /// A candidate provider for `auto`'s trial.
     fn add_candidate(&self, device: Device, session: Session) {
         let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
         // The runs so far on the first engine were not timed: the trial starts now for all.

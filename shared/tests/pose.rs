@@ -21,21 +21,13 @@ struct Photo {
     landmarks: Option<Vec<[f32; 5]>>,
 }
 
-/// Any provider, fp32: the bounds here are the exact pipeline's (bf16 has its own test).
-const FP32: SessionOptions = SessionOptions {
-    device: aifx::Device::Auto,
-    precision: aifx::Precision::Fp32,
-    threads: 0,
-    library: None,
-};
-
 fn reference_dir() -> PathBuf {
     aifx::paths::reference_dir().join("mediapipe")
 }
 
 #[test]
 fn static_landmarks_match_mediapipe() {
-    static_landmarks_against_mediapipe(&FP32, None);
+    static_landmarks_against_mediapipe(&SessionOptions::FP32, None);
 }
 
 /// OpenVINO in bf16 (what `precision=auto` picks there): within the bar, mean
@@ -139,7 +131,7 @@ fn tracking_matches_mediapipe_on_a_moving_picture() {
     let all = std::fs::read(dir.join(&seq.rgb)).unwrap();
     let (w, h) = (seq.width, seq.height);
     assert_eq!(all.len(), seq.frames * w * h * 3);
-    let models = PoseModels::load(&FP32).unwrap();
+    let models = PoseModels::load(&SessionOptions::FP32).unwrap();
     let mut tracker = PoseTracker::new(models);
     let (mut worst, mut total, mut counted) = (0.0f32, 0.0f32, 0);
     for (n, theirs) in seq.landmarks.iter().enumerate() {
@@ -215,7 +207,7 @@ fn a_second_person_is_found_soon_without_detecting_every_frame() {
         OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &out, 0)
     };
     let (mut one, mut two) = (side_by_side(false), side_by_side(true));
-    let models = PoseModels::load(&FP32).unwrap();
+    let models = PoseModels::load(&SessionOptions::FP32).unwrap();
     let mut tracker = PoseTracker::new(models);
     let s = TrackerSettings::default();
     let fps = 30.0;

@@ -23,7 +23,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::budget::{budget_property, Budget};
+use crate::budget::{budget_property, qos_proportion, Budget};
 use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
@@ -401,11 +401,8 @@ impl BaseTransformImpl for Pose {
     }
 
     fn src_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Qos(q) = event.view() {
-            let (_, proportion, _, _) = q.get();
-            lock(&self.state)
-                .budget
-                .qos(self.obj().upcast_ref(), proportion);
+        if let Some(late) = qos_proportion(&event) {
+            lock(&self.state).budget.qos(self.obj().upcast_ref(), late);
         }
         self.parent_src_event(event)
     }

@@ -19,7 +19,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::budget::{budget_property, Budget};
+use crate::budget::{budget_property, qos_proportion, Budget};
 use crate::meta::MaskMeta;
 use crate::props::{assign, lock, log_set, unknown};
 use crate::video::{
@@ -465,11 +465,8 @@ impl BaseTransformImpl for Segment {
     }
 
     fn src_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Qos(q) = event.view() {
-            let (_, proportion, _, _) = q.get();
-            lock(&self.state)
-                .budget
-                .qos(self.obj().upcast_ref(), proportion);
+        if let Some(late) = qos_proportion(&event) {
+            lock(&self.state).budget.qos(self.obj().upcast_ref(), late);
         }
         self.parent_src_event(event)
     }
