@@ -87,9 +87,7 @@ impl Governor {
     }
 
     fn median(&self) -> f64 {
-        let mut v: Vec<f64> = self.recent.iter().copied().collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
+        crate::timing::median(self.recent.iter().copied())
     }
 
     fn move_to(&mut self, to: usize) -> Change {

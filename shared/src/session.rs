@@ -613,11 +613,7 @@ impl SessionCore {
 
     /// Ends `auto`'s trial: keeps the engine with the lowest median time.
     fn settle(&self, engines: &mut Vec<Engine>) {
-        let median = |e: &Engine| {
-            let mut ms = e.ms.clone();
-            ms.sort_by(f64::total_cmp);
-            ms[ms.len() / 2]
-        };
+        let median = |e: &Engine| crate::timing::median(e.ms.iter().copied());
         let times: Vec<String> = engines
             .iter()
             .map(|e| format!("{} {:.2} ms", e.device, median(e)))

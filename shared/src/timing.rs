@@ -24,6 +24,13 @@ impl std::fmt::Display for StageTimes {
     }
 }
 
+/// The median of `values` (the upper one of an even count; 0 for none). NaN sorts last.
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Runs `f` and adds its time to `into`.
 pub fn timed<R>(into: &mut Duration, f: impl FnOnce() -> R) -> R {
     let start = Instant::now();

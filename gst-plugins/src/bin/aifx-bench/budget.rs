@@ -6,37 +6,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
+use aifx::timing::median;
 use gstaifx::video::buffer_from_frame;
 
-use crate::{frame_rgb, WARMUP};
-
-/// ms of each frame of `desc` through a harness (after the warm-up), plus the `aifx-budget`
-/// messages' levels seen.
-fn frame_costs(
-    desc: &str,
-    buf: &gst::Buffer,
-    info: &gst_video::VideoInfo,
-    frames: usize,
-) -> Vec<f64> {
-    let mut h = gst_check::Harness::new_parse(desc);
-    h.set_src_caps(info.to_caps().unwrap());
-    let mut costs = Vec::with_capacity(frames);
-    for n in 0..frames + WARMUP {
-        let mut b = buf.copy_deep().expect("deep copy");
-        b.get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
-        let t = Instant::now();
-        h.push_and_pull(b).expect("frame");
-        if n >= WARMUP {
-            costs.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
-    costs
-}
+use crate::{frame_costs, frame_rgb, WARMUP};
 
 /// A thread spinning on one core until dropped.
 struct Hog(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
@@ -62,12 +37,6 @@ impl Drop for Hog {
             let _ = h.join();
         }
     }
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
 }
 
 pub fn bench_budget(frames: usize, runtime: &str) {
@@ -97,12 +66,12 @@ pub fn bench_budget(frames: usize, runtime: &str) {
         let fixed = format!("{element} {runtime}");
         let unloaded = frame_costs(&fixed, &buf, &info, frames);
         // A budget the element meets alone with 50 % to spare, rounded to 0.5 ms.
-        let budget = ((median(&unloaded) * 1.5) * 2.0).ceil() / 2.0;
+        let budget = ((median(unloaded.iter().copied()) * 1.5) * 2.0).ceil() / 2.0;
         let row = |load: &str, settings: &str, costs: &[f64]| {
             let within = costs.iter().filter(|&&c| c <= budget).count() as f64 / costs.len() as f64;
             println!(
                 "{element:34} {budget:>9.1} {load:>10} {settings:>10} {:>10.2} {:>11.1}%",
-                median(costs),
+                median(costs.iter().copied()),
                 within * 100.0
             );
         };

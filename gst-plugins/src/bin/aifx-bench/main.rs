@@ -153,16 +153,17 @@ pub fn run_reference_bench(
     serde_json::from_str(line).map_err(|e| format!("MediaPipe bench printed `{line}` ({e})"))
 }
 
-/// ms/frame of an element on copies of `buf` (pixels and metas), through a harness.
-pub fn time_with_metas(
+/// ms of each frame of `desc` on deep copies of `buf` (pixels and metas), through a harness,
+/// after the warm-up.
+pub fn frame_costs(
     desc: &str,
     buf: &gst::Buffer,
     info: &gst_video::VideoInfo,
     frames: usize,
-) -> f64 {
+) -> Vec<f64> {
     let mut hns = gst_check::Harness::new_parse(desc);
     hns.set_src_caps(info.to_caps().unwrap());
-    let mut spent = std::time::Duration::ZERO;
+    let mut costs = Vec::with_capacity(frames);
     for n in 0..frames + WARMUP {
         // A deep copy, made before the clock starts: a plain copy shares the memory, and the
         // in-place element would then copy the frame itself, inside the timed push.
@@ -173,10 +174,20 @@ pub fn time_with_metas(
         let t = std::time::Instant::now();
         hns.push_and_pull(b).expect("frame");
         if n >= WARMUP {
-            spent += t.elapsed();
+            costs.push(t.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    spent.as_secs_f64() * 1000.0 / frames as f64
+    costs
+}
+
+/// ms/frame (mean) of an element on copies of `buf` (pixels and metas), through a harness.
+pub fn time_with_metas(
+    desc: &str,
+    buf: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    frames: usize,
+) -> f64 {
+    frame_costs(desc, buf, info, frames).iter().sum::<f64>() / frames as f64
 }
 
 fn main() {
