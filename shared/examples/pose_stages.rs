@@ -64,24 +64,6 @@ fn main() {
     time("crop", &mut || {
         std::hint::black_box(crop(&frame.view(), &roi));
     });
-    time("read roi", &mut || {
-        let v = frame.view();
-        let (x0, x1) = ((roi.cx - roi.width / 2.0) as usize, (roi.cx + roi.width / 2.0) as usize);
-        let mut acc = 0u32;
-        for y in 0..v.height {
-            for &b in &v.row(0, y)[x0 * 4..x1 * 4] {
-                acc = acc.wrapping_add(u32::from(b));
-            }
-        }
-        std::hint::black_box(acc);
-    });
-    time("alloc", &mut || {
-        let mut t = vec![0.0f32; 256 * 256 * 3];
-        for (i, x) in t.iter_mut().enumerate() {
-            *x = i as f32;
-        }
-        std::hint::black_box(t);
-    });
     let style = DrawStyle::default();
     time("draw", &mut || {
         draw_skeletons(&mut frame.view(), &[&people], &style)

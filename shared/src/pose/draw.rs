@@ -1,8 +1,8 @@
-//! The skeleton overlay: antialiased lines and joints drawn with tiny-skia into a small
-//! overlay around the people, then blended onto the frame in its own format (YUV frames get
-//! the overlay converted per pixel; nothing converts the whole frame).
+//! The skeleton overlay, painted straight into the frame's own planes (YUV frames get each
+//! shape's colour converted once; nothing converts the whole frame), and the landmark model's
+//! person tint, rendered as a small overlay around each person.
 
-use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
+use tiny_skia::Pixmap;
 
 use super::landmarks::Landmark;
 use super::CONNECTIONS;
@@ -52,86 +52,186 @@ pub fn joint_rgba(visibility: f32) -> [f32; 4] {
     [1.0 - v, 0.2 + 0.8 * v, 0.2, 1.0]
 }
 
-fn side_colour(a: usize, b: usize) -> Color {
-    let [r, g, b, a] = bone_rgba(a, b);
-    Color::from_rgba8(r, g, b, a)
+/// A round-capped line (a disc when both ends meet) of radius `r`, in frame pixels, filled
+/// with an antialiased edge one pixel wide.
+#[derive(Debug, Clone, Copy)]
+struct Capsule {
+    a: [f32; 2],
+    b: [f32; 2],
+    r: f32,
 }
 
-fn joint_colour(visibility: f32) -> Color {
-    let [r, g, b, a] = joint_rgba(visibility);
-    Color::from_rgba(r, g, b, a).unwrap_or(Color::WHITE)
-}
-
-/// Draws the skeletons of `people` (33 landmarks each, frame pixels) onto the frame.
-pub fn draw_skeletons(frame: &mut FrameMut<'_>, people: &[&[Landmark]], style: &DrawStyle) {
-    let pad = (style.line_width + style.point_radius + 2.0).ceil();
-    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for l in people
-        .iter()
-        .flat_map(|p| p.iter())
-        .filter(|l| l.visibility >= style.min_visibility)
-    {
-        x0 = x0.min(l.x);
-        y0 = y0.min(l.y);
-        x1 = x1.max(l.x);
-        y1 = y1.max(l.y);
-    }
-    if x0 > x1 {
-        return;
-    }
-    let clampx = |v: f32| v.clamp(0.0, frame.width as f32) as usize;
-    let clampy = |v: f32| v.clamp(0.0, frame.height as f32) as usize;
-    let (bx0, by0, bx1, by1) = (
-        clampx(x0 - pad),
-        clampy(y0 - pad),
-        clampx(x1 + pad + 1.0),
-        clampy(y1 + pad + 1.0),
-    );
-    if bx1 <= bx0 || by1 <= by0 {
-        return;
-    }
-    let (bw, bh) = (bx1 - bx0, by1 - by0);
-    let Some(mut pm) = Pixmap::new(bw as u32, bh as u32) else {
-        return;
-    };
-    let shift = Transform::from_translate(-(bx0 as f32), -(by0 as f32));
-    let mut paint = Paint {
-        anti_alias: true,
-        ..Paint::default()
-    };
-    // Every line ends on a joint disc; round caps only show when the disc is thinner than
-    // the line (and cost arcs on every stroke otherwise).
-    let stroke = Stroke {
-        width: style.line_width,
-        line_cap: if style.point_radius * 2.0 >= style.line_width {
-            tiny_skia::LineCap::Butt
+impl Capsule {
+    /// Distance from (`x`, `y`) to the capsule's edge (negative inside).
+    #[inline]
+    fn edge_distance(&self, x: f32, y: f32) -> f32 {
+        let (dx, dy) = (self.b[0] - self.a[0], self.b[1] - self.a[1]);
+        let (px, py) = (x - self.a[0], y - self.a[1]);
+        let len2 = dx * dx + dy * dy;
+        let t = if len2 > 0.0 {
+            ((px * dx + py * dy) / len2).clamp(0.0, 1.0)
         } else {
-            tiny_skia::LineCap::Round
-        },
-        ..Stroke::default()
+            0.0
+        };
+        let (ex, ey) = (px - t * dx, py - t * dy);
+        (ex * ex + ey * ey).sqrt() - self.r
+    }
+
+    /// The x range a row at height `y` may touch within `reach` of the capsule: the part of
+    /// the centre line within `reach` rows, widened by `reach` (conservative, never short).
+    fn row_span(&self, y: f32, reach: f32) -> Option<(f32, f32)> {
+        let [a, b] = if self.a[1] <= self.b[1] {
+            [self.a, self.b]
+        } else {
+            [self.b, self.a]
+        };
+        let (lo, hi) = ((y - reach).max(a[1]), (y + reach).min(b[1]));
+        if lo > hi {
+            return None;
+        }
+        let x_at = |yy: f32| {
+            if b[1] > a[1] {
+                a[0] + (b[0] - a[0]) * (yy - a[1]) / (b[1] - a[1])
+            } else if yy <= a[1] {
+                a[0].min(b[0])
+            } else {
+                a[0].max(b[0])
+            }
+        };
+        let (x0, x1) = if b[1] > a[1] {
+            (x_at(lo), x_at(hi))
+        } else {
+            (a[0].min(b[0]), a[0].max(b[0]))
+        };
+        Some((x0.min(x1) - reach, x0.max(x1) + reach))
+    }
+}
+
+/// Calls `blend(row, x, coverage)` for each pixel of one plane whose centre, mapped to frame
+/// pixels by `scale` (2 for subsampled chroma), the shape covers; the edge is `scale` wide.
+fn cover<F: FnMut(&mut [u8], usize, f32)>(
+    frame: &mut FrameMut<'_>,
+    shape: &Capsule,
+    opacity: f32,
+    plane: usize,
+    scale: f32,
+    mut blend: F,
+) {
+    // Pixels (not bytes) per row and rows: chroma planes are subsampled 2×2.
+    let (pw, ph) = if plane == 0 {
+        (frame.width, frame.height)
+    } else {
+        (frame.width.div_ceil(2), frame.height.div_ceil(2))
     };
+    let reach = shape.r + scale;
+    let y0 = ((shape.a[1].min(shape.b[1]) - reach) / scale)
+        .floor()
+        .max(0.0) as usize;
+    let y1 = (((shape.a[1].max(shape.b[1]) + reach) / scale)
+        .ceil()
+        .max(0.0) as usize)
+        .min(ph);
+    let inv_scale = 1.0 / scale;
+    for py in y0..y1 {
+        let y = (py as f32 + 0.5) * scale;
+        let Some((xa, xb)) = shape.row_span(y, reach) else {
+            continue;
+        };
+        let x0 = (xa * inv_scale).floor().max(0.0) as usize;
+        let x1 = ((xb * inv_scale).ceil().max(0.0) as usize).min(pw);
+        let row = frame.row_mut(plane, py);
+        for px in x0..x1 {
+            let x = (px as f32 + 0.5) * scale;
+            let coverage = (0.5 - shape.edge_distance(x, y) * inv_scale).clamp(0.0, 1.0) * opacity;
+            if coverage > 0.0 {
+                blend(row, px, coverage);
+            }
+        }
+    }
+}
+
+/// Paints `shape` in `rgba` onto the frame in its own format. YUV chroma is covered at each
+/// 2×2 block's centre with a two-pixel edge (chroma's own pixel size).
+fn paint(frame: &mut FrameMut<'_>, shape: &Capsule, rgba: [u8; 4]) {
+    let opacity = f32::from(rgba[3]) / 255.0;
+    // `+ 0.5` then truncation rounds (values are ≥ 0): `f32::round` is a libm call per channel.
+    let mix = |d: &mut u8, s: u8, c: f32| {
+        *d = (f32::from(*d) + (f32::from(s) - f32::from(*d)) * c + 0.5) as u8
+    };
+    if let Some(o) = frame.format.rgb_offsets() {
+        let alpha = frame.format.alpha_offset();
+        cover(frame, shape, opacity, 0, 1.0, |row, x, c| {
+            let p = &mut row[x * 4..x * 4 + 4];
+            for k in 0..3 {
+                mix(&mut p[o[k]], rgba[k], c);
+            }
+            if let Some(a) = alpha {
+                mix(&mut p[a], 255, c);
+            }
+        });
+        return;
+    }
+    let [yv, u, v] = frame.matrix.from_rgb([rgba[0], rgba[1], rgba[2]]);
+    cover(frame, shape, opacity, 0, 1.0, |row, x, c| {
+        mix(&mut row[x], yv, c)
+    });
+    match frame.format {
+        PixelFormat::I420 => {
+            cover(frame, shape, opacity, 1, 2.0, |row, x, c| {
+                mix(&mut row[x], u, c)
+            });
+            cover(frame, shape, opacity, 2, 2.0, |row, x, c| {
+                mix(&mut row[x], v, c)
+            });
+        }
+        _ => cover(frame, shape, opacity, 1, 2.0, |row, x, c| {
+            mix(&mut row[x * 2], u, c);
+            mix(&mut row[x * 2 + 1], v, c);
+        }),
+    }
+}
+
+/// Draws the skeletons of `people` (33 landmarks each, frame pixels) onto the frame: bones as
+/// antialiased lines, then joints as discs coloured by visibility.
+///
+/// Hand-written rather than rasterised with tiny-skia into an overlay: a skeleton touches a
+/// few thousand pixels, and painting them straight into the frame's own planes measured
+/// 0.67 → 0.28 ms (720p RGBA), 1.31 → 0.26 ms (720p NV12) and 2.0 → 0.37 ms (1080p NV12) in
+/// `examples/pose_stages`.
+pub fn draw_skeletons(frame: &mut FrameMut<'_>, people: &[&[Landmark]], style: &DrawStyle) {
+    if frame.width == 0 || frame.height == 0 {
+        return;
+    }
+    let visible =
+        |l: &Landmark| l.visibility >= style.min_visibility && l.x.is_finite() && l.y.is_finite();
     for lms in people {
         for &(a, b) in CONNECTIONS.iter() {
-            let (la, lb) = (lms[a], lms[b]);
-            if la.visibility < style.min_visibility || lb.visibility < style.min_visibility {
+            let (Some(la), Some(lb)) = (lms.get(a), lms.get(b)) else {
+                continue;
+            };
+            if !visible(la) || !visible(lb) {
                 continue;
             }
-            let mut pb = PathBuilder::new();
-            pb.move_to(la.x, la.y);
-            pb.line_to(lb.x, lb.y);
-            if let Some(path) = pb.finish() {
-                paint.set_color(side_colour(a, b));
-                pm.stroke_path(&path, &paint, &stroke, shift, None);
-            }
+            let line = Capsule {
+                a: [la.x, la.y],
+                b: [lb.x, lb.y],
+                r: style.line_width / 2.0,
+            };
+            paint(frame, &line, bone_rgba(a, b));
         }
-        for l in lms.iter().filter(|l| l.visibility >= style.min_visibility) {
-            if let Some(c) = PathBuilder::from_circle(l.x, l.y, style.point_radius) {
-                paint.set_color(joint_colour(l.visibility));
-                pm.fill_path(&c, &paint, FillRule::Winding, shift, None);
-            }
+        for l in lms.iter().filter(|l| visible(l)) {
+            let disc = Capsule {
+                a: [l.x, l.y],
+                b: [l.x, l.y],
+                r: style.point_radius,
+            };
+            paint(
+                frame,
+                &disc,
+                joint_rgba(l.visibility).map(|c| (c * 255.0).round() as u8),
+            );
         }
     }
-    blend_overlay(frame, &pm, bx0, by0);
 }
 
 /// Tints each person with the landmark model's own segmentation (`mask`, `side`² in ROI
@@ -328,6 +428,51 @@ mod tests {
                 presence: 0.9,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_line_is_solid_inside_antialiased_at_its_edge_and_nothing_beyond() {
+        let (w, h) = (64usize, 40usize);
+        let line = Capsule {
+            a: [10.0, 20.0],
+            b: [50.0, 20.0],
+            r: 1.5,
+        };
+        let grey = vec![100u8; w * h * 3];
+        let colour = [255, 138, 0, 255];
+        let mut f = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, &grey, 3);
+        paint(&mut f.view(), &line, colour);
+        let v = f.view();
+        let px = |x: usize, y: usize| {
+            let r = v.row(0, y);
+            [r[x * 4], r[x * 4 + 1], r[x * 4 + 2]]
+        };
+        // Pixel centres at y + 0.5: rows 19 and 20 are 0.5 from the axis (inside), rows 18
+        // and 21 are 1.5 away (on the edge: half covered), rows 17 and 22 are beyond it.
+        assert_eq!(px(30, 19), [255, 138, 0]);
+        assert_eq!(px(30, 20), [255, 138, 0]);
+        assert_eq!(px(30, 18), [178, 119, 50]);
+        assert_eq!(px(30, 21), [178, 119, 50]);
+        assert_eq!(px(30, 17), [100, 100, 100]);
+        assert_eq!(px(30, 22), [100, 100, 100]);
+        // Round caps: 1.5 beyond the end on the axis is the edge, further is untouched.
+        assert_eq!(px(52, 19), [100, 100, 100]);
+        // NV12: luma on the line is the colour's luma, chroma moves towards its chroma.
+        let mut f = OwnedFrame::from_rgb(PixelFormat::Nv12, w, h, &grey, 3);
+        let before = f.planes.clone();
+        paint(&mut f.view(), &line, colour);
+        let strides = f.strides.clone();
+        let v = f.view();
+        let [y, u, _] = v.matrix.from_rgb([255, 138, 0]);
+        assert_eq!(v.row(0, 20)[30], y);
+        assert_eq!(v.row(0, 5)[30], before[0][5 * strides[0] + 30]);
+        // Chroma sample 15 of row 10 covers luma (30–31, 20–21): on the line.
+        let (old_u, new_u) = (before[1][10 * strides[1] + 30], v.row(1, 10)[30]);
+        assert!(
+            new_u.abs_diff(u) < old_u.abs_diff(u),
+            "{old_u} → {new_u}, colour {u}"
+        );
+        assert_eq!(v.row(1, 2)[30], before[1][2 * strides[1] + 30]);
     }
 
     #[test]
