@@ -64,6 +64,14 @@ fn main() {
     time("crop", &mut || {
         std::hint::black_box(crop(&frame.view(), &roi));
     });
+    // As in a pipeline: each frame is new memory, just written by whatever made it.
+    time("copy", &mut || {
+        std::hint::black_box(frame.clone());
+    });
+    time("copy+crop", &mut || {
+        let mut fresh = frame.clone();
+        std::hint::black_box(crop(&fresh.view(), &roi));
+    });
     let style = DrawStyle::default();
     time("draw", &mut || {
         draw_skeletons(&mut frame.view(), &[&people], &style)

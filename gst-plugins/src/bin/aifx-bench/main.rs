@@ -10,6 +10,7 @@
 //! ```
 
 mod budget;
+mod paired;
 mod stylize;
 mod temporal;
 
@@ -78,28 +79,12 @@ pub fn frame_rgb(w: u32, h: u32) -> Vec<u8> {
     image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle).into_raw()
 }
 
-/// Average ms per frame of an element described by `desc`, through a harness. Each frame's
-/// pixels are written into its buffer just before it is pushed, as a decoder or a camera
-/// element upstream would (so it sits in cache as it would in a pipeline); only the element
-/// is timed.
+/// Average ms per frame of an element described by `desc`, through a harness (see
+/// [`paired::ElementTimer`]), after the warm-up.
 fn time_element(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, frames: usize) -> f64 {
-    let mut hns = gst_check::Harness::new_parse(desc);
-    hns.set_src_caps(info.to_caps().unwrap());
-    let pixels = buf.map_readable().expect("readable source buffer").to_vec();
-    let mut spent = std::time::Duration::ZERO;
-    for n in 0..frames + WARMUP {
-        let mut b = gst::Buffer::with_size(pixels.len()).expect("buffer");
-        b.get_mut()
-            .expect("fresh buffer")
-            .copy_from_slice(0, &pixels)
-            .expect("pixels");
-        let t = Instant::now();
-        hns.push_and_pull(b).expect("frame");
-        if n >= WARMUP {
-            spent += t.elapsed();
-        }
-    }
-    spent.as_secs_f64() * 1000.0 / frames as f64
+    let mut timer = paired::ElementTimer::new(desc, buf, info);
+    timer.time(WARMUP);
+    timer.time(frames)
 }
 
 /// Average ms per frame of `segment` with these properties, through a harness.
@@ -235,10 +220,10 @@ fn main() {
         let rgb = frame_rgb(w, h);
         for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
             for effect in ["none", "blur", "replace", "blur+async"] {
-                // AIFX_BENCH_ONLY=WxH/FORMAT/effect restricts the run (for profiling one row).
+                // AIFX_BENCH_ONLY=WxH/FORMAT/effect[,…] restricts the run (for profiling rows).
                 let key = format!("{w}x{h}/{format:?}/{effect}");
                 if std::env::var("AIFX_BENCH_ONLY")
-                    .is_ok_and(|only| !key.eq_ignore_ascii_case(&only))
+                    .is_ok_and(|only| !only.split(',').any(|o| key.eq_ignore_ascii_case(o)))
                 {
                     continue;
                 }
@@ -258,35 +243,45 @@ fn main() {
     let Some(python) = &a.mediapipe else {
         return;
     };
-    match run_reference_bench(python, "mediapipe_bench.py", &[], &sizes, a.frames) {
-        Ok(mp) => {
-            println!("\nMediaPipe 0.10.14 SelfieSegmentation (model_selection=0) on the same frames, RGB in:");
-            println!(
-                "{:10} {:32} {:>10} {:>8} {:>22}",
-                "size", "what", "ms/frame", "fps", "segment RGBA blur is"
-            );
-            for &(w, h) in &sizes {
-                let key = format!("{w}x{h}");
-                let Some(&blur) = ours.get(&(w, h, "Rgba".to_string(), "blur")) else {
-                    continue;
-                };
-                for (what, label) in [
-                    ("process", "process() alone"),
-                    ("process_blur", "process() + cv2 blur composite"),
-                ] {
-                    if let Some(ms) = mp[&key][what].as_f64() {
-                        println!(
-                            "{key:10} {label:32} {ms:>10.2} {:>8.1} {:>20}",
-                            1000.0 / ms,
-                            aifx::timing::relative_speed(blur, ms)
-                        );
-                    }
-                }
-            }
-        }
-        Err(e) => eprintln!("MediaPipe peer skipped: {e}"),
+    if let Err(e) = paired_segment(python, &sizes, &a) {
+        eprintln!("MediaPipe peer skipped: {e}");
     }
 }
+
+/// Rounds of 720p/1080p RGBA `segment effect=blur` alternating with MediaPipe's
+/// SelfieSegmentation `process()` alone and with a cv2 blur composite.
+fn paired_segment(python: &Path, sizes: &[(u32, u32)], a: &Args) -> Result<(), String> {
+    let mut peer = paired::Peer::start(python, "mediapipe_bench.py", sizes)?;
+    println!(
+        "\nsegment effect=blur (RGBA) and MediaPipe 0.10.14 SelfieSegmentation (model_selection=0, RGB in), \
+         {PAIRED_ROUNDS} alternating rounds of {} frames each:",
+        a.frames
+    );
+    println!("{}", paired::Rounds::header(42));
+    for &(w, h) in sizes {
+        let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
+            PixelFormat::Rgba,
+            w as usize,
+            h as usize,
+            &frame_rgb(w, h),
+            0,
+        ));
+        let mut ours =
+            paired::ElementTimer::new(&format!("segment effect=blur {}", a.runtime()), &buf, &info);
+        for (what, label) in [
+            ("process", "vs process() alone"),
+            ("process_blur", "vs process() + cv2 blur composite"),
+        ] {
+            let r =
+                paired::Rounds::run(&mut ours, &mut peer, what, (w, h), PAIRED_ROUNDS, a.frames)?;
+            println!("{:42} {}", format!("{w}x{h} {label}"), r.summary());
+        }
+    }
+    Ok(())
+}
+
+/// Rounds each side runs in the paired comparisons with MediaPipe.
+const PAIRED_ROUNDS: usize = 5;
 
 /// Average ms per frame of the pose pipeline: the element (tracking, draw on/off) and the
 /// shared tracker with the detector forced on every frame.
@@ -369,23 +364,37 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
     let Some(python) = &a.mediapipe else {
         return;
     };
-    match run_reference_bench(python, "mediapipe_pose_bench.py", &[], sizes, a.frames) {
-        Ok(mp) => {
-            println!(
-                "\nMediaPipe 0.10.14 Pose(model_complexity=1) tracking on the same frames, RGB in:"
-            );
-            for &(w, h) in sizes {
-                let key = format!("{w}x{h}");
-                if let Some(ms) = mp[&key].as_f64() {
-                    let ours = tracking.get(&(w, h)).copied().unwrap_or(f64::NAN);
-                    println!(
-                        "{key:10} {ms:>10.2} ms/frame {:>8.1} fps   pose (RGBA, tracking, draw) is {}",
-                        1000.0 / ms,
-                        aifx::timing::relative_speed(ours, ms)
-                    );
-                }
-            }
+    let paired = || -> Result<(), String> {
+        let mut peer = paired::Peer::start(python, "mediapipe_pose_bench.py", sizes)?;
+        println!(
+            "\npose (RGBA, tracking, draw) and MediaPipe 0.10.14 Pose(model_complexity=1) tracking \
+             (RGB in), {PAIRED_ROUNDS} alternating rounds of {} frames each:",
+            a.frames
+        );
+        println!("{}", paired::Rounds::header(10));
+        for &(w, h) in sizes {
+            let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
+                PixelFormat::Rgba,
+                w as usize,
+                h as usize,
+                &frame_rgb(w, h),
+                0,
+            ));
+            let mut ours =
+                paired::ElementTimer::new(&format!("pose draw=true {}", a.runtime()), &buf, &info);
+            let r = paired::Rounds::run(
+                &mut ours,
+                &mut peer,
+                "tracking",
+                (w, h),
+                PAIRED_ROUNDS,
+                a.frames,
+            )?;
+            println!("{:10} {}", format!("{w}x{h}"), r.summary());
         }
-        Err(e) => eprintln!("MediaPipe peer skipped: {e}"),
+        Ok(())
+    };
+    if let Err(e) = paired() {
+        eprintln!("MediaPipe peer skipped: {e}");
     }
 }
