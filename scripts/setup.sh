@@ -14,6 +14,9 @@
 #      hash-locked tests/reference/requirements-{ref,mediapipe}.txt (regenerate them with
 #      scripts/lock-reference.sh), and the reference tensors they compute
 #      → ${XDG_CACHE_HOME:-~/.cache}/aifx (tests and benches only)
+#   7. int8 variants of the models (`aifx-models quantize`: calibrated on packaged photos no
+#      test uses, judged against the fp32 models, timed per provider; `int8.txt` in the model
+#      folder records where `precision=auto` uses them)
 #
 # A second run finds every step done and changes nothing. `--runtime` (what `make install`
 # runs) stops after the built-in styles and skips the packages only tests and demos use: no
@@ -67,7 +70,7 @@ STEP_NAMES=(
   "Python 3.11" "Debian packages" "onnxruntime wheel" "onnxruntime-openvino wheel"
   "mediapipe wheel" "ONNX Runtime libraries"
   "release build" "models (extract + convert)" "built-in styles" "reference venv (ai-edge-litert)"
-  "reference venv (MediaPipe)" "reference tensors"
+  "reference venv (MediaPipe)" "reference tensors" "int8 variants"
 )
 STEP=0
 STEP_START=$SECONDS
@@ -250,6 +253,11 @@ step_reference() {
   echo "$stamp" >"$out/.stamp"
 }
 
+# Made once per converted model (a stamp beside each); the record is rewritten only then.
+step_int8() {
+  "$ROOT/target/release/aifx-models" quantize --python "$CACHE/venv-ref/bin/python" | sed "s/^/  /"
+}
+
 step step_python
 step step_apt
 step step_wheel "$ORT_WHEEL" "onnxruntime==$ORT_VERSION" "$ORT_SHA256"
@@ -267,4 +275,5 @@ grep -q "sha256:$MP_SHA256" "$MP_LOCK" || { say "ERROR: $MP_LOCK lacks mediapipe
 step step_venv "$CACHE/venv-ref" "$REF_LOCK"
 step step_venv "$CACHE/venv-mediapipe" "$MP_LOCK" "$MP_REQ" "$MP_SHA256"
 step step_reference
+step step_int8
 say "ready: runtime files in $DATA, references in $CACHE"

@@ -36,6 +36,10 @@ pub struct Entry {
     pub outputs: Vec<String>,
     #[serde(default)]
     pub check: BTreeMap<String, Check>,
+    /// How an int8 variant of this model is judged against the fp32 one (`aifx-models
+    /// quantize`); empty: no int8 variant is made.
+    #[serde(default)]
+    pub int8: Vec<Int8Check>,
     pub description: String,
     pub license: String,
 }
@@ -51,6 +55,22 @@ pub struct Check {
     #[serde(default)]
     pub apply: Option<String>,
     pub reason: String,
+}
+
+/// One output's quality bar for an int8 variant, against the fp32 model on the same input.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Int8Check {
+    pub output: String,
+    /// `mask`: IoU of the > 0.5 regions ≥ 0.98 (after `apply`). `landmarks`: mean distance
+    /// of the first `count` points (x, y every `stride` values, input pixels) ≤ 1.5 % of
+    /// their box's diagonal. `scores`: sigmoid scores within 0.1 wherever either is > 0.5.
+    pub kind: String,
+    #[serde(default)]
+    pub apply: Option<String>,
+    #[serde(default)]
+    pub stride: usize,
+    #[serde(default)]
+    pub count: usize,
 }
 
 fn default_abs() -> f32 {

@@ -21,6 +21,7 @@ pub enum ConvertError {
 }
 
 pub mod catalog;
+pub mod quantize;
 pub mod reference;
 pub mod store;
 pub mod verify;

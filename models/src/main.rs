@@ -71,6 +71,21 @@ enum Command {
         #[arg(long)]
         reference: Option<PathBuf>,
     },
+    /// Make int8 variants (`NAME-int8.onnx`), judge them against the fp32 models, time both
+    /// on every provider and record where `precision=auto` uses them (`int8.txt`).
+    Quantize {
+        /// Python with onnx and onnxruntime (the set-up's reference venv).
+        #[arg(long)]
+        python: PathBuf,
+        /// Remake variants that exist.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Reference folder whose inputs the variants are judged on.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
     /// Run the selfie model on photos and write the masks as PNGs.
     Demo {
         #[arg(long)]
@@ -123,8 +138,134 @@ fn run(cli: Cli) -> Result<(), String> {
             litert_python.as_deref(),
             &reference.unwrap_or_else(aifx::paths::reference_dir),
         ),
+        Command::Quantize {
+            python,
+            force,
+            threads,
+            reference,
+        } => quantize(
+            &catalog,
+            &store,
+            &python,
+            force,
+            threads,
+            &reference.unwrap_or_else(aifx::paths::reference_dir),
+        ),
         Command::Demo { out, photos } => demo(&store, &out, &photos),
     }
+}
+
+/// `aifx-models quantize`: see `aifx_models::quantize`. Variants are made once (a stamp of
+/// the fp32 model's and the script's sha256 beside each); the record is rewritten when any
+/// variant was made or it is missing.
+fn quantize(
+    catalog: &Catalog,
+    store: &Store,
+    python: &Path,
+    force: bool,
+    threads: usize,
+    reference: &Path,
+) -> Result<(), String> {
+    use aifx_models::quantize::{calibration_inputs, offered, quality, timing};
+    let reference = Reference::load(reference)?;
+    let script = include_str!("../quantize.py");
+    let record = store.dir.join(aifx::variants::RECORD);
+    let mut made = false;
+    let work = std::env::temp_dir().join(format!("aifx-quantize-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let script_path = work.join("quantize.py");
+    std::fs::write(&script_path, script).map_err(|e| e.to_string())?;
+    let result = (|| -> Result<(), String> {
+        for m in catalog.models.iter().filter(|m| !m.int8.is_empty()) {
+            let src = store.onnx(m);
+            let dst = aifx::variants::int8_path(&src);
+            let stamp_path = store.dir.join(".stamps").join(format!("{}.int8", m.name));
+            let stamp = format!(
+                "{} {}",
+                sha256_file(&src).map_err(|e| format!("{}: {e}", src.display()))?,
+                aifx_models::store::sha256_hex(script.as_bytes())
+            );
+            let current = std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp);
+            if current && dst.is_file() && !force {
+                continue;
+            }
+            let (n, calib) = calibration_inputs(m)?;
+            let calib_path = work.join(format!("{}.f32", m.name));
+            let bytes: Vec<u8> = calib.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&calib_path, bytes).map_err(|e| e.to_string())?;
+            let tmp = work.join(format!("{}-int8.onnx", m.name));
+            let t = Instant::now();
+            let status = std::process::Command::new(python)
+                .arg(&script_path)
+                .arg(&src)
+                .arg(&tmp)
+                .arg(&calib_path)
+                .args(
+                    [n, m.input_shape[1], m.input_shape[2], m.input_shape[3]]
+                        .map(|v| v.to_string()),
+                )
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .map_err(|e| format!("{}: {e}", python.display()))?;
+            if !status.status.success() {
+                return Err(format!(
+                    "quantizing {} failed:\n{}",
+                    m.name,
+                    String::from_utf8_lossy(&status.stderr)
+                ));
+            }
+            let bytes = std::fs::read(&tmp).map_err(|e| e.to_string())?;
+            write_atomic(&dst, &bytes)?;
+            std::fs::create_dir_all(stamp_path.parent().expect("stamps folder"))
+                .map_err(|e| e.to_string())?;
+            std::fs::write(&stamp_path, &stamp).map_err(|e| e.to_string())?;
+            println!(
+                "{}: int8 variant from {n} calibration inputs in {:.1} s",
+                m.name,
+                t.elapsed().as_secs_f64()
+            );
+            made = true;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    if !made && record.is_file() && !force {
+        println!("int8 variants up to date ({})", record.display());
+        return Ok(());
+    }
+    let devices: Vec<Device> = aifx::session::available_devices()
+        .into_iter()
+        .filter(|&d| matches!(d, Device::Cpu | Device::OpenVino))
+        .collect();
+    let mut lines = vec![
+        "# Written by `aifx-models quantize`: each int8 variant against its model, per provider.".to_string(),
+        "# ms: the model at its default precision there (OpenVINO bf16 hint, else fp32) and the".to_string(),
+        "# int8 variant, medians of alternating rounds; quality: the worst over the reference".to_string(),
+        "# inputs (bar: IoU >= 0.98, landmark error <= 0.015 of the box diagonal, score gap <= 0.1);".to_string(),
+        "# auto: yes where the bar is kept and int8 is 10 % faster or more.".to_string(),
+        "# model device default-ms int8-ms quality bar auto".to_string(),
+    ];
+    for m in catalog.models.iter().filter(|m| !m.int8.is_empty()) {
+        let (src, dst) = (store.onnx(m), aifx::variants::int8_path(&store.onnx(m)));
+        let (words, pass) = quality(m, &src, &dst, &reference)?;
+        let cases = &reference.manifest.models[&m.name];
+        let (case_name, case) = cases.cases.iter().next().ok_or("empty reference")?;
+        let input = read_f32(&reference.file(&m.name, case_name, &case.input_file))?;
+        for &d in &devices {
+            let (a, b) = timing(&src, &dst, d, &case.input_shape, &input, threads)?;
+            let line = format!(
+                "{} {d} {a:.2} {b:.2} {words} {} {}",
+                m.name,
+                if pass { "kept" } else { "missed" },
+                if offered(pass, a, b) { "yes" } else { "no" }
+            );
+            println!("{line}");
+            lines.push(line);
+        }
+    }
+    write_atomic(&record, (lines.join("\n") + "\n").as_bytes())
 }
 
 fn fetch(catalog: &Catalog, store: &Store, wheel: &Path) -> Result<(), String> {
@@ -316,8 +457,8 @@ fn bench(
     reference: &Path,
 ) -> Result<(), String> {
     let reference = Reference::load(reference)?;
-    // Columns: `DEVICE[:PRECISION]`; `all` = every provider the runtime has in fp32, and
-    // OpenVINO in bf16 too.
+    // Columns: `DEVICE[:PRECISION]`; `all` = every provider the runtime has in fp32, OpenVINO
+    // in bf16 too, and each provider on the int8 variants.
     let devices: Vec<String> = if device == "all" {
         let mut v: Vec<String> = aifx::session::available_devices()
             .into_iter()
@@ -327,6 +468,13 @@ fn bench(
         if v.iter().any(|d| d == "openvino") {
             v.push("openvino:bf16".into());
         }
+        // The set-up's int8 variants, where it made them.
+        let int8: Vec<String> = v
+            .iter()
+            .filter(|d| !d.contains(':'))
+            .map(|d| format!("{d}:int8"))
+            .collect();
+        v.extend(int8);
         v
     } else {
         device.split(',').map(str::to_owned).collect()
@@ -350,7 +498,13 @@ fn bench(
             // `auto` runs its first frames on each provider in turn; time what it settles on.
             let auto = opts.device == Device::Auto;
             let warmup = if auto { 20 } else { 5 };
-            if (s.device() != opts.device && !auto) || s.notice.is_some() {
+            // A fallback (other provider, fp32 for a precision it lacks) is not what the
+            // column names; an int8 variant below the quality bar still is.
+            let fell_back = s
+                .notice
+                .as_deref()
+                .is_some_and(|n| !n.contains("quality bar"));
+            if (s.device() != opts.device && !auto) || fell_back {
                 row.push(f64::NAN);
                 continue;
             }
@@ -386,6 +540,8 @@ fn bench(
         rt.version,
         rt.library.display()
     );
+    let record =
+        std::fs::read_to_string(store.dir.join(aifx::variants::RECORD)).unwrap_or_default();
     print!("{:28}", "model");
     for d in &devices {
         print!(" {:>14}", format!("{d} ms"));
@@ -396,8 +552,11 @@ fn bench(
         for ms in &row {
             print!(" {ms:>14.2}");
         }
+        // An int8 variant that missed the quality bar is timed, not counted as the best.
+        let missed = aifx::variants::missed_bar(&record, &name).is_some();
         let best = (0..row.len())
             .filter(|&i| row[i].is_finite() && !devices[i].starts_with("auto"))
+            .filter(|&i| !(missed && devices[i].ends_with(":int8")))
             .min_by(|&a, &b| row[a].total_cmp(&row[b]));
         match (litert.get(&name).and_then(|v| v.as_f64()), best) {
             (Some(tf), Some(b)) => println!(
@@ -408,6 +567,13 @@ fn bench(
             (None, Some(b)) => println!(" {:>10}  {}", "-", devices[b]),
             _ => println!(" {:>10}  -", "-"),
         }
+    }
+    if devices.iter().any(|d| d.ends_with(":int8")) {
+        println!(
+            "(:int8 = the set-up's int8 variants; one that missed the quality bar against its \
+             fp32 model is timed but not counted as fastest: {})",
+            store.dir.join(aifx::variants::RECORD).display()
+        );
     }
     Ok(())
 }

@@ -74,8 +74,10 @@ impl FromStr for Device {
 /// its fp32; mask IoU vs MediaPipe 0.9994, pose landmarks 0.65 % of the person's diagonal off
 /// MediaPipe's, against 0.1–0.3 % in fp32 — inside the 0.98 / 1.5 % bar, outside the TFLite
 /// tensor tolerances, so `aifx-models verify` uses fp32) and fp32 where it lacks them; ONNX
-/// Runtime's own CPU code runs fp32 only. There are no int8 models: static int8 of the
-/// selfie model ran slower than fp32 here (4.5 vs 3.3 ms) with IoU 0.96 (findings).
+/// Runtime's own CPU code runs fp32 only. `Int8` loads the model's int8 variant
+/// (`NAME-int8.onnx`, made at set-up by `aifx-models quantize`); `Auto` uses a variant only
+/// where set-up measured it keeping the quality bar and running faster (`int8.txt`) — on the
+/// machines measured so far none did (see the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Precision {
     #[default]

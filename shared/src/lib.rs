@@ -20,6 +20,7 @@ pub mod temporal;
 pub mod tensor;
 pub mod timing;
 pub mod upscale;
+pub mod variants;
 pub mod worker;
 
 pub use device::{Device, Precision};

@@ -293,15 +293,34 @@ fn provider(
     }
 }
 
-/// Why `precision` cannot be had on `device` (it then runs fp32), if it cannot.
-fn precision_notice(device: Device, precision: Precision) -> Option<String> {
+/// Why `precision` cannot be had for `model` on `device` (it then runs fp32), if it cannot.
+fn precision_notice(model: &Path, device: Device, precision: Precision) -> Option<String> {
     let why = match (device, precision) {
         (_, Precision::Auto | Precision::Fp32) => return None,
         (Device::OpenVino, Precision::Bf16 | Precision::Fp16) => return None,
         (Device::TensorRt, Precision::Fp16) => return None,
+        (_, Precision::Int8) if crate::variants::int8_path(model).is_file() => {
+            // Run as asked, but say so when set-up measured it below the quality bar.
+            let name = model.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let record = std::fs::read_to_string(model.with_file_name(crate::variants::RECORD));
+            return record
+                .ok()
+                .and_then(|r| crate::variants::missed_bar(&r, name))
+                .map(|q| {
+                    format!(
+                    "precision=int8: the int8 variant of {} misses the quality bar against the \
+                     fp32 model ({q}; see {}); running it as asked",
+                    model.display(),
+                    crate::variants::RECORD
+                )
+                });
+        }
         (_, Precision::Int8) => {
-            "there are no int8 models (static int8 of the selfie model ran slower than fp32 \
-             here, with mask IoU 0.96)"
+            return Some(format!(
+                "precision=int8: there is no int8 variant of {} (`aifx-models quantize` makes \
+                 them; the set-up runs it); running fp32",
+                model.display()
+            ))
         }
         (Device::Cpu, _) => "ONNX Runtime's own CPU code runs these models in fp32 only",
         _ => "this provider has no such mode here",
@@ -364,9 +383,9 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         // A precision only some candidate has: said only when none has it.
         let honoured = std::iter::once(Device::Cpu)
             .chain(others.iter().copied())
-            .any(|d| precision_notice(d, precision).is_none());
+            .any(|d| precision_notice(model, d, precision).is_none());
         if !honoured {
-            notices.extend(precision_notice(Device::Cpu, precision));
+            notices.extend(precision_notice(model, Device::Cpu, precision));
         }
         let mut s = finish(model, vec![engine], notices);
         if chosen.is_none() && !others.is_empty() {
@@ -411,7 +430,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         Err(e) => return Err(e),
     };
     notices.extend(fallback);
-    notices.extend(precision_notice(device, precision));
+    notices.extend(precision_notice(model, device, precision));
     let engine = Engine {
         device,
         session,
@@ -454,7 +473,16 @@ fn build_session(
     static OPENVINO_BUILDS: Mutex<()> = Mutex::new(());
     let _one_at_a_time = (device == Device::OpenVino)
         .then(|| OPENVINO_BUILDS.lock().unwrap_or_else(|e| e.into_inner()));
-    b.commit_from_file(model).map_err(|e| invalid(model, e))
+    // The int8 variant where `precision` asks for it (or `auto` was measured faster with it).
+    let file = crate::variants::resolve(model, device, precision);
+    if file != model {
+        log::info!(
+            "{}: loading its int8 variant {}",
+            model.display(),
+            file.display()
+        );
+    }
+    b.commit_from_file(&file).map_err(|e| invalid(&file, e))
 }
 
 /// Reads what the model declares and wraps its engines (at least one).

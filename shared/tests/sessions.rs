@@ -232,18 +232,23 @@ fn openvino_agrees_with_cpu_and_auto_settles() {
     }
 }
 
-/// A precision the provider cannot run is said (and the model runs fp32): int8 anywhere
-/// (there are no int8 models), bf16 on ONNX Runtime's own CPU code.
+/// A precision the provider cannot run is said (and the model runs fp32): int8 of a model
+/// without an int8 variant, bf16 on ONNX Runtime's own CPU code.
 #[test]
 fn a_precision_the_provider_lacks_is_said() {
     let model = resolve_model("selfie").expect("run `make test` to install the models");
-    for (device, precision) in [
-        (Device::Cpu, aifx::Precision::Int8),
-        (Device::Cpu, aifx::Precision::Bf16),
-        (Device::Auto, aifx::Precision::Int8),
+    // A copy with no variant beside it.
+    let dir = std::env::temp_dir().join(format!("aifx-no-variant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lone = dir.join("selfie.onnx");
+    std::fs::copy(&model, &lone).unwrap();
+    for (file, device, precision) in [
+        (&lone, Device::Cpu, aifx::Precision::Int8),
+        (&model, Device::Cpu, aifx::Precision::Bf16),
+        (&lone, Device::Auto, aifx::Precision::Int8),
     ] {
         let s = session(
-            &model,
+            file,
             &SessionOptions {
                 device,
                 precision,
@@ -267,4 +272,54 @@ fn a_precision_the_provider_lacks_is_said() {
     )
     .unwrap();
     assert!(fine.notice.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The set-up's int8 variants: `precision=int8` runs the variant (its outputs are not the
+/// fp32 model's), says so when the record has it missing the quality bar, and `auto` never
+/// picks a variant the record does not offer.
+#[test]
+fn int8_runs_the_variant_and_auto_follows_the_record() {
+    let model = resolve_model("selfie").expect("run `make test` to install the models");
+    let variant = aifx::variants::int8_path(&model);
+    assert!(
+        variant.is_file(),
+        "{} (the set-up makes it)",
+        variant.display()
+    );
+    let record = std::fs::read_to_string(model.with_file_name(aifx::variants::RECORD))
+        .expect("int8.txt (the set-up writes it)");
+    let opts = |precision| SessionOptions {
+        device: Device::Cpu,
+        precision,
+        ..SessionOptions::default()
+    };
+    let shape = [1, 256, 256, 3];
+    let input: Vec<f32> = (0..256 * 256 * 3)
+        .map(|i| (i % 251) as f32 / 250.0)
+        .collect();
+    let fp32 = session(&model, &opts(aifx::Precision::Fp32)).unwrap();
+    let int8 = session(&model, &opts(aifx::Precision::Int8)).unwrap();
+    let (a, b) = (
+        fp32.run(&shape, &input).unwrap(),
+        int8.run(&shape, &input).unwrap(),
+    );
+    assert_ne!(a[0].data, b[0].data, "int8 ran the fp32 model");
+    let missed = aifx::variants::missed_bar(&record, "selfie");
+    assert_eq!(
+        int8.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("quality bar")),
+        missed.is_some(),
+        "{:?} / record {missed:?}",
+        int8.notice
+    );
+    let auto = session(&model, &opts(aifx::Precision::Auto)).unwrap();
+    let c = auto.run(&shape, &input).unwrap();
+    let offered = aifx::variants::offered(&record, "selfie", Device::Cpu);
+    assert_eq!(
+        c[0].data == b[0].data,
+        offered,
+        "auto and the record disagree"
+    );
 }
