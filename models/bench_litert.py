@@ -1,8 +1,10 @@
 """ai-edge-litert side of `aifx-models bench`: times each TFLite model (XNNPACK, the
-interpreter's default delegate) on the same input tensor the ONNX side uses.
+interpreter's default delegate) on the same input tensor the ONNX side uses, in rounds that
+alternate with the ONNX side (the machine's speed drifts; both see the same drift).
 
-Reads a JSON job from stdin: {"threads": N, "iters": N, "warmup": N,
-"models": [{"name", "tflite", "input", "shape"}]}; prints {"name": ms_per_run} as JSON.
+First stdin line: a JSON job {"threads": N, "warmup": N, "models": [{"name", "tflite",
+"input", "shape"}]}. Then one request per line, `NAME ITERS`, each answered with the mean ms
+per run of ITERS runs on its own line.
 """
 import json
 import sys
@@ -11,8 +13,8 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-job = json.load(sys.stdin)
-result = {}
+job = json.loads(sys.stdin.readline())
+models = {}
 for m in job["models"]:
     it = Interpreter(model_path=m["tflite"], num_threads=job["threads"])
     it.allocate_tensors()
@@ -21,9 +23,13 @@ for m in job["models"]:
     for _ in range(job["warmup"]):
         it.set_tensor(idx, x)
         it.invoke()
+    models[m["name"]] = (it, idx, x)
+print("ready", flush=True)
+for line in sys.stdin:
+    name, iters = line.split()
+    it, idx, x = models[name]
     t = time.perf_counter()
-    for _ in range(job["iters"]):
+    for _ in range(int(iters)):
         it.set_tensor(idx, x)
         it.invoke()
-    result[m["name"]] = (time.perf_counter() - t) / job["iters"] * 1000.0
-print(json.dumps(result))
+    print((time.perf_counter() - t) / int(iters) * 1000.0, flush=True)

@@ -12,6 +12,9 @@ use aifx_models::reference::{read_f32, Reference};
 use aifx_models::store::{sha256_file, write_atomic, Store};
 use clap::{Parser, Subcommand};
 
+mod bench;
+use bench::bench;
+
 #[derive(Parser)]
 #[command(
     name = "aifx-models",
@@ -348,7 +351,7 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
 
 /// `DEVICE[:PRECISION]`, e.g. `openvino:bf16`; the tools' precision defaults to fp32 (the
 /// TFLite tolerances are fp32's).
-fn session_options(device: &str, threads: usize) -> Result<SessionOptions, String> {
+pub(crate) fn session_options(device: &str, threads: usize) -> Result<SessionOptions, String> {
     let (device, precision) = device.split_once(':').unwrap_or((device, "fp32"));
     Ok(SessionOptions {
         device: device.parse::<Device>().map_err(|e| e.to_string())?,
@@ -445,166 +448,6 @@ fn list(catalog: &Catalog, store: &Store) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn bench(
-    catalog: &Catalog,
-    store: &Store,
-    threads: usize,
-    iters: usize,
-    device: &str,
-    litert_python: Option<&Path>,
-    reference: &Path,
-) -> Result<(), String> {
-    let reference = Reference::load(reference)?;
-    // Columns: `DEVICE[:PRECISION]`; `all` = every provider the runtime has in fp32, OpenVINO
-    // in bf16 too, and each provider on the int8 variants.
-    let devices: Vec<String> = if device == "all" {
-        let mut v: Vec<String> = aifx::session::available_devices()
-            .into_iter()
-            .filter(|&d| d != Device::Auto)
-            .map(|d| d.to_string())
-            .collect();
-        if v.iter().any(|d| d == "openvino") {
-            v.push("openvino:bf16".into());
-        }
-        // The set-up's int8 variants, where it made them.
-        let int8: Vec<String> = v
-            .iter()
-            .filter(|d| !d.contains(':'))
-            .map(|d| format!("{d}:int8"))
-            .collect();
-        v.extend(int8);
-        v
-    } else {
-        device.split(',').map(str::to_owned).collect()
-    };
-    let mut jobs = Vec::new();
-    // Per model: ms per device (NaN where the device is not usable).
-    let mut ours: Vec<(String, Vec<f64>)> = Vec::new();
-    for m in &catalog.models {
-        let cases = reference
-            .manifest
-            .models
-            .get(&m.name)
-            .ok_or_else(|| format!("reference has no input for `{}`", m.name))?;
-        let (case_name, case) = cases.cases.iter().next().ok_or("empty reference")?;
-        let input_path = reference.file(&m.name, case_name, &case.input_file);
-        let input = read_f32(&input_path)?;
-        let mut row = Vec::new();
-        for d in &devices {
-            let opts = session_options(d, threads)?;
-            let s = session(&store.onnx(m), &opts).map_err(|e| e.to_string())?;
-            // `auto` runs its first frames on each provider in turn; time what it settles on.
-            let auto = opts.device == Device::Auto;
-            let warmup = if auto { 20 } else { 5 };
-            // A fallback (other provider, fp32 for a precision it lacks) is not what the
-            // column names; an int8 variant below the quality bar still is.
-            let fell_back = s
-                .notice
-                .as_deref()
-                .is_some_and(|n| !n.contains("quality bar"));
-            if (s.device() != opts.device && !auto) || fell_back {
-                row.push(f64::NAN);
-                continue;
-            }
-            for _ in 0..warmup {
-                s.run(&case.input_shape, &input)
-                    .map_err(|e| e.to_string())?;
-            }
-            let t = Instant::now();
-            for _ in 0..iters {
-                s.run(&case.input_shape, &input)
-                    .map_err(|e| e.to_string())?;
-            }
-            row.push(t.elapsed().as_secs_f64() * 1000.0 / iters as f64);
-        }
-        ours.push((m.name.clone(), row));
-        jobs.push(serde_json::json!({
-            "name": m.name,
-            "tflite": store.tflite(m),
-            "input": input_path,
-            "shape": case.input_shape,
-        }));
-    }
-    let litert: serde_json::Value = match litert_python {
-        Some(py) => {
-            let job = serde_json::json!({"threads": threads, "iters": iters, "warmup": 5, "models": jobs});
-            run_python(py, include_str!("../bench_litert.py"), &job.to_string())?
-        }
-        None => serde_json::Value::Null,
-    };
-    let rt = aifx::runtime::runtime(None).map_err(|e| e.to_string())?;
-    println!(
-        "inference per model, batch 1, {threads} threads, {iters} runs, ONNX Runtime {} ({})",
-        rt.version,
-        rt.library.display()
-    );
-    let record =
-        std::fs::read_to_string(store.dir.join(aifx::variants::RECORD)).unwrap_or_default();
-    print!("{:28}", "model");
-    for d in &devices {
-        print!(" {:>14}", format!("{d} ms"));
-    }
-    println!(" {:>10}  fastest ONNX Runtime provider", "TFLite ms");
-    for (name, row) in ours {
-        print!("{name:28}");
-        for ms in &row {
-            print!(" {ms:>14.2}");
-        }
-        // An int8 variant that missed the quality bar is timed, not counted as the best.
-        let missed = aifx::variants::missed_bar(&record, &name).is_some();
-        let best = (0..row.len())
-            .filter(|&i| row[i].is_finite() && !devices[i].starts_with("auto"))
-            .filter(|&i| !(missed && devices[i].ends_with(":int8")))
-            .min_by(|&a, &b| row[a].total_cmp(&row[b]));
-        match (litert.get(&name).and_then(|v| v.as_f64()), best) {
-            (Some(tf), Some(b)) => println!(
-                " {tf:>10.2}  {} {}",
-                devices[b],
-                aifx::timing::relative_speed(row[b], tf)
-            ),
-            (None, Some(b)) => println!(" {:>10}  {}", "-", devices[b]),
-            _ => println!(" {:>10}  -", "-"),
-        }
-    }
-    if devices.iter().any(|d| d.ends_with(":int8")) {
-        println!(
-            "(:int8 = the set-up's int8 variants; one that missed the quality bar against its \
-             fp32 model is timed but not counted as fastest: {})",
-            store.dir.join(aifx::variants::RECORD).display()
-        );
-    }
-    Ok(())
-}
-
-fn run_python(python: &Path, script: &str, stdin: &str) -> Result<serde_json::Value, String> {
-    use std::io::Write;
-    let dir = std::env::temp_dir().join(format!("aifx-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let path = dir.join("bench_litert.py");
-    std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let mut child = std::process::Command::new(python)
-        .arg(&path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", python.display()))?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(stdin.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    if !out.status.success() {
-        return Err(format!("{} {} failed", python.display(), path.display()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or("");
-    serde_json::from_str(line).map_err(|e| format!("litert bench printed `{line}`: {e}"))
 }
 
 fn demo(store: &Store, out: &Path, photos: &[PathBuf]) -> Result<(), String> {
