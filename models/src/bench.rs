@@ -137,6 +137,8 @@ pub fn bench(
         best: Option<(usize, SharedSession)>,
     }
     let mut rows: Vec<Row> = Vec::new();
+    // What `auto` settled on, per model.
+    let mut settled: Vec<String> = Vec::new();
     for m in &catalog.models {
         let cases = reference
             .manifest
@@ -169,6 +171,9 @@ pub fn bench(
             time_runs(&s, &case.input_shape, &input, warmup)?;
             let t = time_runs(&s, &case.input_shape, &input, iters)?;
             ms.push(t);
+            if auto {
+                settled.push(format!("{} {}", m.name, s.device()));
+            }
             let counts = !(auto || missed && d.ends_with(":int8"));
             if counts && best.as_ref().is_none_or(|(b, _)| t < ms[*b]) {
                 best = Some((i, s));
@@ -241,6 +246,9 @@ pub fn bench(
             );
         }
         println!();
+    }
+    if !settled.is_empty() {
+        println!("auto settled on: {}", settled.join(", "));
     }
     if devices.iter().any(|d| d.ends_with(":int8")) {
         println!(

@@ -120,6 +120,8 @@ fn installed_names(dirs: &[PathBuf]) -> String {
             let p = e.ok()?.path();
             (p.extension()? == "onnx").then(|| p.file_stem()?.to_str().map(str::to_owned))?
         })
+        // int8 variants are a precision of their model, not models of their own.
+        .filter(|n| !n.ends_with("-int8"))
         .collect();
     names.sort();
     names.dedup();

@@ -58,10 +58,17 @@ impl BlurredPlane<'_> {
             &self.rows[y0 * n..(y0 + 1) * n][range.clone()],
             &self.rows[y1 * n..(y1 + 1) * n][range],
         );
-        let f = (fy * 256.0) as u16;
-        for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
-            *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
-        }
+        lerp_rows(r0, r1, (fy * 256.0) as u16, out);
+    }
+}
+
+/// `out = (r0·(256 − f) + r1·f) / 256` per byte: every background byte of a blurred frame
+/// goes through it (0.5 ms of a 1080p RGBA frame when built for SSE2 only; AVX2 doubles the
+/// lanes).
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn lerp_rows(r0: &[u8], r1: &[u8], f: u16, out: &mut [u8]) {
+    for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
+        *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
     }
 }
 
