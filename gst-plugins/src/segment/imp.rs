@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
-use aifx::segment::{budget, CompositeParams, Effect, SegmentSettings, Segmenter};
+use aifx::segment::{budget, Effect, SegmentSettings, Segmenter};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -19,13 +19,11 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::budget::{budget_property, qos_proportion, Budget};
+use super::settings::{properties, EffectKind, Settings};
+use crate::budget::{qos_proportion, Budget};
 use crate::meta::MaskMeta;
-use crate::props::{assign, lock, log_set, unknown};
-use crate::video::{
-    check_format, pad_templates, runtime_properties, with_alpha_only, with_frame_mut, DeviceKind,
-    DeviceNotice, MotionKind, PrecisionKind, DEFAULT_THREADS,
-};
+use crate::props::{lock, log_set, unknown};
+use crate::video::{check_format, pad_templates, with_alpha_only, with_frame_mut, DeviceNotice};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -34,128 +32,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("aifx person segmentation"),
     )
 });
-
-const DEFAULT_MODEL: &str = "selfie";
-const DEFAULT_THRESHOLD: f64 = 0.0;
-const DEFAULT_FEATHER: u32 = 0;
-const DEFAULT_MIN_REGION: f64 = 0.0;
-const DEFAULT_BLUR_RADIUS: u32 = 24;
-const DEFAULT_BACKGROUND_COLOR: u32 = 0xff00_b140;
-const DEFAULT_INTERVAL: u32 = 1;
-const DEFAULT_SMOOTHING: f64 = 0.7;
-const DEFAULT_EDGE_REFINE: bool = true;
-const DEFAULT_ASYNC: bool = false;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAifxSegmentEffect")]
-pub enum EffectKind {
-    #[default]
-    #[enum_value(name = "Blur the background", nick = "blur")]
-    Blur,
-    #[enum_value(
-        name = "Replace the background with the `background` image",
-        nick = "replace"
-    )]
-    Replace,
-    #[enum_value(name = "Fill the background with `background-color`", nick = "color")]
-    Color,
-    #[enum_value(
-        name = "Background transparent via the alpha channel (RGBA/BGRA; other formats get `background-color`)",
-        nick = "transparent"
-    )]
-    Transparent,
-    #[enum_value(name = "Output the mask as a grey picture", nick = "matte")]
-    Matte,
-    #[enum_value(
-        name = "Leave the picture untouched (mask metadata only)",
-        nick = "none"
-    )]
-    None,
-}
-
-impl From<EffectKind> for Effect {
-    fn from(e: EffectKind) -> Self {
-        match e {
-            EffectKind::Blur => Effect::Blur,
-            EffectKind::Replace => Effect::Replace,
-            EffectKind::Color => Effect::Color,
-            EffectKind::Transparent => Effect::Transparent,
-            EffectKind::Matte => Effect::Matte,
-            EffectKind::None => Effect::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Settings {
-    model: String,
-    effect: EffectKind,
-    threshold: f64,
-    feather: u32,
-    min_region: f64,
-    blur_radius: u32,
-    background: Option<String>,
-    background_color: u32,
-    interval: u32,
-    smoothing: f64,
-    smoothing_motion: MotionKind,
-    edge_refine: bool,
-    asynchronous: bool,
-    device: DeviceKind,
-    precision: PrecisionKind,
-    threads: u32,
-    budget_ms: f64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            model: DEFAULT_MODEL.into(),
-            effect: EffectKind::default(),
-            threshold: DEFAULT_THRESHOLD,
-            feather: DEFAULT_FEATHER,
-            min_region: DEFAULT_MIN_REGION,
-            blur_radius: DEFAULT_BLUR_RADIUS,
-            background: None,
-            background_color: DEFAULT_BACKGROUND_COLOR,
-            interval: DEFAULT_INTERVAL,
-            smoothing: DEFAULT_SMOOTHING,
-            smoothing_motion: MotionKind::None,
-            edge_refine: DEFAULT_EDGE_REFINE,
-            asynchronous: DEFAULT_ASYNC,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
-            budget_ms: 0.0,
-        }
-    }
-}
-
-impl Settings {
-    fn to_shared(&self) -> SegmentSettings {
-        let c = self.background_color;
-        SegmentSettings {
-            model: self.model.clone(),
-            composite: CompositeParams {
-                effect: self.effect.into(),
-                blur_radius: self.blur_radius as usize,
-                color: [(c >> 16) as u8, (c >> 8) as u8, c as u8],
-                background: self.background.as_ref().map(PathBuf::from),
-            },
-            threshold: self.threshold as f32,
-            feather: self.feather as usize,
-            min_region: self.min_region as f32,
-            interval: self.interval,
-            smoothing: self.smoothing as f32,
-            smoothing_motion: self.smoothing_motion.into(),
-            refine: self.edge_refine,
-            device: self.device.into(),
-            precision: self.precision.into(),
-            threads: self.threads as usize,
-        }
-    }
-}
 
 #[derive(Default)]
 struct State {
@@ -184,104 +60,7 @@ impl ObjectSubclass for Segment {
 
 impl ObjectImpl for Segment {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb(
-                        "Segmentation model: `selfie` (square, general), `selfie-landscape` (16:9), or a path to an \
-                         .onnx file with one RGB input (NHWC [1,H,W,3] or NCHW [1,3,H,W], values 0..1 unless its \
-                         metadata says aifx.input_range) and a one-channel person-probability output",
-                    )
-                    .default_value(Some(DEFAULT_MODEL))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("effect", EffectKind::default())
-                    .nick("Effect")
-                    .blurb("What happens to the background")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("threshold")
-                    .nick("Threshold")
-                    .blurb("0 keeps the soft matte; above 0, a hard cut at this person probability")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_THRESHOLD)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("feather")
-                    .nick("Feather")
-                    .blurb("Width of the soft mask edge in frame pixels (0 = off)")
-                    .maximum(500)
-                    .default_value(DEFAULT_FEATHER)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("min-region")
-                    .nick("Minimum region")
-                    .blurb("Drop person blobs smaller than this fraction of the frame (0 = keep all)")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_MIN_REGION)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("blur-radius")
-                    .nick("Blur radius")
-                    .blurb("Background blur radius in frame pixels (effect=blur)")
-                    .minimum(1)
-                    .maximum(400)
-                    .default_value(DEFAULT_BLUR_RADIUS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("background")
-                    .nick("Background image")
-                    .blurb("Image file (PNG, JPEG) scaled to cover the frame (effect=replace)")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("background-color")
-                    .nick("Background colour")
-                    .blurb("Background colour as 0xAARRGGBB (effect=color, and transparent on formats without alpha)")
-                    .default_value(DEFAULT_BACKGROUND_COLOR)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("interval")
-                    .nick("Interval")
-                    .blurb("Run the model on one frame in N and reuse the mask in between")
-                    .minimum(1)
-                    .maximum(1000)
-                    .default_value(DEFAULT_INTERVAL)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("smoothing")
-                    .nick("Temporal smoothing")
-                    .blurb("Uncertainty-weighted blend with the previous mask (MediaPipe's; 0 = off)")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_SMOOTHING)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("smoothing-motion", MotionKind::None)
-                    .nick("Smoothing motion compensation")
-                    .blurb("Warp the previous mask along the picture's motion before the smoothing blend, so moving edges do not lag (not with async)")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("edge-refine")
-                    .nick("Edge refinement")
-                    .blurb("Upsample the mask with a guided filter so edges follow the picture (off: plain bilinear)")
-                    .default_value(DEFAULT_EDGE_REFINE)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("async")
-                    .nick("Asynchronous")
-                    .blurb("Run inference on a worker thread on the newest frame; frames never wait and use the latest mask")
-                    .default_value(DEFAULT_ASYNC)
-                    .mutable_playing()
-                    .build(),
-            ]
-            .into_iter()
-            .chain(runtime_properties())
-            .chain([budget_property()])
-            .collect()
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(properties);
         PROPERTIES.as_ref()
     }
 
@@ -289,39 +68,7 @@ impl ObjectImpl for Segment {
         let mut s = lock(&self.settings);
         let name = pspec.name();
         let mut renegotiate = false;
-        let applied = match name {
-            "model" => {
-                let mut model: Option<String> = None;
-                let ok = assign(&mut model, value);
-                s.model = model.unwrap_or_else(|| DEFAULT_MODEL.into());
-                ok
-            }
-            "effect" => {
-                let was = s.effect;
-                let ok = assign(&mut s.effect, value);
-                if (was == EffectKind::Transparent) != (s.effect == EffectKind::Transparent) {
-                    // Formats with alpha are asked of upstream only for "transparent".
-                    renegotiate = true;
-                }
-                ok
-            }
-            "threshold" => assign(&mut s.threshold, value),
-            "feather" => assign(&mut s.feather, value),
-            "min-region" => assign(&mut s.min_region, value),
-            "blur-radius" => assign(&mut s.blur_radius, value),
-            "background" => assign(&mut s.background, value),
-            "background-color" => assign(&mut s.background_color, value),
-            "interval" => assign(&mut s.interval, value),
-            "smoothing" => assign(&mut s.smoothing, value),
-            "smoothing-motion" => assign(&mut s.smoothing_motion, value),
-            "edge-refine" => assign(&mut s.edge_refine, value),
-            "async" => assign(&mut s.asynchronous, value),
-            "device" => assign(&mut s.device, value),
-            "precision" => assign(&mut s.precision, value),
-            "threads" => assign(&mut s.threads, value),
-            "budget-ms" => assign(&mut s.budget_ms, value),
-            _ => false,
-        };
+        let applied = s.set(name, value, &mut renegotiate);
         drop(s);
         log_set(*CAT, &*self.obj(), name, value, applied);
         if renegotiate {
@@ -335,26 +82,7 @@ impl ObjectImpl for Segment {
             return crate::video::device_in_use(&lock(&self.state).device_notice);
         }
         let s = lock(&self.settings);
-        match pspec.name() {
-            "model" => s.model.to_value(),
-            "effect" => s.effect.to_value(),
-            "threshold" => s.threshold.to_value(),
-            "feather" => s.feather.to_value(),
-            "min-region" => s.min_region.to_value(),
-            "blur-radius" => s.blur_radius.to_value(),
-            "background" => s.background.to_value(),
-            "background-color" => s.background_color.to_value(),
-            "interval" => s.interval.to_value(),
-            "smoothing" => s.smoothing.to_value(),
-            "smoothing-motion" => s.smoothing_motion.to_value(),
-            "edge-refine" => s.edge_refine.to_value(),
-            "async" => s.asynchronous.to_value(),
-            "device" => s.device.to_value(),
-            "precision" => s.precision.to_value(),
-            "threads" => s.threads.to_value(),
-            "budget-ms" => s.budget_ms.to_value(),
-            _ => unknown(pspec),
-        }
+        s.get(pspec.name()).unwrap_or_else(|| unknown(pspec))
     }
 }
 

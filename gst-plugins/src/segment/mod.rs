@@ -4,9 +4,10 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
 
 pub use crate::video::DeviceKind;
-pub use imp::EffectKind;
+pub use settings::EffectKind;
 
 glib::wrapper! {
     pub struct Segment(ObjectSubclass<imp::Segment>)

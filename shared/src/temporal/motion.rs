@@ -212,7 +212,10 @@ fn block_ssd(cur: &LowLuma, prev: &LowLuma, bx: usize, by: usize, dx: i32, dy: i
             // Whole block rows as fixed-size arrays: the compiler then keeps the eight
             // differences in one vector (a slice of unknown length it handled a byte at a
             // time; the dense search is hundreds of these per block).
-            if let (Ok(r), Ok(p)) = (<&[u8; BLOCK]>::try_from(row), <&[u8; BLOCK]>::try_from(prow)) {
+            if let (Ok(r), Ok(p)) = (
+                <&[u8; BLOCK]>::try_from(row),
+                <&[u8; BLOCK]>::try_from(prow),
+            ) {
                 ssd += r
                     .iter()
                     .zip(p)
@@ -391,9 +394,8 @@ fn global_motion(cur: &LowLuma, prev: &LowLuma) -> [f32; 2] {
             ssd
         }
     };
-    let samples = |step: usize| {
-        ((cur.height - 2 * margin).div_ceil(step) * (cur.width - 2 * margin)) as u32
-    };
+    let samples =
+        |step: usize| ((cur.height - 2 * margin).div_ceil(step) * (cur.width - 2 * margin)) as u32;
     // Zero motion wins unless a shift is better by 2 levels (squared) per sample. Each
     // search's costs (the ±1 refinement's included) are computed up front, in parallel:
     // the search alone is sequential and was the largest part of the global estimate.
