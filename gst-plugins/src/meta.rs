@@ -217,6 +217,52 @@ pub struct PoseMeta {
 }
 
 impl PoseMeta {
+    /// The `aifx-pose` message's structure: per person its landmarks as GStreamer arrays
+    /// (what `gst-launch-1.0 -m` prints and python3-gst reads) and as bytes in the meta's
+    /// layout (`person-K-data`: score, 33 × [x, y, z, visibility, presence], 33 × [x, y, z]
+    /// world, all little-endian f32), which plain PyGObject reads (it cannot convert
+    /// GstValueArray).
+    pub fn to_structure(
+        &self,
+        pts: Option<gst::ClockTime>,
+        running_time: Option<gst::ClockTime>,
+    ) -> gst::Structure {
+        let mut b = gst::Structure::builder("aifx-pose")
+            .field("timestamp", pts.map_or(u64::MAX, |t| t.nseconds()))
+            .field(
+                "running-time",
+                running_time.map_or(u64::MAX, |t| t.nseconds()),
+            )
+            .field("frame-width", self.frame_width)
+            .field("frame-height", self.frame_height)
+            .field("persons", self.persons.len() as u32);
+        let array = |values: &mut dyn Iterator<Item = f32>| {
+            gst::Array::from_values(
+                values.map(|v| glib::value::ToSendValue::to_send_value(&f64::from(v))),
+            )
+        };
+        for (k, p) in self.persons.iter().enumerate() {
+            let bytes: Vec<u8> = std::iter::once(p.score)
+                .chain(p.landmarks.iter().flatten().copied())
+                .chain(p.world.iter().flatten().copied())
+                .flat_map(f32::to_le_bytes)
+                .collect();
+            b = b
+                .field(format!("person-{k}-id"), p.id)
+                .field(format!("person-{k}-score"), f64::from(p.score))
+                .field(
+                    format!("person-{k}-landmarks"),
+                    array(&mut p.landmarks.iter().flatten().copied()),
+                )
+                .field(
+                    format!("person-{k}-world"),
+                    array(&mut p.world.iter().flatten().copied()),
+                )
+                .field(format!("person-{k}-data"), glib::Bytes::from_owned(bytes));
+        }
+        b.build()
+    }
+
     /// Pixel coordinates follow a scale (z on the x scale, as MediaPipe's); world landmarks
     /// are in metres and do not change.
     fn transformed(mut self, t: &Transform) -> Self {

@@ -23,12 +23,12 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::budget::{budget_property, qos_proportion, Budget};
+use super::settings::{properties, Settings};
+use crate::budget::{qos_proportion, Budget};
 use crate::meta::{PoseMeta, PosePerson};
-use crate::props::{assign, lock, log_set, unknown};
+use crate::props::{lock, log_set, unknown};
 use crate::video::{
-    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
-    PrecisionKind, DEFAULT_THREADS,
+    check_format, pad_templates, with_frame_mut, DeviceKind, DeviceNotice, PrecisionKind,
 };
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -38,56 +38,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("aifx body pose"),
     )
 });
-
-const DEFAULT_MAX_PERSONS: u32 = 1;
-const DEFAULT_MIN_DETECTION: f64 = 0.5;
-const DEFAULT_MIN_TRACKING: f64 = 0.5;
-const DEFAULT_SMOOTHING: bool = true;
-const DEFAULT_DRAW: bool = true;
-const DEFAULT_DRAW_MASK: bool = false;
-const DEFAULT_LINE_WIDTH: f64 = 3.0;
-const DEFAULT_POINT_RADIUS: f64 = 4.0;
-const DEFAULT_POST_MESSAGES: bool = false;
-const DEFAULT_INTERVAL: u32 = 1;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    max_persons: u32,
-    min_detection: f64,
-    min_tracking: f64,
-    smoothing: bool,
-    draw: bool,
-    draw_mask: bool,
-    line_width: f64,
-    point_radius: f64,
-    post_messages: bool,
-    device: DeviceKind,
-    precision: PrecisionKind,
-    threads: u32,
-    interval: u32,
-    budget_ms: f64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            max_persons: DEFAULT_MAX_PERSONS,
-            min_detection: DEFAULT_MIN_DETECTION,
-            min_tracking: DEFAULT_MIN_TRACKING,
-            smoothing: DEFAULT_SMOOTHING,
-            draw: DEFAULT_DRAW,
-            draw_mask: DEFAULT_DRAW_MASK,
-            line_width: DEFAULT_LINE_WIDTH,
-            point_radius: DEFAULT_POINT_RADIUS,
-            post_messages: DEFAULT_POST_MESSAGES,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
-            interval: DEFAULT_INTERVAL,
-            budget_ms: 0.0,
-        }
-    }
-}
 
 #[derive(Default)]
 struct State {
@@ -117,123 +67,14 @@ impl ObjectSubclass for Pose {
 
 impl ObjectImpl for Pose {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecUInt::builder("max-persons")
-                    .nick("Maximum persons")
-                    .blurb("How many people to track at once; each keeps an id while tracked")
-                    .minimum(1)
-                    .maximum(16)
-                    .default_value(DEFAULT_MAX_PERSONS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("min-detection-confidence")
-                    .nick("Minimum detection confidence")
-                    .blurb("Person detector score needed to start tracking someone (below 0.1 acts as 0.1: the detector's junk scores under 0.3)")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_MIN_DETECTION)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("min-tracking-confidence")
-                    .nick("Minimum tracking confidence")
-                    .blurb("Landmark model presence needed to keep tracking (below it the detector runs again)")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_MIN_TRACKING)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("smoothing")
-                    .nick("Smoothing")
-                    .blurb("One-euro smoothing of the landmarks over buffer timestamps (MediaPipe's parameters)")
-                    .default_value(DEFAULT_SMOOTHING)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("draw")
-                    .nick("Draw")
-                    .blurb("Draw the skeleton on the video")
-                    .default_value(DEFAULT_DRAW)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("draw-mask")
-                    .nick("Draw mask")
-                    .blurb(
-                        "Tint each person with the landmark model's own segmentation output \
-                         (runs the model's segmentation branch: about twice the landmark cost)",
-                    )
-                    .default_value(DEFAULT_DRAW_MASK)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("line-width")
-                    .nick("Line width")
-                    .blurb("Skeleton line width in pixels")
-                    .minimum(0.5)
-                    .maximum(64.0)
-                    .default_value(DEFAULT_LINE_WIDTH)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("point-radius")
-                    .nick("Point radius")
-                    .blurb("Joint radius in pixels")
-                    .minimum(0.0)
-                    .maximum(64.0)
-                    .default_value(DEFAULT_POINT_RADIUS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("post-messages")
-                    .nick("Post messages")
-                    .blurb(
-                        "Post an `aifx-pose` element message per frame: timestamp, running-time, \
-                         frame-width/height, persons, and per person K: person-K-id, -score, \
-                         -landmarks (33 x [x, y, z, visibility, presence], frame pixels), -world \
-                         (33 x [x, y, z], metres) and -data (all of it as little-endian f32 bytes: \
-                         score, landmarks, world)",
-                    )
-                    .default_value(DEFAULT_POST_MESSAGES)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoxed::builder::<glib::StrV>("landmark-names")
-                    .nick("Landmark names")
-                    .blurb("The 33 landmarks in order (MediaPipe's pose topology)")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecUInt::builder("interval")
-                    .nick("Interval")
-                    .blurb("Run the models on one frame in N and reuse the landmarks in between")
-                    .minimum(1)
-                    .maximum(1000)
-                    .default_value(DEFAULT_INTERVAL)
-                    .mutable_playing()
-                    .build(),
-            ]
-            .into_iter()
-            .chain(runtime_properties())
-            .chain([budget_property()])
-            .collect()
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(properties);
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
         let name = pspec.name();
-        let applied = match name {
-            "max-persons" => assign(&mut s.max_persons, value),
-            "min-detection-confidence" => assign(&mut s.min_detection, value),
-            "min-tracking-confidence" => assign(&mut s.min_tracking, value),
-            "smoothing" => assign(&mut s.smoothing, value),
-            "draw" => assign(&mut s.draw, value),
-            "draw-mask" => assign(&mut s.draw_mask, value),
-            "line-width" => assign(&mut s.line_width, value),
-            "point-radius" => assign(&mut s.point_radius, value),
-            "post-messages" => assign(&mut s.post_messages, value),
-            "device" => assign(&mut s.device, value),
-            "precision" => assign(&mut s.precision, value),
-            "threads" => assign(&mut s.threads, value),
-            "interval" => assign(&mut s.interval, value),
-            "budget-ms" => assign(&mut s.budget_ms, value),
-            _ => false,
-        };
+        let applied = s.set(name, value);
         drop(s);
         log_set(*CAT, &*self.obj(), name, value, applied);
     }
@@ -244,24 +85,7 @@ impl ObjectImpl for Pose {
             return crate::video::device_in_use(&lock(&self.state).device_notice);
         }
         let s = lock(&self.settings);
-        match pspec.name() {
-            "max-persons" => s.max_persons.to_value(),
-            "min-detection-confidence" => s.min_detection.to_value(),
-            "min-tracking-confidence" => s.min_tracking.to_value(),
-            "smoothing" => s.smoothing.to_value(),
-            "draw" => s.draw.to_value(),
-            "draw-mask" => s.draw_mask.to_value(),
-            "line-width" => s.line_width.to_value(),
-            "point-radius" => s.point_radius.to_value(),
-            "post-messages" => s.post_messages.to_value(),
-            "landmark-names" => glib::StrV::from(&aifx::pose::NAMES[..]).to_value(),
-            "device" => s.device.to_value(),
-            "precision" => s.precision.to_value(),
-            "threads" => s.threads.to_value(),
-            "interval" => s.interval.to_value(),
-            "budget-ms" => s.budget_ms.to_value(),
-            _ => unknown(pspec),
-        }
+        s.get(pspec.name()).unwrap_or_else(|| unknown(pspec))
     }
 }
 
@@ -313,52 +137,6 @@ impl Pose {
         }
         state.models_key = Some(key);
         Ok(())
-    }
-
-    /// The `aifx-pose` message: per person its landmarks as GStreamer arrays (what
-    /// `gst-launch-1.0 -m` prints and python3-gst reads) and as bytes in the meta's layout
-    /// (`person-K-data`: score, 33 × [x, y, z, visibility, presence], 33 × [x, y, z] world, all
-    /// little-endian f32), which plain PyGObject reads (it cannot convert GstValueArray).
-    fn message(
-        &self,
-        meta: &PoseMeta,
-        pts: Option<gst::ClockTime>,
-        running_time: Option<gst::ClockTime>,
-    ) -> gst::Message {
-        let mut b = gst::Structure::builder("aifx-pose")
-            .field("timestamp", pts.map_or(u64::MAX, |t| t.nseconds()))
-            .field(
-                "running-time",
-                running_time.map_or(u64::MAX, |t| t.nseconds()),
-            )
-            .field("frame-width", meta.frame_width)
-            .field("frame-height", meta.frame_height)
-            .field("persons", meta.persons.len() as u32);
-        let array = |values: &mut dyn Iterator<Item = f32>| {
-            gst::Array::from_values(values.map(|v| f64::from(v).to_send_value()))
-        };
-        for (k, p) in meta.persons.iter().enumerate() {
-            let bytes: Vec<u8> = std::iter::once(p.score)
-                .chain(p.landmarks.iter().flatten().copied())
-                .chain(p.world.iter().flatten().copied())
-                .flat_map(f32::to_le_bytes)
-                .collect();
-            b = b
-                .field(format!("person-{k}-id"), p.id)
-                .field(format!("person-{k}-score"), f64::from(p.score))
-                .field(
-                    format!("person-{k}-landmarks"),
-                    array(&mut p.landmarks.iter().flatten().copied()),
-                )
-                .field(
-                    format!("person-{k}-world"),
-                    array(&mut p.world.iter().flatten().copied()),
-                )
-                .field(format!("person-{k}-data"), glib::Bytes::from_owned(bytes));
-        }
-        gst::message::Element::builder(b.build())
-            .src(&*self.obj())
-            .build()
     }
 }
 
@@ -557,7 +335,9 @@ impl BaseTransformImpl for Pose {
                     .downcast_ref::<gst::ClockTime>()?
                     .to_running_time(t)
             });
-            let msg = self.message(&meta, pts, running_time);
+            let msg = gst::message::Element::builder(meta.to_structure(pts, running_time))
+                .src(&*self.obj())
+                .build();
             let _ = self.obj().post_message(msg);
         }
         Ok(gst::FlowSuccess::Ok)

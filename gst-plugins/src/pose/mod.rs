@@ -4,6 +4,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
 
 glib::wrapper! {
     pub struct Pose(ObjectSubclass<imp::Pose>)
