@@ -17,20 +17,18 @@
 
 use std::sync::{LazyLock, Mutex};
 
-use aifx::stylize::{budget, MaskRef, RangeChoice, Region, StyleSettings, Stylizer};
+use aifx::stylize::{budget, MaskRef, Region, Stylizer};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use crate::budget::{budget_property, qos_proportion, Budget};
+use super::settings::{properties, Settings};
+use crate::budget::{qos_proportion, Budget};
 use crate::meta::MaskMeta;
-use crate::props::{assign, lock, log_set, unknown};
-use crate::video::{
-    check_format, pad_templates, runtime_properties, with_frame_mut, DeviceKind, DeviceNotice,
-    PrecisionKind, DEFAULT_THREADS,
-};
+use crate::props::{lock, log_set, unknown};
+use crate::video::{check_format, pad_templates, with_frame_mut, DeviceNotice};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -39,104 +37,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("aifx neural stylization"),
     )
 });
-
-const DEFAULT_MODEL: &str = "toon";
-const DEFAULT_STRENGTH: f64 = 1.0;
-const DEFAULT_RESOLUTION: u32 = 360;
-const DEFAULT_INTERVAL: u32 = 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAifxStyleRegion")]
-pub enum RegionKind {
-    #[default]
-    #[enum_value(name = "The whole frame", nick = "all")]
-    All,
-    #[enum_value(name = "Only the person (needs segment upstream)", nick = "person")]
-    Person,
-    #[enum_value(
-        name = "Only the background (needs segment upstream)",
-        nick = "background"
-    )]
-    Background,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAifxInputRange")]
-pub enum InputRangeKind {
-    #[default]
-    #[enum_value(
-        name = "The model's aifx.input_range metadata, else 0..1",
-        nick = "auto"
-    )]
-    Auto,
-    #[enum_value(name = "0..1", nick = "unit")]
-    Unit,
-    #[enum_value(
-        name = "0..255 (e.g. the ONNX model zoo's fast-neural-style)",
-        nick = "byte"
-    )]
-    Byte,
-    #[enum_value(name = "-1..1", nick = "signed")]
-    Signed,
-}
-
-#[derive(Debug, Clone)]
-struct Settings {
-    model: String,
-    input_range: InputRangeKind,
-    strength: f64,
-    resolution: u32,
-    region: RegionKind,
-    interval: u32,
-    device: DeviceKind,
-    precision: PrecisionKind,
-    threads: u32,
-    budget_ms: f64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            model: DEFAULT_MODEL.into(),
-            input_range: InputRangeKind::default(),
-            strength: DEFAULT_STRENGTH,
-            resolution: DEFAULT_RESOLUTION,
-            region: RegionKind::default(),
-            interval: DEFAULT_INTERVAL,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
-            budget_ms: 0.0,
-        }
-    }
-}
-
-impl Settings {
-    fn to_shared(&self) -> StyleSettings {
-        StyleSettings {
-            model: self.model.clone(),
-            range: match self.input_range {
-                InputRangeKind::Auto => RangeChoice::Auto,
-                InputRangeKind::Unit => RangeChoice::Unit,
-                InputRangeKind::Byte => RangeChoice::Byte,
-                InputRangeKind::Signed => RangeChoice::Signed,
-            },
-            strength: self.strength as f32,
-            resolution: self.resolution as usize,
-            region: match self.region {
-                RegionKind::All => Region::All,
-                RegionKind::Person => Region::Person,
-                RegionKind::Background => Region::Background,
-            },
-            interval: self.interval,
-            device: self.device.into(),
-            precision: self.precision.into(),
-            threads: self.threads as usize,
-        }
-    }
-}
 
 #[derive(Default)]
 struct State {
@@ -162,77 +62,14 @@ impl ObjectSubclass for Stylize {
 
 impl ObjectImpl for Stylize {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Style")
-                    .blurb("Built-in style (toon, pencil, oil) or a path to an .onnx model mapping one RGB picture to one RGB picture")
-                    .default_value(Some(DEFAULT_MODEL))
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("input-range", InputRangeKind::default())
-                    .nick("Input range")
-                    .blurb("Pixel value range the model takes and gives")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("strength")
-                    .nick("Strength")
-                    .blurb("0 = the original frame, 1 = the full style")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_STRENGTH)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("resolution")
-                    .nick("Resolution")
-                    .blurb("Short side of the picture the model runs on, upsampled to the frame (0 = the frame's own)")
-                    .maximum(4320)
-                    .default_value(DEFAULT_RESOLUTION)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("region", RegionKind::default())
-                    .nick("Region")
-                    .blurb("Where the style applies; person/background use the AifxMaskMeta of an upstream segment")
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("interval")
-                    .nick("Interval")
-                    .blurb("Run the model on one frame in N and reuse its picture in between")
-                    .minimum(1)
-                    .maximum(1000)
-                    .default_value(DEFAULT_INTERVAL)
-                    .mutable_playing()
-                    .build(),
-            ]
-            .into_iter()
-            .chain(runtime_properties())
-            .chain([budget_property()])
-            .collect()
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(properties);
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
         let name = pspec.name();
-        let applied = match name {
-            "model" => {
-                let mut model: Option<String> = None;
-                let ok = assign(&mut model, value);
-                s.model = model.unwrap_or_else(|| DEFAULT_MODEL.into());
-                ok
-            }
-            "input-range" => assign(&mut s.input_range, value),
-            "strength" => assign(&mut s.strength, value),
-            "resolution" => assign(&mut s.resolution, value),
-            "region" => assign(&mut s.region, value),
-            "interval" => assign(&mut s.interval, value),
-            "device" => assign(&mut s.device, value),
-            "precision" => assign(&mut s.precision, value),
-            "threads" => assign(&mut s.threads, value),
-            "budget-ms" => assign(&mut s.budget_ms, value),
-            _ => false,
-        };
+        let applied = s.set(name, value);
         drop(s);
         log_set(*CAT, &*self.obj(), name, value, applied);
     }
@@ -243,19 +80,7 @@ impl ObjectImpl for Stylize {
             return crate::video::device_in_use(&lock(&self.state).device_notice);
         }
         let s = lock(&self.settings);
-        match pspec.name() {
-            "model" => s.model.to_value(),
-            "input-range" => s.input_range.to_value(),
-            "strength" => s.strength.to_value(),
-            "resolution" => s.resolution.to_value(),
-            "region" => s.region.to_value(),
-            "interval" => s.interval.to_value(),
-            "device" => s.device.to_value(),
-            "precision" => s.precision.to_value(),
-            "threads" => s.threads.to_value(),
-            "budget-ms" => s.budget_ms.to_value(),
-            _ => unknown(pspec),
-        }
+        s.get(pspec.name()).unwrap_or_else(|| unknown(pspec))
     }
 }
 

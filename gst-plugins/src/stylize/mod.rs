@@ -4,8 +4,9 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
 
-pub use imp::{InputRangeKind, RegionKind};
+pub use settings::{InputRangeKind, RegionKind};
 
 glib::wrapper! {
     pub struct Stylize(ObjectSubclass<imp::Stylize>)
