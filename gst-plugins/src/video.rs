@@ -113,13 +113,68 @@ pub fn runtime_properties() -> [glib::ParamSpec; 4] {
     ]
 }
 
+/// What the properties every model element shares are set to: `device`, `precision`,
+/// `threads` and `budget-ms`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuntimeSettings {
+    pub device: DeviceKind,
+    pub precision: PrecisionKind,
+    pub threads: u32,
+    pub budget_ms: f64,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            device: DeviceKind::default(),
+            precision: PrecisionKind::default(),
+            threads: DEFAULT_THREADS,
+            budget_ms: 0.0,
+        }
+    }
+}
+
+impl RuntimeSettings {
+    /// Sets property `name` if it is one of these: `Some(taken)`, else `None`.
+    pub fn set(&mut self, name: &str, value: &glib::Value) -> Option<bool> {
+        Some(match name {
+            "device" => crate::props::assign(&mut self.device, value),
+            "precision" => crate::props::assign(&mut self.precision, value),
+            "threads" => crate::props::assign(&mut self.threads, value),
+            "budget-ms" => crate::props::assign(&mut self.budget_ms, value),
+            _ => return None,
+        })
+    }
+
+    /// The value of property `name` if it is one of these.
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "device" => self.device.to_value(),
+            "precision" => self.precision.to_value(),
+            "threads" => self.threads.to_value(),
+            "budget-ms" => self.budget_ms.to_value(),
+            _ => return None,
+        })
+    }
+
+    /// The session options these make.
+    pub fn session_options(&self) -> aifx::session::SessionOptions {
+        aifx::session::SessionOptions {
+            device: self.device.into(),
+            precision: self.precision.into(),
+            threads: self.threads as usize,
+            library: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[repr(u32)]
 #[enum_type(name = "GstAifxDevice")]
 pub enum DeviceKind {
     #[default]
     #[enum_value(
-        name = "The fastest provider the installed ONNX Runtime has (OpenVINO, else CPU)",
+        name = "The fastest provider the installed ONNX Runtime has, timed on the first frames (OpenVINO or CUDA where present, else CPU)",
         nick = "auto"
     )]
     Auto,

@@ -15,7 +15,6 @@ use aifx::pose::budget::{self, PoseWork};
 use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
-use aifx::session::SessionOptions;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -116,16 +115,12 @@ impl Pose {
     /// The landmark model has a segmentation branch as costly as the rest of it; it is loaded
     /// only while `draw-mask` needs it.
     fn ensure_models(&self, state: &mut State, s: &Settings) -> Result<(), gst::ErrorMessage> {
-        let key = (s.device, s.precision, s.threads, s.draw_mask);
+        let r = &s.runtime;
+        let key = (r.device, r.precision, r.threads, s.draw_mask);
         if state.tracker.is_some() && state.models_key == Some(key) {
             return Ok(());
         }
-        let opts = SessionOptions {
-            device: s.device.into(),
-            precision: s.precision.into(),
-            threads: s.threads as usize,
-            library: None,
-        };
+        let opts = r.session_options();
         let models = PoseModels::load_for(&opts, s.draw_mask)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("pose: {}", e)))?;
         state
@@ -151,7 +146,7 @@ impl BaseTransformImpl for Pose {
         let mut state = lock(&self.state);
         *state = State::default();
         self.ensure_models(&mut state, &s)?;
-        gst::info!(CAT, imp = self, "models loaded on {:?}", s.device);
+        gst::info!(CAT, imp = self, "models loaded on {:?}", s.runtime.device);
         Ok(())
     }
 
@@ -191,18 +186,18 @@ impl BaseTransformImpl for Pose {
         let Some(info) = state.info.clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        let level = state.budget.begin(s.budget_ms, &budget::LEVELS);
+        let level = state.budget.begin(s.runtime.budget_ms, &budget::LEVELS);
         let work = budget::at_level(
             PoseWork {
                 max_persons: s.max_persons as usize,
                 interval: s.interval,
                 asynchronous: false,
-                threads: s.threads as usize,
+                threads: s.runtime.threads as usize,
             },
             level,
         );
         let mut s = s;
-        s.threads = work.threads as u32;
+        s.runtime.threads = work.threads as u32;
         if let Err(e) = self.ensure_models(&mut state, &s) {
             self.post_error_message(e);
             return Err(gst::FlowError::Error);

@@ -6,7 +6,7 @@ use gst::prelude::*;
 
 use crate::budget::budget_property;
 use crate::props::assign;
-use crate::video::{runtime_properties, DeviceKind, PrecisionKind, DEFAULT_THREADS};
+use crate::video::{runtime_properties, RuntimeSettings};
 
 pub(super) const DEFAULT_MAX_PERSONS: u32 = 1;
 pub(super) const DEFAULT_MIN_DETECTION: f64 = 0.5;
@@ -31,11 +31,9 @@ pub(super) struct Settings {
     pub(super) line_width: f64,
     pub(super) point_radius: f64,
     pub(super) post_messages: bool,
-    pub(super) device: DeviceKind,
-    pub(super) precision: PrecisionKind,
-    pub(super) threads: u32,
     pub(super) interval: u32,
-    pub(super) budget_ms: f64,
+    /// `device`, `precision`, `threads`, `budget-ms`.
+    pub(super) runtime: RuntimeSettings,
 }
 
 impl Default for Settings {
@@ -50,11 +48,8 @@ impl Default for Settings {
             line_width: DEFAULT_LINE_WIDTH,
             point_radius: DEFAULT_POINT_RADIUS,
             post_messages: DEFAULT_POST_MESSAGES,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
             interval: DEFAULT_INTERVAL,
-            budget_ms: 0.0,
+            runtime: RuntimeSettings::default(),
         }
     }
 }
@@ -62,6 +57,9 @@ impl Default for Settings {
 impl Settings {
     /// Sets property `name`; false when the value was not taken.
     pub(super) fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        if let Some(taken) = self.runtime.set(name, value) {
+            return taken;
+        }
         match name {
             "max-persons" => assign(&mut self.max_persons, value),
             "min-detection-confidence" => assign(&mut self.min_detection, value),
@@ -72,17 +70,16 @@ impl Settings {
             "line-width" => assign(&mut self.line_width, value),
             "point-radius" => assign(&mut self.point_radius, value),
             "post-messages" => assign(&mut self.post_messages, value),
-            "device" => assign(&mut self.device, value),
-            "precision" => assign(&mut self.precision, value),
-            "threads" => assign(&mut self.threads, value),
             "interval" => assign(&mut self.interval, value),
-            "budget-ms" => assign(&mut self.budget_ms, value),
             _ => false,
         }
     }
 
     /// The value of property `name`, if it is one of these settings (or `landmark-names`).
     pub(super) fn get(&self, name: &str) -> Option<glib::Value> {
+        if let Some(v) = self.runtime.get(name) {
+            return Some(v);
+        }
         Some(match name {
             "max-persons" => self.max_persons.to_value(),
             "min-detection-confidence" => self.min_detection.to_value(),
@@ -94,11 +91,7 @@ impl Settings {
             "point-radius" => self.point_radius.to_value(),
             "post-messages" => self.post_messages.to_value(),
             "landmark-names" => glib::StrV::from(&aifx::pose::NAMES[..]).to_value(),
-            "device" => self.device.to_value(),
-            "precision" => self.precision.to_value(),
-            "threads" => self.threads.to_value(),
             "interval" => self.interval.to_value(),
-            "budget-ms" => self.budget_ms.to_value(),
             _ => return None,
         })
     }

@@ -202,7 +202,9 @@ impl BaseTransformImpl for Segment {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings_raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
-        let level = state.budget.begin(settings_raw.budget_ms, &budget::LEVELS);
+        let level = state
+            .budget
+            .begin(settings_raw.runtime.budget_ms, &budget::LEVELS);
         let (mut settings, asynchronous) =
             budget::at_level(&settings_raw.to_shared(), settings_raw.asynchronous, level);
         // A model set while playing that does not load: warn and keep the last good one

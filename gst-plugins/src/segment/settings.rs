@@ -9,7 +9,7 @@ use gst::prelude::*;
 
 use crate::budget::budget_property;
 use crate::props::assign;
-use crate::video::{runtime_properties, DeviceKind, MotionKind, PrecisionKind, DEFAULT_THREADS};
+use crate::video::{runtime_properties, MotionKind, RuntimeSettings};
 
 pub(super) const DEFAULT_MODEL: &str = "selfie";
 pub(super) const DEFAULT_THRESHOLD: f64 = 0.0;
@@ -79,10 +79,8 @@ pub(super) struct Settings {
     pub(super) smoothing_motion: MotionKind,
     pub(super) edge_refine: bool,
     pub(super) asynchronous: bool,
-    pub(super) device: DeviceKind,
-    pub(super) precision: PrecisionKind,
-    pub(super) threads: u32,
-    pub(super) budget_ms: f64,
+    /// `device`, `precision`, `threads`, `budget-ms`.
+    pub(super) runtime: RuntimeSettings,
 }
 
 impl Default for Settings {
@@ -101,10 +99,7 @@ impl Default for Settings {
             smoothing_motion: MotionKind::None,
             edge_refine: DEFAULT_EDGE_REFINE,
             asynchronous: DEFAULT_ASYNC,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
-            budget_ms: 0.0,
+            runtime: RuntimeSettings::default(),
         }
     }
 }
@@ -128,9 +123,9 @@ impl Settings {
             smoothing: self.smoothing as f32,
             smoothing_motion: self.smoothing_motion.into(),
             refine: self.edge_refine,
-            device: self.device.into(),
-            precision: self.precision.into(),
-            threads: self.threads as usize,
+            device: self.runtime.device.into(),
+            precision: self.runtime.precision.into(),
+            threads: self.runtime.threads as usize,
         }
     }
 }
@@ -139,6 +134,9 @@ impl Settings {
     /// Sets property `name`; false when the value was not taken. `renegotiate` is set when
     /// upstream must be asked for other formats.
     pub(super) fn set(&mut self, name: &str, value: &glib::Value, renegotiate: &mut bool) -> bool {
+        if let Some(taken) = self.runtime.set(name, value) {
+            return taken;
+        }
         match name {
             "model" => {
                 let mut model: Option<String> = None;
@@ -166,16 +164,15 @@ impl Settings {
             "smoothing-motion" => assign(&mut self.smoothing_motion, value),
             "edge-refine" => assign(&mut self.edge_refine, value),
             "async" => assign(&mut self.asynchronous, value),
-            "device" => assign(&mut self.device, value),
-            "precision" => assign(&mut self.precision, value),
-            "threads" => assign(&mut self.threads, value),
-            "budget-ms" => assign(&mut self.budget_ms, value),
             _ => false,
         }
     }
 
     /// The value of property `name`, if it is one of these settings.
     pub(super) fn get(&self, name: &str) -> Option<glib::Value> {
+        if let Some(v) = self.runtime.get(name) {
+            return Some(v);
+        }
         Some(match name {
             "model" => self.model.to_value(),
             "effect" => self.effect.to_value(),
@@ -190,10 +187,6 @@ impl Settings {
             "smoothing-motion" => self.smoothing_motion.to_value(),
             "edge-refine" => self.edge_refine.to_value(),
             "async" => self.asynchronous.to_value(),
-            "device" => self.device.to_value(),
-            "precision" => self.precision.to_value(),
-            "threads" => self.threads.to_value(),
-            "budget-ms" => self.budget_ms.to_value(),
             _ => return None,
         })
     }

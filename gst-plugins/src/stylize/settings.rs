@@ -7,7 +7,7 @@ use gst::prelude::*;
 
 use crate::budget::budget_property;
 use crate::props::assign;
-use crate::video::{runtime_properties, DeviceKind, PrecisionKind, DEFAULT_THREADS};
+use crate::video::{runtime_properties, RuntimeSettings};
 
 pub(super) const DEFAULT_MODEL: &str = "toon";
 pub(super) const DEFAULT_STRENGTH: f64 = 1.0;
@@ -60,10 +60,8 @@ pub(super) struct Settings {
     pub(super) resolution: u32,
     pub(super) region: RegionKind,
     pub(super) interval: u32,
-    pub(super) device: DeviceKind,
-    pub(super) precision: PrecisionKind,
-    pub(super) threads: u32,
-    pub(super) budget_ms: f64,
+    /// `device`, `precision`, `threads`, `budget-ms`.
+    pub(super) runtime: RuntimeSettings,
 }
 
 impl Default for Settings {
@@ -75,10 +73,7 @@ impl Default for Settings {
             resolution: DEFAULT_RESOLUTION,
             region: RegionKind::default(),
             interval: DEFAULT_INTERVAL,
-            device: DeviceKind::default(),
-            precision: PrecisionKind::default(),
-            threads: DEFAULT_THREADS,
-            budget_ms: 0.0,
+            runtime: RuntimeSettings::default(),
         }
     }
 }
@@ -102,9 +97,9 @@ impl Settings {
                 RegionKind::Background => Region::Background,
             },
             interval: self.interval,
-            device: self.device.into(),
-            precision: self.precision.into(),
-            threads: self.threads as usize,
+            device: self.runtime.device.into(),
+            precision: self.runtime.precision.into(),
+            threads: self.runtime.threads as usize,
         }
     }
 }
@@ -112,6 +107,9 @@ impl Settings {
 impl Settings {
     /// Sets property `name`; false when the value was not taken.
     pub(super) fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        if let Some(taken) = self.runtime.set(name, value) {
+            return taken;
+        }
         match name {
             "model" => {
                 let mut model: Option<String> = None;
@@ -124,16 +122,15 @@ impl Settings {
             "resolution" => assign(&mut self.resolution, value),
             "region" => assign(&mut self.region, value),
             "interval" => assign(&mut self.interval, value),
-            "device" => assign(&mut self.device, value),
-            "precision" => assign(&mut self.precision, value),
-            "threads" => assign(&mut self.threads, value),
-            "budget-ms" => assign(&mut self.budget_ms, value),
             _ => false,
         }
     }
 
     /// The value of property `name`, if it is one of these settings.
     pub(super) fn get(&self, name: &str) -> Option<glib::Value> {
+        if let Some(v) = self.runtime.get(name) {
+            return Some(v);
+        }
         Some(match name {
             "model" => self.model.to_value(),
             "input-range" => self.input_range.to_value(),
@@ -141,10 +138,6 @@ impl Settings {
             "resolution" => self.resolution.to_value(),
             "region" => self.region.to_value(),
             "interval" => self.interval.to_value(),
-            "device" => self.device.to_value(),
-            "precision" => self.precision.to_value(),
-            "threads" => self.threads.to_value(),
-            "budget-ms" => self.budget_ms.to_value(),
             _ => return None,
         })
     }
