@@ -423,11 +423,28 @@ fn list(catalog: &Catalog, store: &Store) -> Result<(), String> {
         catalog.wheel.requirement,
         catalog.wheel.license
     );
+    let record =
+        std::fs::read_to_string(store.dir.join(aifx::variants::RECORD)).unwrap_or_default();
     println!(
-        "{:28} {:16} {:10} {:22} description",
-        "name", "input", "converted", "verified"
+        "{:28} {:16} {:10} {:22} {:14} description",
+        "name", "input", "converted", "verified", "int8 variant"
     );
     for m in &catalog.models {
+        // What `aifx-models quantize` recorded: whether `auto` uses the variant anywhere.
+        let int8 = if m.int8.is_empty() {
+            "none"
+        } else if !aifx::variants::int8_path(&store.onnx(m)).is_file() {
+            "not made yet"
+        } else if aifx::variants::missed_bar(&record, &m.name).is_some() {
+            "missed the bar"
+        } else if [Device::Cpu, Device::OpenVino, Device::Cuda]
+            .into_iter()
+            .any(|d| aifx::variants::offered(&record, &m.name, d))
+        {
+            "used by auto"
+        } else {
+            "not faster"
+        };
         let converted = if store.onnx(m).is_file() { "yes" } else { "no" };
         let verified = match report.get(&m.name) {
             Some(v) if v["passed"].as_bool() == Some(true) => {
@@ -443,8 +460,8 @@ fn list(catalog: &Catalog, store: &Store) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("x");
         println!(
-            "{:28} {:16} {:10} {:22} {}",
-            m.name, shape, converted, verified, m.description
+            "{:28} {:16} {:10} {:22} {:14} {}",
+            m.name, shape, converted, verified, int8, m.description
         );
     }
     Ok(())
