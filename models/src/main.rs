@@ -159,7 +159,7 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `aifx-models quantize`: see `aifx_models::quantize`. Variants are made once (a stamp of
-/// the fp32 model's and the script's sha256 beside each); the record is rewritten when any
+/// the fp32 model's and the script's sha256 and the calibration's version beside each); the record is rewritten when any
 /// variant was made or it is missing.
 fn quantize(
     catalog: &Catalog,
@@ -184,15 +184,16 @@ fn quantize(
             let dst = aifx::variants::int8_path(&src);
             let stamp_path = store.dir.join(".stamps").join(format!("{}.int8", m.name));
             let stamp = format!(
-                "{} {}",
+                "{} {} {}",
                 sha256_file(&src).map_err(|e| format!("{}: {e}", src.display()))?,
-                aifx_models::store::sha256_hex(script.as_bytes())
+                aifx_models::store::sha256_hex(script.as_bytes()),
+                aifx_models::quantize::CALIBRATION_VERSION
             );
             let current = std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp);
             if current && dst.is_file() && !force {
                 continue;
             }
-            let (n, calib) = calibration_inputs(m)?;
+            let (n, calib) = calibration_inputs(m, store)?;
             let calib_path = work.join(format!("{}.f32", m.name));
             let bytes: Vec<u8> = calib.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(&calib_path, bytes).map_err(|e| e.to_string())?;

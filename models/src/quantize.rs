@@ -16,6 +16,7 @@ use aifx::{Device, Precision};
 
 use crate::catalog::{Entry, Int8Check};
 use crate::reference::{read_f32, Reference};
+use crate::store::Store;
 
 /// Photos for calibration (Debian `opencv-doc`): people (basketball, Megamind's cast is a
 /// video, so not here), faces, indoor and outdoor scenes. None of them is a test image.
@@ -33,12 +34,68 @@ pub const CALIBRATION_PHOTOS: &[&str] = &[
 ];
 const PHOTO_DIR: &str = "/usr/share/doc/opencv-doc/examples/data";
 
+/// Part of each variant's stamp: changing how calibration inputs are made remakes them.
+pub const CALIBRATION_VERSION: &str = "2: photo views, person crops for pose landmarks";
+
 /// The int8 variant must be this much faster than the model's default to be used by `auto`.
 const FASTER_BY: f64 = 0.9;
 
 /// Calibration inputs for `m` (NHWC, in its input range): each photo whole, its centre
 /// square and its left and right thirds-of-two (people off centre), stretched to the input.
-pub fn calibration_inputs(m: &Entry) -> Result<(usize, Vec<f32>), String> {
+/// A pose landmark model also gets what it sees in use: the person crops our own pipeline
+/// makes of these photos (and of their mirror images), detected with the store's models.
+pub fn calibration_inputs(m: &Entry, store: &Store) -> Result<(usize, Vec<f32>), String> {
+    let (mut n, mut data) = photo_views(m)?;
+    if m.name.starts_with("pose-landmark") {
+        let (k, crops) = person_crops(store)?;
+        n += k;
+        data.extend(crops);
+    }
+    Ok((n, data))
+}
+
+/// The pose pipeline's landmark-model inputs for the people it finds in the photos.
+fn person_crops(store: &Store) -> Result<(usize, Vec<f32>), String> {
+    use aifx::frame::{OwnedFrame, PixelFormat};
+    use aifx::pose::pipeline::PoseModels;
+    use aifx::pose::tracker::{PoseTracker, TrackerSettings};
+    let file = |name: &str| store.dir.join(format!("{name}.onnx"));
+    let models = PoseModels::from_files(
+        &file("pose-detection"),
+        &file("pose-landmark-full-nomask"),
+        &SessionOptions::FP32,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut tracker = PoseTracker::new(models);
+    let (mut n, mut data) = (0, Vec::new());
+    for name in CALIBRATION_PHOTOS {
+        let path = Path::new(PHOTO_DIR).join(name);
+        let img = image::open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .to_rgb8();
+        for mirrored in [false, true] {
+            let img = if mirrored {
+                image::imageops::flip_horizontal(&img)
+            } else {
+                img.clone()
+            };
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let mut frame = OwnedFrame::from_rgb(PixelFormat::Rgba, w, h, img.as_raw(), 0);
+            tracker.reset();
+            let people = tracker
+                .process_all(&frame.view(), 0.0, &TrackerSettings::default(), 4, true)
+                .map_err(|e| e.to_string())?;
+            for (_, p) in people {
+                data.extend(aifx::pose::landmarks::crop(&frame.view(), &p.roi));
+                n += 1;
+            }
+        }
+    }
+    Ok((n, data))
+}
+
+/// Each photo whole, its centre square and its left and right two thirds.
+fn photo_views(m: &Entry) -> Result<(usize, Vec<f32>), String> {
     let (h, w) = (m.input_shape[1] as u32, m.input_shape[2] as u32);
     let [lo, hi] = m.input_range;
     let mut data = Vec::new();

@@ -38,9 +38,22 @@ impl PoseModels {
         } else {
             "pose-landmark-full-nomask"
         };
+        Self::from_files(
+            &resolve_model("pose-detection")?,
+            &resolve_model(landmark)?,
+            opts,
+        )
+    }
+
+    /// Both models from these files (a model store other than the default one).
+    pub fn from_files(
+        detector: &std::path::Path,
+        landmark: &std::path::Path,
+        opts: &SessionOptions,
+    ) -> Result<Self> {
         Ok(Self {
-            detector: session(&resolve_model("pose-detection")?, opts)?,
-            landmark: session(&resolve_model(landmark)?, opts)?,
+            detector: session(detector, opts)?,
+            landmark: session(landmark, opts)?,
             anchors: generate(&AnchorOptions::pose_detection()),
         })
     }
