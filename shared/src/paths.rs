@@ -16,7 +16,8 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// `${XDG_CACHE_HOME:-~/.cache}/aifx`: what the set-up keeps for tests and benches only
-/// (reference venvs and tensors), never needed at run time.
+/// (reference venvs and tensors), and `device=auto`'s kept decisions (a cache: without it
+/// the providers are only timed again).
 pub fn cache_dir() -> PathBuf {
     let base = env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())

@@ -106,8 +106,9 @@ pub struct SessionCore {
     pending: Mutex<Option<Pending>>,
     /// Runs so far (the pending build starts at [`AUTO_TRIAL_AFTER`]).
     runs: std::sync::atomic::AtomicU64,
-    /// Where `auto`'s decision is remembered (only while a trial runs).
-    choice_key: Option<Key>,
+    /// Where `auto`'s decision is remembered (only while a trial runs): in this process, and
+    /// under this key across processes (`choices`).
+    choice_key: Option<(Key, String)>,
     pub model: PathBuf,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -368,18 +369,45 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
     let precision = opts.precision;
     let build = |device: Device| build_session(rt, model, device, threads, precision);
     if opts.device == Device::Auto {
-        let chosen = lock_choices().get(key).copied();
-        let first = chosen.unwrap_or(Device::Cpu);
-        let engine = Engine {
-            device: first,
-            session: build(first)?,
-            runs: 0,
-            ms: Vec::new(),
-        };
         let others: Vec<Device> = Device::AUTO_ORDER
             .into_iter()
             .filter(|&d| d != Device::Cpu && provider(d, threads, precision).is_some())
             .collect();
+        // This process's decision, else an earlier process's (for a provider still here).
+        let kept_as = crate::choices::key(
+            &key.model,
+            key.len,
+            key.modified,
+            threads,
+            precision,
+            &rt.library,
+        );
+        let mut chosen = lock_choices().get(key).copied().or_else(|| {
+            crate::choices::recall(&kept_as).filter(|d| *d == Device::Cpu || others.contains(d))
+        });
+        let first = chosen.unwrap_or(Device::Cpu);
+        let (first, session) = match build(first) {
+            Ok(session) => (first, session),
+            // An earlier decision that no longer builds: time the providers again.
+            Err(e) if first != Device::Cpu => {
+                log::info!(
+                    "auto: {} no longer builds on {first} ({e})",
+                    model.display()
+                );
+                chosen = None;
+                (Device::Cpu, build(Device::Cpu)?)
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(d) = chosen {
+            lock_choices().insert(key.clone(), d);
+        }
+        let engine = Engine {
+            device: first,
+            session,
+            runs: 0,
+            ms: Vec::new(),
+        };
         // A precision only some candidate has: said only when none has it.
         let honoured = std::iter::once(Device::Cpu)
             .chain(others.iter().copied())
@@ -390,7 +418,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         let mut s = finish(model, vec![engine], notices);
         if chosen.is_none() && !others.is_empty() {
             if let Some(core) = Arc::get_mut(&mut s.0) {
-                core.choice_key = Some(key.clone());
+                core.choice_key = Some((key.clone(), kept_as));
             }
             let pending = Pending {
                 candidates: others,
@@ -658,8 +686,9 @@ impl SessionCore {
             times.join(", ")
         );
         self.device.set(kept.device);
-        if let Some(key) = &self.choice_key {
+        if let Some((key, kept_as)) = &self.choice_key {
             lock_choices().insert(key.clone(), kept.device);
+            crate::choices::remember(kept_as, kept.device);
         }
         engines.push(kept);
     }
