@@ -589,6 +589,33 @@ fn a_missing_device_warns_on_the_bus_and_runs_on_the_cpu() {
     );
 }
 
+/// `precision=int8` runs the set-up's int8 variant and, when the set-up measured it below the
+/// quality bar (its record, `int8.txt`), says so on the bus; with the fp32 model there is no
+/// such warning.
+#[test]
+fn int8_warns_on_the_bus_when_its_variant_missed_the_bar() {
+    init();
+    let model =
+        aifx::paths::resolve_model("selfie").expect("run `make test` to install the models");
+    let record = std::fs::read_to_string(model.with_file_name(aifx::variants::RECORD))
+        .expect("int8.txt (the set-up writes it)");
+    let missed = aifx::variants::missed_bar(&record, "selfie").is_some();
+    let warnings = common::bus_warnings(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment device=cpu precision=int8 ! fakesink",
+    );
+    let said = warnings
+        .iter()
+        .any(|w| w.contains("int8") && w.contains("quality bar"));
+    assert_eq!(
+        said, missed,
+        "record says missed={missed}; warnings {warnings:?}"
+    );
+    let warnings = common::bus_warnings(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! segment device=cpu precision=fp32 ! fakesink",
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
 /// `device-in-use` says where the model runs: empty before a model is loaded, what was asked
 /// for `cpu`, and for `auto` (the default) one of the providers the runtime has, settled
 /// after the first frames.
