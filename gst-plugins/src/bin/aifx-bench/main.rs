@@ -87,6 +87,18 @@ fn time_element(desc: &str, buf: &gst::Buffer, info: &gst_video::VideoInfo, fram
     timer.time(frames)
 }
 
+/// The bench photo at `w`×`h` as an RGBA buffer (what the paired rounds push).
+fn rgba_buffer(w: u32, h: u32) -> (gst::Buffer, gst_video::VideoInfo) {
+    let rgb = frame_rgb(w, h);
+    buffer_from_frame(&OwnedFrame::from_rgb(
+        PixelFormat::Rgba,
+        w as usize,
+        h as usize,
+        &rgb,
+        0,
+    ))
+}
+
 /// Average ms per frame of `segment` with these properties, through a harness.
 fn time_segment(rgb: &[u8], w: u32, h: u32, format: PixelFormat, effect: &str, a: &Args) -> f64 {
     let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
@@ -262,13 +274,7 @@ fn paired_segment(python: &Path, sizes: &[(u32, u32)], a: &Args) -> Result<(), S
     );
     println!("{}", paired::Rounds::header(42));
     for &(w, h) in sizes {
-        let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
-            PixelFormat::Rgba,
-            w as usize,
-            h as usize,
-            &frame_rgb(w, h),
-            0,
-        ));
+        let (buf, info) = rgba_buffer(w, h);
         // async=true: inference on its own thread while the streaming thread composites
         // with the newest mask (one frame behind), what `budget-ms` tries first.
         for (props, what, label) in [
@@ -382,13 +388,7 @@ fn bench_pose(a: &Args, sizes: &[(u32, u32)]) {
         );
         println!("{}", paired::Rounds::header(10));
         for &(w, h) in sizes {
-            let (buf, info) = buffer_from_frame(&OwnedFrame::from_rgb(
-                PixelFormat::Rgba,
-                w as usize,
-                h as usize,
-                &frame_rgb(w, h),
-                0,
-            ));
+            let (buf, info) = rgba_buffer(w, h);
             let mut ours =
                 paired::ElementTimer::new(&format!("pose draw=true {}", a.runtime()), &buf, &info);
             let r = paired::Rounds::run(
