@@ -126,8 +126,18 @@ pub struct Diff {
     pub nan: usize,
 }
 
-fn sigmoid(x: f32) -> f32 {
+pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// The transform an output's `apply` names (`sigmoid`), applied to both sides before a
+/// comparison; identity when none.
+pub fn transform(apply: Option<&str>) -> Result<fn(f32) -> f32, String> {
+    match apply {
+        None => Ok(|x| x),
+        Some("sigmoid") => Ok(sigmoid),
+        Some(other) => Err(format!("unknown transform `{other}`")),
+    }
 }
 
 impl Check {
@@ -139,11 +149,7 @@ impl Check {
                 reference.len()
             ));
         }
-        let f: fn(f32) -> f32 = match self.apply.as_deref() {
-            None => |x| x,
-            Some("sigmoid") => sigmoid,
-            Some(other) => return Err(format!("unknown transform `{other}`")),
-        };
+        let f = transform(self.apply.as_deref())?;
         let (mut max_abs, mut sum, mut worst, mut nan) = (0.0f32, 0.0f64, f32::MIN, 0);
         for (&a, &b) in ours.iter().zip(reference) {
             let (a, b) = (f(a), f(b));

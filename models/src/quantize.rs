@@ -14,7 +14,7 @@ use std::time::Instant;
 use aifx::session::{session, Output, SessionOptions};
 use aifx::{Device, Precision};
 
-use crate::catalog::{Entry, Int8Check};
+use crate::catalog::{sigmoid, transform, Entry, Int8Check};
 use crate::reference::{read_f32, Reference};
 use crate::store::Store;
 
@@ -144,12 +144,7 @@ pub fn judge(
             fp32.len()
         ));
     }
-    let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
-    let f: fn(f32) -> f32 = match check.apply.as_deref() {
-        None => |x| x,
-        Some("sigmoid") => |x| 1.0 / (1.0 + (-x).exp()),
-        Some(other) => return Err(format!("unknown transform `{other}`")),
-    };
+    let f = transform(check.apply.as_deref())?;
     match check.kind.as_str() {
         "mask" => {
             let (mut both, mut either) = (0usize, 0usize);
