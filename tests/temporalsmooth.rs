@@ -4,7 +4,9 @@
 mod common;
 
 use aifx::frame::{OwnedFrame, PixelFormat};
-use aifx::temporal::measure::{flicker, with_noise};
+use aifx::temporal::measure::{flicker, texture, with_noise};
+use aifx::temporal::stream::PreviousOutput;
+use aifx::temporal::{TemporalSettings, TemporalSmoother};
 use common::{flush, from_buffer, init, messi, to_buffer};
 use gstaifx::meta::{MaskMeta, PoseMeta, PosePerson};
 
@@ -117,6 +119,56 @@ fn pixels_are_deflickered_in_every_format() {
         let (a, b) = (flicker(&raw[3..]), flicker(&smooth[3..]));
         println!("{format:?}: pixel flicker raw {a:.2}, deflickered {b:.2} levels");
         assert!(b < 0.4 * a, "{format:?}: {b} vs {a}");
+    }
+}
+
+/// The element blends each frame with the buffer it pushed last, which it holds instead of
+/// copying: its output equals the shared filter's (which keeps copies) in every format, on
+/// a moving, noisy picture with padded strides, and no buffer it pushed is written later.
+#[test]
+fn pixels_blend_with_the_held_previous_output_without_touching_it() {
+    init();
+    let (w, h) = (97, 61);
+    let settings = TemporalSettings {
+        masks: 0.0,
+        keypoints: false,
+        pixels: 0.8,
+        ..Default::default()
+    };
+    for format in PixelFormat::ALL {
+        let (_, info) = to_buffer(&OwnedFrame::new(format, w, h, 0));
+        let mut hns = chain(
+            "temporalsmooth pixels=0.8 masks=0 keypoints=false motion=dense",
+            &info,
+        );
+        let mut reference = TemporalSmoother::new();
+        let mut pushed = Vec::new();
+        for t in 0..6u64 {
+            let picture = texture(w, h, 1.5 * t as f32, 0.5 * t as f32);
+            let mut frame = OwnedFrame::from_rgb(format, w, h, &with_noise(&picture, 3.0, t), 0);
+            let (buf, _) = to_buffer(&frame);
+            let out = hns.push_and_pull(stamped(&buf, t)).unwrap();
+            reference.process(
+                &mut frame.view(),
+                PreviousOutput::Copied,
+                t as f64 / 30.0,
+                None,
+                &mut [],
+                &settings,
+            );
+            assert!(
+                from_buffer(&out, &info, format) == frame,
+                "{format:?}: frame {t} differs from the shared filter's"
+            );
+            let bytes = out.map_readable().unwrap().to_vec();
+            pushed.push((out, bytes));
+        }
+        for (t, (out, bytes)) in pushed.iter().enumerate() {
+            assert!(
+                out.map_readable().unwrap().as_slice() == bytes.as_slice(),
+                "{format:?}: buffer {t} was written after it was pushed"
+            );
+        }
     }
 }
 

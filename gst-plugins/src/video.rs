@@ -1,7 +1,7 @@
 //! What the elements share: the formats they process natively, colorimetry, the device
 //! and threads properties, and mapping a GStreamer frame as an `aifx` frame view.
 
-use aifx::frame::{FrameMut, OwnedFrame, PixelFormat, Plane, YuvMatrix};
+use aifx::frame::{FrameMut, FrameRef, OwnedFrame, PixelFormat, Plane, YuvMatrix};
 use aifx::Device;
 use gst::glib;
 use gst_video::prelude::*;
@@ -376,6 +376,25 @@ pub fn with_frame_mut<R>(
     Ok(f(view))
 }
 
+/// A readable mapping of a frame as an `aifx` read-only view (None when the buffer does not
+/// hold a whole frame of `info`).
+pub fn frame_ref<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>) -> Option<FrameRef<'a>> {
+    let format = pixel_format(frame.format())?;
+    let planes = (0..format.plane_count())
+        .map(|p| {
+            let data = frame.plane_data(p as u32).ok()?;
+            Some((data, frame.plane_stride()[p].max(0) as usize))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    FrameRef::new(
+        format,
+        frame.width() as usize,
+        frame.height() as usize,
+        planes,
+    )
+    .ok()
+}
+
 /// The GStreamer format of an `aifx` pixel format.
 pub fn video_format(f: PixelFormat) -> gst_video::VideoFormat {
     use gst_video::VideoFormat as V;
@@ -389,7 +408,6 @@ pub fn video_format(f: PixelFormat) -> gst_video::VideoFormat {
     }
 }
 
-/// A GStreamer buffer (default strides for the format) holding `frame`, plus its info.
 /// A buffer in GStreamer's default layout for `frame`'s format and size, holding its pixels
 /// (for applications feeding `appsrc`, tests and benchmarks).
 pub fn buffer_from_frame(frame: &OwnedFrame) -> (gst::Buffer, gst_video::VideoInfo) {
@@ -417,7 +435,6 @@ pub fn buffer_from_frame(frame: &OwnedFrame) -> (gst::Buffer, gst_video::VideoIn
     (buf, info)
 }
 
-/// Reads a buffer of `info`'s layout back into an owned frame.
 /// Reads a buffer of `info`'s layout back into an owned frame.
 pub fn frame_from_buffer(
     buf: &gst::BufferRef,

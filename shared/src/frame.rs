@@ -208,6 +208,52 @@ impl<'a> FrameMut<'a> {
     }
 }
 
+/// A read-only frame: format, size and planes as (bytes, stride). What a caller lends when
+/// it keeps a frame itself (a GStreamer buffer still referenced downstream, say).
+pub struct FrameRef<'a> {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: Vec<(&'a [u8], usize)>,
+}
+
+impl<'a> FrameRef<'a> {
+    /// Wraps planes after checking they hold the whole visible picture.
+    pub fn new(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        planes: Vec<(&'a [u8], usize)>,
+    ) -> Result<Self> {
+        let ok = width > 0
+            && height > 0
+            && planes.len() == format.plane_count()
+            && planes.iter().enumerate().all(|(i, (data, stride))| {
+                let (row, rows) = format.plane_size(i, width, height);
+                *stride >= row && data.len() >= stride * (rows - 1) + row
+            });
+        if !ok {
+            return Err(Error::BadInput(format!(
+                "the planes do not hold a {width}x{height} {format:?} frame"
+            )));
+        }
+        Ok(Self {
+            format,
+            width,
+            height,
+            planes,
+        })
+    }
+
+    /// Visible row `y` of plane `p`.
+    #[inline]
+    pub fn row(&self, p: usize, y: usize) -> &'a [u8] {
+        let (len, _) = self.format.plane_size(p, self.width, self.height);
+        let (data, stride) = self.planes[p];
+        &data[y * stride..y * stride + len]
+    }
+}
+
 /// An owned frame with tightly packed planes (for tests, demos and the OBS filter).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnedFrame {
@@ -364,6 +410,18 @@ impl OwnedFrame {
             })
             .collect();
         FrameMut::new(self.format, self.width, self.height, planes, self.matrix)
+            .expect("an owned frame is always complete")
+    }
+
+    /// A read-only view.
+    pub fn view_ref(&self) -> FrameRef<'_> {
+        let planes = self
+            .planes
+            .iter()
+            .zip(&self.strides)
+            .map(|(data, &stride)| (data.as_slice(), stride))
+            .collect();
+        FrameRef::new(self.format, self.width, self.height, planes)
             .expect("an owned frame is always complete")
     }
 

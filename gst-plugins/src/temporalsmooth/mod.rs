@@ -4,6 +4,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
 
 pub use crate::video::MotionKind;
 

@@ -13,9 +13,10 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::motion::{round_int, LowLuma, MotionField};
-use crate::frame::{FrameMut, PixelFormat};
+use crate::frame::{FrameMut, FrameRef, PixelFormat};
 
-/// The previous output, kept plane by plane (tightly packed).
+/// The deflicker's memory of the previous frame: its input luma and, unless the caller keeps
+/// the previous output itself ([`Deflicker::apply_after`]), a copy of that output.
 #[derive(Debug, Default)]
 pub struct Deflicker {
     previous: Option<Previous>,
@@ -26,12 +27,36 @@ struct Previous {
     format: PixelFormat,
     width: usize,
     height: usize,
+    /// The previous output, when this deflicker keeps it ([`Deflicker::apply`]).
+    kept: Option<Kept>,
+    /// The previous input's low-resolution luma (what the change test compares with).
+    luma: LowLuma,
+}
+
+/// The previous output, plane by plane (tightly packed).
+#[derive(Debug)]
+struct Kept {
     planes: Vec<Vec<u8>>,
     /// Where this frame's output is copied as it is written (then swapped with `planes`):
     /// each row is copied while it is still in cache, instead of in a second pass.
     next: Vec<Vec<u8>>,
-    /// The previous input's low-resolution luma (what the change test compares with).
-    luma: LowLuma,
+}
+
+impl Kept {
+    fn new(format: PixelFormat, w: usize, h: usize) -> Self {
+        let planes = || {
+            (0..format.plane_count())
+                .map(|p| {
+                    let (bytes, rows) = format.plane_size(p, w, h);
+                    vec![0u8; bytes * rows]
+                })
+                .collect()
+        };
+        Self {
+            planes: planes(),
+            next: planes(),
+        }
+    }
 }
 
 /// `(a·x + (256−a)·y) / 256` in 16-bit integers (vectorises).
@@ -66,8 +91,9 @@ impl Deflicker {
         self.previous = None;
     }
 
-    /// Deflickers `frame` in place. `luma` is this input's low-resolution luma and `motion`
-    /// the motion from the previous input to it (both from one `MotionEstimator::next`).
+    /// Deflickers `frame` in place, keeping a copy of the output for the next frame. `luma`
+    /// is this input's low-resolution luma and `motion` the motion from the previous input to
+    /// it (both from one `MotionEstimator::next`).
     pub fn apply(
         &mut self,
         frame: &mut FrameMut<'_>,
@@ -77,66 +103,99 @@ impl Deflicker {
         threshold: f32,
     ) {
         let (format, w, h) = (frame.format, frame.width, frame.height);
-        let usable = self.previous.as_ref().is_some_and(|p| {
-            (p.format, p.width, p.height) == (format, w, h)
-                && (p.luma.width, p.luma.height) == (luma.width, luma.height)
-        });
-        if usable && strength > 0.0 {
-            let prev = self.previous.as_mut().expect("checked above");
-            let weights = cell_weights(&prev.luma, luma, motion, strength, threshold);
-            for p in 0..format.plane_count() {
-                blend_plane(
-                    frame,
-                    p,
-                    &prev.planes[p],
-                    &mut prev.next[p],
-                    &weights,
-                    luma,
-                    motion,
-                );
+        if !self.follows(format, w, h, luma) || strength <= 0.0 {
+            // Nothing to blend with: this output is the next frame's previous one.
+            let mut kept = self
+                .previous
+                .take()
+                .and_then(|p| p.kept)
+                .filter(|k| {
+                    k.planes
+                        .iter()
+                        .map(Vec::len)
+                        .eq(Kept::new(format, w, h).planes.iter().map(Vec::len))
+                })
+                .unwrap_or_else(|| Kept::new(format, w, h));
+            for (p, dst) in kept.planes.iter_mut().enumerate() {
+                let (bytes, _) = format.plane_size(p, w, h);
+                dst.par_chunks_mut(bytes.max(1))
+                    .enumerate()
+                    .for_each(|(y, d)| d.copy_from_slice(&frame.row(p, y)[..bytes]));
             }
-            std::mem::swap(&mut prev.planes, &mut prev.next);
-            prev.luma.clone_from(luma);
+            self.remember(format, w, h, luma, Some(kept));
             return;
         }
-        self.keep(frame, luma);
+        let prev = self.previous.as_mut().expect("checked by `follows`");
+        let kept = prev.kept.get_or_insert_with(|| Kept::new(format, w, h));
+        let weights = cell_weights(&prev.luma, luma, motion, strength, threshold);
+        for p in 0..format.plane_count() {
+            let (bytes, _) = format.plane_size(p, w, h);
+            let source = (kept.planes[p].as_slice(), bytes.max(1));
+            blend_plane(
+                frame,
+                p,
+                source,
+                Some(&mut kept.next[p]),
+                &weights,
+                luma,
+                motion,
+            );
+        }
+        std::mem::swap(&mut kept.planes, &mut kept.next);
+        prev.luma.clone_from(luma);
     }
 
-    /// Remembers this output and input luma for the next frame.
-    fn keep(&mut self, frame: &FrameMut<'_>, luma: &LowLuma) {
+    /// Deflickers `frame` in place against `previous`, the previous output, which the caller
+    /// keeps (a GStreamer element holds a reference to the buffer it pushed: no copy of the
+    /// frame is made here, a quarter of the memory traffic at 1080p RGBA). `previous` must be
+    /// the output of the last call; None, or another geometry, starts afresh.
+    pub fn apply_after(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        previous: Option<&FrameRef<'_>>,
+        luma: &LowLuma,
+        motion: &MotionField,
+        strength: f32,
+        threshold: f32,
+    ) {
         let (format, w, h) = (frame.format, frame.width, frame.height);
-        let fresh = !self
-            .previous
-            .as_ref()
-            .is_some_and(|p| (p.format, p.width, p.height) == (format, w, h));
-        if fresh {
-            self.previous = Some(Previous {
-                format,
-                width: w,
-                height: h,
-                planes: (0..format.plane_count())
-                    .map(|p| {
-                        let (bytes, rows) = format.plane_size(p, w, h);
-                        vec![0u8; bytes * rows]
-                    })
-                    .collect(),
-                next: (0..format.plane_count())
-                    .map(|p| {
-                        let (bytes, rows) = format.plane_size(p, w, h);
-                        vec![0u8; bytes * rows]
-                    })
-                    .collect(),
-                luma: luma.clone(),
-            });
+        let previous = previous.filter(|p| (p.format, p.width, p.height) == (format, w, h));
+        match previous {
+            Some(src) if strength > 0.0 && self.follows(format, w, h, luma) => {
+                let prev = self.previous.as_mut().expect("checked by `follows`");
+                let weights = cell_weights(&prev.luma, luma, motion, strength, threshold);
+                for p in 0..format.plane_count() {
+                    blend_plane(frame, p, src.planes[p], None, &weights, luma, motion);
+                }
+                prev.luma.clone_from(luma);
+            }
+            _ => self.remember(format, w, h, luma, None),
         }
-        let prev = self.previous.as_mut().expect("made above");
-        for (p, dst) in prev.planes.iter_mut().enumerate() {
-            let (bytes, _) = format.plane_size(p, w, h);
-            dst.par_chunks_mut(bytes.max(1))
-                .enumerate()
-                .for_each(|(y, d)| d.copy_from_slice(&frame.row(p, y)[..bytes]));
-        }
-        prev.luma.clone_from(luma);
+    }
+
+    /// Whether the last frame had this geometry (its output and luma can be used).
+    fn follows(&self, format: PixelFormat, w: usize, h: usize, luma: &LowLuma) -> bool {
+        self.previous.as_ref().is_some_and(|p| {
+            (p.format, p.width, p.height) == (format, w, h)
+                && (p.luma.width, p.luma.height) == (luma.width, luma.height)
+        })
+    }
+
+    fn remember(
+        &mut self,
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        luma: &LowLuma,
+        kept: Option<Kept>,
+    ) {
+        self.previous = Some(Previous {
+            format,
+            width,
+            height,
+            kept,
+            luma: luma.clone(),
+        });
     }
 }
 
@@ -178,8 +237,8 @@ fn cell_weights(
 fn blend_plane(
     frame: &mut FrameMut<'_>,
     p: usize,
-    prev: &[u8],
-    next: &mut [u8],
+    (prev, prev_stride): (&[u8], usize),
+    next: Option<&mut [u8]>,
     weights: &[u8],
     luma: &LowLuma,
     motion: &MotionField,
@@ -199,70 +258,76 @@ fn blend_plane(
         .map(|v| (round_int(v[0] / sub as f32), round_int(v[1] / sub as f32)))
         .collect();
     let (cols, cell_count) = (motion.cols, luma.width);
-    frame.planes[p]
+    // Per thread: the cell row whose weights `wrow` holds, per byte of a plane row.
+    let blend_row = |(cached, wrow): &mut (usize, Vec<u8>), y: usize, row: &mut [u8]| {
+        let row = &mut row[..bytes];
+        let fy = (y * sub).min(h - 1);
+        let wy = (fy / cell).min(luma.height - 1);
+        if *cached != wy {
+            // Plane pixel x lies in cell (x·sub)/cell (the last cell takes the rest):
+            // one run of bytes per cell.
+            let cells = &weights[wy * cell_count..(wy + 1) * cell_count];
+            for (cx, &v) in cells.iter().enumerate() {
+                let x0 = (cx * cell).div_ceil(sub).min(pw);
+                let x1 = if cx + 1 == cell_count {
+                    pw
+                } else {
+                    ((cx + 1) * cell).div_ceil(sub).min(pw)
+                };
+                wrow[x0 * bpp..x1 * bpp].fill(v);
+            }
+            *cached = wy;
+        }
+        let shift_row = (fy / motion.block).min(motion.rows - 1) * cols;
+        for x0 in (0..pw).step_by(block) {
+            let x1 = (x0 + block).min(pw);
+            let wgt = &wrow[x0 * bpp..x1 * bpp];
+            let c = ((x0 * sub).min(w - 1) / motion.block).min(cols - 1);
+            let (dx, dy) = shifts[shift_row + c];
+            let sy = (y as isize - dy).clamp(0, ph as isize - 1) as usize;
+            let src_row = &prev[sy * prev_stride..sy * prev_stride + bytes];
+            let (s0, s1) = (x0 as isize - dx, x1 as isize - dx);
+            let dst = &mut row[x0 * bpp..x1 * bpp];
+            if s0 >= 0 && s1 <= pw as isize {
+                mix_run(dst, &src_row[s0 as usize * bpp..s1 as usize * bpp], wgt);
+            } else {
+                // At the borders: the pixels whose source lies outside the plane take
+                // its edge pixel; the rest are a straight run again.
+                let n = x1 - x0;
+                let lo = (-s0).clamp(0, n as isize) as usize;
+                let hi = (pw as isize - s0).clamp(lo as isize, n as isize) as usize;
+                let edge = |x: usize| &src_row[x * bpp..(x + 1) * bpp];
+                for i in (0..lo).chain(hi..n) {
+                    let e = edge(if i < lo { 0 } else { pw - 1 });
+                    let at = i * bpp..(i + 1) * bpp;
+                    mix_run(&mut dst[at.clone()], e, &wgt[at]);
+                }
+                if lo < hi {
+                    let s = (s0 + lo as isize) as usize;
+                    mix_run(
+                        &mut dst[lo * bpp..hi * bpp],
+                        &src_row[s * bpp..(s + hi - lo) * bpp],
+                        &wgt[lo * bpp..hi * bpp],
+                    );
+                }
+            }
+        }
+    };
+    let init = || (usize::MAX, vec![0u8; bytes]);
+    let rows_of_frame = frame.planes[p]
         .data
         .par_chunks_mut(stride)
         .take(rows)
-        .zip(next.par_chunks_mut(bytes.max(1)))
-        .enumerate()
-        .for_each_init(
-            || (usize::MAX, vec![0u8; bytes]),
-            |(cached, wrow), (y, (row, kept))| {
-                let row = &mut row[..bytes];
-                let fy = (y * sub).min(h - 1);
-                let wy = (fy / cell).min(luma.height - 1);
-                if *cached != wy {
-                    // Plane pixel x lies in cell (x·sub)/cell (the last cell takes the rest):
-                    // one run of bytes per cell.
-                    let cells = &weights[wy * cell_count..(wy + 1) * cell_count];
-                    for (cx, &v) in cells.iter().enumerate() {
-                        let x0 = (cx * cell).div_ceil(sub).min(pw);
-                        let x1 = if cx + 1 == cell_count {
-                            pw
-                        } else {
-                            ((cx + 1) * cell).div_ceil(sub).min(pw)
-                        };
-                        wrow[x0 * bpp..x1 * bpp].fill(v);
-                    }
-                    *cached = wy;
-                }
-                let shift_row = (fy / motion.block).min(motion.rows - 1) * cols;
-                for x0 in (0..pw).step_by(block) {
-                    let x1 = (x0 + block).min(pw);
-                    let wgt = &wrow[x0 * bpp..x1 * bpp];
-                    let c = ((x0 * sub).min(w - 1) / motion.block).min(cols - 1);
-                    let (dx, dy) = shifts[shift_row + c];
-                    let sy = (y as isize - dy).clamp(0, ph as isize - 1) as usize;
-                    let src_row = &prev[sy * bytes..(sy + 1) * bytes];
-                    let (s0, s1) = (x0 as isize - dx, x1 as isize - dx);
-                    let dst = &mut row[x0 * bpp..x1 * bpp];
-                    if s0 >= 0 && s1 <= pw as isize {
-                        mix_run(dst, &src_row[s0 as usize * bpp..s1 as usize * bpp], wgt);
-                    } else {
-                        // At the borders: the pixels whose source lies outside the plane take
-                        // its edge pixel; the rest are a straight run again.
-                        let n = x1 - x0;
-                        let lo = (-s0).clamp(0, n as isize) as usize;
-                        let hi = (pw as isize - s0).clamp(lo as isize, n as isize) as usize;
-                        let edge = |x: usize| &src_row[x * bpp..(x + 1) * bpp];
-                        for i in (0..lo).chain(hi..n) {
-                            let e = edge(if i < lo { 0 } else { pw - 1 });
-                            let at = i * bpp..(i + 1) * bpp;
-                            mix_run(&mut dst[at.clone()], e, &wgt[at]);
-                        }
-                        if lo < hi {
-                            let s = (s0 + lo as isize) as usize;
-                            mix_run(
-                                &mut dst[lo * bpp..hi * bpp],
-                                &src_row[s * bpp..(s + hi - lo) * bpp],
-                                &wgt[lo * bpp..hi * bpp],
-                            );
-                        }
-                    }
-                }
-                kept.copy_from_slice(row);
-            },
-        );
+        .enumerate();
+    match next {
+        Some(next) => rows_of_frame
+            .zip(next.par_chunks_mut(bytes.max(1)))
+            .for_each_init(init, |st, ((y, row), kept)| {
+                blend_row(st, y, row);
+                kept.copy_from_slice(&row[..bytes]);
+            }),
+        None => rows_of_frame.for_each_init(init, |st, (y, row)| blend_row(st, y, row)),
+    }
 }
 
 #[cfg(test)]

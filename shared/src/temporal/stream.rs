@@ -8,7 +8,7 @@ use super::deflicker::Deflicker;
 use super::mask::{MaskFilter, MaskSmoother};
 use super::motion::{MotionEstimator, MotionMode};
 use super::one_euro::{OneEuroParams, PointSmoother};
-use crate::frame::FrameMut;
+use crate::frame::{FrameMut, FrameRef};
 
 /// What to smooth, and how strongly.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +48,15 @@ impl TemporalSettings {
     fn needs_motion(&self, has_mask: bool) -> bool {
         self.pixels > 0.0 || (self.masks > 0.0 && has_mask && self.motion != MotionMode::None)
     }
+}
+
+/// Where the pixel deflicker finds the previous output.
+#[derive(Clone, Copy)]
+pub enum PreviousOutput<'a> {
+    /// The smoother keeps a copy of each output.
+    Copied,
+    /// The caller keeps the previous output and lends it (None: there is none to use).
+    Lent(Option<&'a FrameRef<'a>>),
 }
 
 /// A mask to smooth in place: `width`×`height` probabilities in [0, 1].
@@ -100,10 +109,12 @@ impl TemporalSmoother {
     }
 
     /// Smooths what this frame carries: its mask and keypoints (metadata, in place) and,
-    /// with `pixels` > 0, its pixels. `time` is the buffer's timestamp in seconds.
+    /// with `pixels` > 0, its pixels, blended with `previous`. `time` is the buffer's
+    /// timestamp in seconds.
     pub fn process(
         &mut self,
         frame: &mut FrameMut<'_>,
+        previous: PreviousOutput<'_>,
         time: f64,
         mask: Option<MaskIn<'_>>,
         people: &mut [PersonIn<'_>],
@@ -112,15 +123,16 @@ impl TemporalSmoother {
         // One hand-off to the pool for the frame's parallel loops (see `crate::parallel`);
         // metadata alone has none and stays on this thread.
         if s.needs_motion(mask.is_some()) {
-            crate::parallel::on_pool(|| self.process_here(frame, time, mask, people, s))
+            crate::parallel::on_pool(|| self.process_here(frame, previous, time, mask, people, s))
         } else {
-            self.process_here(frame, time, mask, people, s)
+            self.process_here(frame, previous, time, mask, people, s)
         }
     }
 
     fn process_here(
         &mut self,
         frame: &mut FrameMut<'_>,
+        previous: PreviousOutput<'_>,
         time: f64,
         mask: Option<MaskIn<'_>>,
         people: &mut [PersonIn<'_>],
@@ -171,10 +183,20 @@ impl TemporalSmoother {
             self.people.clear();
         }
         match motion {
-            Some((field, luma)) if s.pixels > 0.0 => {
-                self.deflicker
-                    .apply(frame, &luma, &field, s.pixels, s.motion_threshold)
-            }
+            Some((field, luma)) if s.pixels > 0.0 => match previous {
+                PreviousOutput::Copied => {
+                    self.deflicker
+                        .apply(frame, &luma, &field, s.pixels, s.motion_threshold)
+                }
+                PreviousOutput::Lent(prev) => self.deflicker.apply_after(
+                    frame,
+                    prev,
+                    &luma,
+                    &field,
+                    s.pixels,
+                    s.motion_threshold,
+                ),
+            },
             _ => self.deflicker.reset(),
         }
     }

@@ -161,6 +161,7 @@ pub fn frame_costs(
     let mut hns = gst_check::Harness::new_parse(desc);
     hns.set_src_caps(info.to_caps().unwrap());
     let mut costs = Vec::with_capacity(frames);
+    let mut pulled = None;
     for n in 0..frames + WARMUP {
         // A deep copy, made before the clock starts: a plain copy shares the memory, and the
         // in-place element would then copy the frame itself, inside the timed push.
@@ -173,10 +174,12 @@ pub fn frame_costs(
         if n >= WARMUP {
             costs.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        // Freed after the clock stops: a pipeline's buffers go back to a pool, and freeing a
-        // whole frame's memory is the harness's cost, not the element's.
-        drop(out);
+        // Freed after the clock stops, and only after the next frame: a pipeline's buffers go
+        // back to a pool, and freeing a whole frame's memory is the harness's cost, not the
+        // element's (`temporalsmooth pixels=…` holds the last buffer until the next one).
+        pulled = Some(out);
     }
+    drop(pulled);
     costs
 }
 

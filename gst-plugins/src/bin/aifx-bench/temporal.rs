@@ -75,15 +75,18 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
         .to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let rgb = img.into_raw();
+    // AIFX_BENCH_ONLY=speed: only the ms/frame rows (for profiling and A/B runs).
+    let tables = std::env::var("AIFX_BENCH_ONLY").map_or(true, |v| v != "speed");
     let mut seqs = vec![
         Sequence::still(&rgb, w, h, frames),
         Sequence::moving(&rgb, w, h, 448, 280, frames),
     ];
-    match decode_video(VIDEO, frames) {
-        Some(v) => seqs.push(v),
-        None => {
-            println!("({VIDEO} cannot be decoded here: install gstreamer1.0-libav; row skipped)")
-        }
+    if !tables {
+        seqs.clear();
+    } else if let Some(v) = decode_video(VIDEO, frames) {
+        seqs.push(v);
+    } else {
+        println!("({VIDEO} cannot be decoded here: install gstreamer1.0-libav; row skipped)")
     }
     println!(
         "temporal filters, {frames} frames per sequence (messi5 still with σ=3 noise, messi5 panned 3 px + zoomed 0.4 % a frame, vtest.avi)"
@@ -98,7 +101,7 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
             Err(e) => println!("masks     {}: {e}", seq.name),
         }
     }
-    for seq in &seqs[..2] {
+    for seq in seqs.iter().take(2) {
         let models = PoseModels::load_for(&SessionOptions::default(), false).expect("pose models");
         match keypoint_rows(seq, models) {
             Ok(rows) => print_rows("keypoints", "%diag", seq.name, &rows),
@@ -108,7 +111,9 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
     for seq in &seqs {
         print_rows("pixels", "lvl", seq.name, &pixel_rows(seq, 0.8, 12.0));
     }
-    println!("(flicker: mean |frame-to-frame change|; lag: frames behind the unfiltered result; vs raw: mean |filtered − unfiltered|)");
+    if tables {
+        println!("(flicker: mean |frame-to-frame change|; lag: frames behind the unfiltered result; vs raw: mean |filtered − unfiltered|)");
+    }
 
     // Speed at 1080p: a buffer carrying a 256×256 mask and one person's keypoints.
     let (fw, fh) = (1920usize, 1080usize);
