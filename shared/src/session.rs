@@ -97,7 +97,7 @@ impl DeviceWatch {
 ///
 /// Under `device=auto` with more than one provider available, it holds one session per
 /// provider and runs the first frames on each in turn (the real inputs, the real shapes);
-/// after [`AUTO_TRIAL_RUNS`] timed runs each it keeps the one with the lower median time and
+/// after [`AUTO_TRIAL_RUNS`] timed runs each it keeps the one with the fastest run and
 /// drops the others. Measured here: OpenVINO wins on every MediaPipe model, ONNX Runtime's own
 /// CPU code on the style students (dynamic shapes), so no fixed table would do.
 pub struct SessionCore {
@@ -667,20 +667,23 @@ impl SessionCore {
         });
     }
 
-    /// Ends `auto`'s trial: keeps the engine with the lowest median time.
+    /// Ends `auto`'s trial: keeps the engine with the fastest run. The best run, not the
+    /// median: load from other processes only ever adds time, and a trial made while
+    /// something else ran (a build, other pipelines) had settled on a provider 2× slower on
+    /// its medians, a choice then kept across processes.
     fn settle(&self, engines: &mut Vec<Engine>) {
-        let median = |e: &Engine| crate::timing::median(e.ms.iter().copied());
+        let best_run = |e: &Engine| e.ms.iter().copied().fold(f64::INFINITY, f64::min);
         let times: Vec<String> = engines
             .iter()
-            .map(|e| format!("{} {:.2} ms", e.device, median(e)))
+            .map(|e| format!("{} {:.2} ms", e.device, best_run(e)))
             .collect();
         let best = (0..engines.len())
-            .min_by(|&a, &b| median(&engines[a]).total_cmp(&median(&engines[b])))
+            .min_by(|&a, &b| best_run(&engines[a]).total_cmp(&best_run(&engines[b])))
             .unwrap_or(0);
         let kept = engines.swap_remove(best);
         engines.clear();
         log::info!(
-            "auto: {} runs on {} (median per run: {})",
+            "auto: {} runs on {} (fastest run: {})",
             self.model.display(),
             kept.device,
             times.join(", ")
