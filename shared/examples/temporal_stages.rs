@@ -49,6 +49,15 @@ fn main() {
     time("low-res luma", &mut || {
         std::hint::black_box(LowLuma::new(&b.view(), factor));
     });
+    let mut fresh = b.clone();
+    time("copy + low-res luma", &mut || {
+        fresh.planes.clone_from(&b.planes);
+        std::hint::black_box(LowLuma::new(&fresh.view(), factor));
+    });
+    time("copy (subtract)", &mut || {
+        fresh.planes.clone_from(&b.planes);
+        std::hint::black_box(&fresh);
+    });
     time("motion global", &mut || {
         std::hint::black_box(estimate(&la, &lb, MotionMode::Global));
     });

@@ -75,44 +75,15 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
         .to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let rgb = img.into_raw();
-    // AIFX_BENCH_ONLY=speed: only the ms/frame rows (for profiling and A/B runs).
-    let tables = std::env::var("AIFX_BENCH_ONLY").map_or(true, |v| v != "speed");
-    let mut seqs = vec![
-        Sequence::still(&rgb, w, h, frames),
-        Sequence::moving(&rgb, w, h, 448, 280, frames),
-    ];
-    if !tables {
-        seqs.clear();
-    } else if let Some(v) = decode_video(VIDEO, frames) {
-        seqs.push(v);
-    } else {
-        println!("({VIDEO} cannot be decoded here: install gstreamer1.0-libav; row skipped)")
-    }
-    println!(
-        "temporal filters, {frames} frames per sequence (messi5 still with σ=3 noise, messi5 panned 3 px + zoomed 0.4 % a frame, vtest.avi)"
-    );
-    println!(
-        "{:9} {:10} {:38} {:>15} {:>8}  {:>6}  {:>9}",
-        "what", "sequence", "filter", "flicker", "vs none", "lag", "vs raw"
-    );
-    for seq in &seqs {
-        match mask_rows(seq) {
-            Ok(rows) => print_rows("masks", "%", seq.name, &rows),
-            Err(e) => println!("masks     {}: {e}", seq.name),
-        }
-    }
-    for seq in seqs.iter().take(2) {
-        let models = PoseModels::load_for(&SessionOptions::default(), false).expect("pose models");
-        match keypoint_rows(seq, models) {
-            Ok(rows) => print_rows("keypoints", "%diag", seq.name, &rows),
-            Err(e) => println!("keypoints {}: {e}", seq.name),
-        }
-    }
-    for seq in &seqs {
-        print_rows("pixels", "lvl", seq.name, &pixel_rows(seq, 0.8, 12.0));
-    }
+    // AIFX_BENCH_ONLY=speed[:TEXT]: only the ms/frame rows (whose format and element
+    // contain TEXT), for profiling and A/B runs.
+    let only = std::env::var("AIFX_BENCH_ONLY").unwrap_or_default();
+    let row_filter = only
+        .strip_prefix("speed")
+        .map(|r| r.trim_start_matches(':').to_string());
+    let tables = row_filter.is_none();
     if tables {
-        println!("(flicker: mean |frame-to-frame change|; lag: frames behind the unfiltered result; vs raw: mean |filtered − unfiltered|)");
+        flicker_and_lag_tables(&rgb, w, h, frames);
     }
 
     // Speed at 1080p: a buffer carrying a 256×256 mask and one person's keypoints.
@@ -178,10 +149,54 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
             "temporalsmooth masks=0 keypoints=false pixels=0.8 motion=global".into(),
             "temporalsmooth masks=0 keypoints=false pixels=0.8 motion=dense".into(),
         ] {
+            if row_filter
+                .as_ref()
+                .is_some_and(|t| !format!("{name} {desc}").contains(t.as_str()))
+            {
+                continue;
+            }
             let ms = time_with_metas(&desc, &buf, &info, frames);
             println!("{name:6} {desc:52} {ms:>9.2}");
         }
     }
+}
+
+/// Flicker and lag of every filter on the still, panned and real sequences.
+fn flicker_and_lag_tables(rgb: &[u8], w: usize, h: usize, frames: usize) {
+    let mut seqs = vec![
+        Sequence::still(rgb, w, h, frames),
+        Sequence::moving(rgb, w, h, 448, 280, frames),
+    ];
+    match decode_video(VIDEO, frames) {
+        Some(v) => seqs.push(v),
+        None => {
+            println!("({VIDEO} cannot be decoded here: install gstreamer1.0-libav; row skipped)")
+        }
+    }
+    println!(
+        "temporal filters, {frames} frames per sequence (messi5 still with σ=3 noise, messi5 panned 3 px + zoomed 0.4 % a frame, vtest.avi)"
+    );
+    println!(
+        "{:9} {:10} {:38} {:>15} {:>8}  {:>6}  {:>9}",
+        "what", "sequence", "filter", "flicker", "vs none", "lag", "vs raw"
+    );
+    for seq in &seqs {
+        match mask_rows(seq) {
+            Ok(rows) => print_rows("masks", "%", seq.name, &rows),
+            Err(e) => println!("masks     {}: {e}", seq.name),
+        }
+    }
+    for seq in &seqs[..2] {
+        let models = PoseModels::load_for(&SessionOptions::default(), false).expect("pose models");
+        match keypoint_rows(seq, models) {
+            Ok(rows) => print_rows("keypoints", "%diag", seq.name, &rows),
+            Err(e) => println!("keypoints {}: {e}", seq.name),
+        }
+    }
+    for seq in &seqs {
+        print_rows("pixels", "lvl", seq.name, &pixel_rows(seq, 0.8, 12.0));
+    }
+    println!("(flicker: mean |frame-to-frame change|; lag: frames behind the unfiltered result; vs raw: mean |filtered − unfiltered|)");
 }
 
 /// A strip of consecutive masks on the panning sequence, so a person can see what the
