@@ -81,14 +81,9 @@ fn selfie_masks_match_mediapipe() {
 /// OpenVINO in bf16 (what `precision=auto` picks there): within the bar, IoU ≥ 0.98.
 #[test]
 fn selfie_masks_in_bf16_keep_the_quality_bar() {
-    if !aifx::session::available_devices().contains(&aifx::Device::OpenVino) {
+    let Some(opts) = SessionOptions::openvino_bf16() else {
         println!("no OpenVINO in this ONNX Runtime");
         return;
-    }
-    let opts = SessionOptions {
-        device: aifx::Device::OpenVino,
-        precision: aifx::Precision::Bf16,
-        ..SessionOptions::default()
     };
     selfie_masks_against_mediapipe(&opts, Some(0.98));
 }

@@ -170,6 +170,18 @@ impl SessionOptions {
         threads: 0,
         library: None,
     };
+
+    /// OpenVINO with its bf16 hint (what `precision=auto` picks there), for quality checks;
+    /// None when the installed runtime has no OpenVINO.
+    pub fn openvino_bf16() -> Option<SessionOptions> {
+        available_devices()
+            .contains(&Device::OpenVino)
+            .then(|| SessionOptions {
+                device: Device::OpenVino,
+                precision: Precision::Bf16,
+                ..SessionOptions::default()
+            })
+    }
 }
 
 /// Returns the cached session for `model`, creating it on first use.

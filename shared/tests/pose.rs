@@ -34,14 +34,9 @@ fn static_landmarks_match_mediapipe() {
 /// landmark error ≤ 1.5 % of the person box diagonal.
 #[test]
 fn static_landmarks_in_bf16_keep_the_quality_bar() {
-    if !aifx::session::available_devices().contains(&aifx::Device::OpenVino) {
+    let Some(opts) = SessionOptions::openvino_bf16() else {
         println!("no OpenVINO in this ONNX Runtime");
         return;
-    }
-    let opts = SessionOptions {
-        device: aifx::Device::OpenVino,
-        precision: aifx::Precision::Bf16,
-        ..SessionOptions::default()
     };
     static_landmarks_against_mediapipe(&opts, Some(1.5));
 }
