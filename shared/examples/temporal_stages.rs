@@ -72,6 +72,12 @@ fn main() {
         ));
     });
     println!("global {:?}", field.global);
+    let same = estimate(&lb, &lb, MotionMode::Dense);
+    let max = same
+        .vectors
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v[0].abs()).max(v[1].abs()));
+    println!("identical frames: largest dense vector {max} px");
     let mut d = Deflicker::default();
     d.apply(&mut a.view(), &la, &field, 0.8, 12.0);
     time("deflicker (dense field)", &mut || {

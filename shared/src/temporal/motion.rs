@@ -313,13 +313,18 @@ fn quadric_minimum(v: [[f32; 3]; 3]) -> [f32; 2] {
 
 /// Best offset among `candidates` (within ±`SEARCH`) for a cost function, refined to
 /// sub-pixel from the 3×3 costs around it. Zero motion wins ties and near-ties (within
-/// `bias`), so noise alone does not make vectors.
+/// `bias`), so noise alone does not make vectors; and where nothing moved (zero wins with a
+/// cost within twice `bias`: the difference is noise) the vector stays exactly zero. The
+/// sub-pixel fit there read lopsided costs around an exact match as motion: up to 2.2 px
+/// vectors between two identical 1080p frames, which shifted a still picture's previous
+/// output and mask before blending.
 fn best_offset(
     cost: impl Fn(i32, i32) -> u32,
     candidates: impl Iterator<Item = (i32, i32)>,
     bias: u32,
 ) -> [f32; 2] {
-    let mut best = (0, 0, cost(0, 0).saturating_sub(bias));
+    let still = cost(0, 0);
+    let mut best = (0, 0, still.saturating_sub(bias));
     for (dx, dy) in candidates {
         if (dx, dy) == (0, 0) || dx.abs() > SEARCH || dy.abs() > SEARCH {
             continue;
@@ -330,6 +335,9 @@ fn best_offset(
         }
     }
     let (dx, dy, _) = best;
+    if (dx, dy) == (0, 0) && still <= 2 * bias {
+        return [0.0; 2];
+    }
     if dx.abs() == SEARCH || dy.abs() == SEARCH {
         return [dx as f32, dy as f32];
     }
@@ -588,6 +596,37 @@ mod tests {
         let mut m = MotionEstimator::default();
         m.next(&a.view(), mode);
         m.next(&b.view(), mode).0
+    }
+
+    /// Nothing moved: the same picture again, or with fresh sensor noise (σ = 3 levels), has
+    /// no motion anywhere (no fractional vectors read into the costs around an exact match).
+    #[test]
+    fn a_still_picture_has_no_motion() {
+        let (w, h) = (1280, 720);
+        let picture = picture(w, h, 0.0, 0.0);
+        for format in [PixelFormat::Rgba, PixelFormat::Nv12] {
+            for noise in [0.0, 3.0] {
+                let mut m = MotionEstimator::default();
+                let mut field = None;
+                for seed in 1..=2 {
+                    let rgb = crate::temporal::measure::with_noise(&picture, noise, seed);
+                    let mut f = OwnedFrame::from_rgb(format, w, h, &rgb, 0);
+                    field = Some(m.next(&f.view(), MotionMode::Dense).0);
+                }
+                let field = field.expect("two frames");
+                let moving = field
+                    .vectors
+                    .iter()
+                    .filter(|v| v[0] != 0.0 || v[1] != 0.0)
+                    .count();
+                println!(
+                    "{format:?} noise {noise}: {moving} of {} blocks moved",
+                    field.vectors.len()
+                );
+                assert_eq!(field.global, [0.0, 0.0], "{format:?} noise {noise}");
+                assert_eq!(moving, 0, "{format:?} noise {noise}");
+            }
+        }
     }
 
     #[test]
