@@ -186,11 +186,26 @@ fn flicker_and_lag_tables(rgb: &[u8], w: usize, h: usize, frames: usize) {
             Err(e) => println!("masks     {}: {e}", seq.name),
         }
     }
+    // One provider per sequence: under `auto` the first frames alternate between the
+    // providers of its trial, whose landmarks differ slightly, and that jitter moved these
+    // rows by a point. The exact pipeline (fp32, ONNX Runtime's CPU code) and, where it is
+    // there, OpenVINO with its bf16 hint (what `auto` settles on here).
+    let exact = SessionOptions {
+        device: aifx::Device::Cpu,
+        ..SessionOptions::FP32
+    };
+    let providers = [
+        ("kp fp32", Some(exact)),
+        ("kp bf16", SessionOptions::openvino_bf16()),
+    ];
     for seq in &seqs[..2] {
-        let models = PoseModels::load_for(&SessionOptions::default(), false).expect("pose models");
-        match keypoint_rows(seq, models) {
-            Ok(rows) => print_rows("keypoints", "%diag", seq.name, &rows),
-            Err(e) => println!("keypoints {}: {e}", seq.name),
+        for (what, opts) in &providers {
+            let Some(opts) = opts else { continue };
+            let models = PoseModels::load_for(opts, false).expect("pose models");
+            match keypoint_rows(seq, models) {
+                Ok(rows) => print_rows(what, "%diag", seq.name, &rows),
+                Err(e) => println!("{what:9} {}: {e}", seq.name),
+            }
         }
     }
     for seq in &seqs {
