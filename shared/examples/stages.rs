@@ -95,6 +95,28 @@ fn main() {
             t[4] += s.elapsed();
         });
     }
+    // The post-inference stages again without inference between frames: what they cost
+    // when OpenVINO's threads have not just run.
+    {
+        let view = f.view();
+        let (tensor, luma) =
+            frame_to_tensor(&view, 256, 256, InputRange::UNIT, Sampling::Asymmetric);
+        let m = infer(&model, &tensor).unwrap();
+        drop(view);
+        let mut post = Duration::ZERO;
+        for _ in 0..frames {
+            f.planes.clone_from(&source.planes);
+            aifx::parallel::on_pool(|| {
+                let mut view = f.view();
+                let s = Instant::now();
+                let c = guided_coefficients(&m, &luma, 1, 1e-3);
+                let alpha = MaskAlpha::new(&view, &m, Some(&c), &mut scratch);
+                comp.render(&mut view, &alpha, &settings.composite).unwrap();
+                post += s.elapsed();
+            });
+        }
+        println!("guided + alpha-setup + render without inference between: {:.2} ms", ms(post));
+    }
     // How much of the frame is along the silhouette (alpha computed pixel by pixel).
     f.planes.clone_from(&source.planes);
     let view = f.view();
