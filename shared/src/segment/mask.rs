@@ -33,6 +33,7 @@ pub fn threshold(mask: &mut Mask, threshold: f32) {
 
 /// Running-sum box filter of radius `r` over one line, edges clamped.
 #[allow(clippy::needless_range_loop)] // three index ranges over two slices read best as loops
+#[inline(always)]
 fn blur_line(src: &[f32], dst: &mut [f32], r: usize) {
     let n = src.len();
     let at = |i: isize| src[i.clamp(0, n as isize - 1) as usize];
@@ -57,6 +58,7 @@ fn blur_line(src: &[f32], dst: &mut [f32], r: usize) {
 
 /// Box filter of a small radius over one line, edges clamped: 2r + 1 shifted adds, which
 /// vectorise (a running sum is one long dependency chain; measured 4× slower at r = 1).
+#[inline(always)]
 fn blur_line_small(src: &[f32], dst: &mut [f32], r: usize) {
     let n = src.len();
     let norm = 1.0 / (2 * r + 1) as f32;
@@ -81,7 +83,9 @@ fn blur_line_small(src: &[f32], dst: &mut [f32], r: usize) {
 }
 
 /// Box blur of radius `r` (edges clamped): each row into a scratch plane, then a running
-/// sum of whole rows back into `data` for the vertical pass (streams and vectorises).
+/// sum of whole rows back into `data` for the vertical pass (streams and vectorises; compiled
+/// for AVX2 too: the guided filter's six blurs of 256×256 went 0.23–0.33 → 0.20–0.23 ms).
+#[multiversion::multiversion(targets("x86_64+avx+avx2+fma"))]
 pub fn box_blur(data: &mut [f32], width: usize, height: usize, r: usize) {
     if r == 0 || data.is_empty() {
         return;
