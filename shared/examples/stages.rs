@@ -115,7 +115,10 @@ fn main() {
                 post += s.elapsed();
             });
         }
-        println!("guided + alpha-setup + render without inference between: {:.2} ms", ms(post));
+        println!(
+            "guided + alpha-setup + render without inference between: {:.2} ms",
+            ms(post)
+        );
     }
     // How much of the frame is along the silhouette (alpha computed pixel by pixel).
     f.planes.clone_from(&source.planes);
