@@ -191,7 +191,7 @@ impl BaseTransformImpl for TemporalSmooth {
             .unwrap_or_default();
         let state = &mut *state;
         let previous = state.output.take();
-        state.keep_output = settings.pixels > 0.0;
+        state.keep_output = false;
         let previous = previous
             .as_ref()
             .and_then(|b| gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info).ok());

@@ -108,13 +108,8 @@ impl Deflicker {
             let mut kept = self
                 .previous
                 .take()
+                .filter(|p| (p.format, p.width, p.height) == (format, w, h))
                 .and_then(|p| p.kept)
-                .filter(|k| {
-                    k.planes
-                        .iter()
-                        .map(Vec::len)
-                        .eq(Kept::new(format, w, h).planes.iter().map(Vec::len))
-                })
                 .unwrap_or_else(|| Kept::new(format, w, h));
             for (p, dst) in kept.planes.iter_mut().enumerate() {
                 let (bytes, _) = format.plane_size(p, w, h);

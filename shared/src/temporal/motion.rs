@@ -496,18 +496,14 @@ fn block_row_vectors(
         }
         costs.iter().for_each(|k| k.set(u32::MAX));
         let cost = |dx: i32, dy: i32| {
-            let at = ((dy + SEARCH) as usize) * SIDE + (dx + SEARCH) as usize;
-            match costs
-                .get(at)
-                .filter(|_| dx.abs() <= SEARCH && dy.abs() <= SEARCH)
-            {
-                Some(k) if k.get() != u32::MAX => k.get(),
-                Some(k) => {
-                    k.set(block_ssd(cur, prev, bx, by, dx, dy));
-                    k.get()
-                }
-                None => block_ssd(cur, prev, bx, by, dx, dy),
+            if dx.abs() > SEARCH || dy.abs() > SEARCH {
+                return block_ssd(cur, prev, bx, by, dx, dy);
             }
+            let known = &costs[(dy + SEARCH) as usize * SIDE + (dx + SEARCH) as usize];
+            if known.get() == u32::MAX {
+                known.set(block_ssd(cur, prev, bx, by, dx, dy));
+            }
+            known.get()
         };
         // Predictive search: around no motion and around the frame's motion (people move a
         // few pixels against the background between frames).
