@@ -143,6 +143,35 @@ pub struct Plane<'a> {
     pub stride: usize,
 }
 
+/// Checks that planes of (bytes, stride) hold the whole visible picture of a frame.
+fn check_planes(
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    planes: &[(usize, usize)],
+) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::BadInput(format!("empty frame {width}x{height}")));
+    }
+    if planes.len() != format.plane_count() {
+        return Err(Error::BadInput(format!(
+            "{format:?} needs {} planes, got {}",
+            format.plane_count(),
+            planes.len()
+        )));
+    }
+    for (i, &(len, stride)) in planes.iter().enumerate() {
+        let (row, rows) = format.plane_size(i, width, height);
+        if stride < row || len < stride * (rows - 1) + row {
+            return Err(Error::BadInput(format!(
+                "plane {i} of a {width}x{height} {format:?} frame is too small \
+                 (stride {stride}, {len} bytes)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A mutable frame: format, size, planes (and for YUV, its matrix).
 pub struct FrameMut<'a> {
     pub format: PixelFormat,
@@ -161,27 +190,8 @@ impl<'a> FrameMut<'a> {
         planes: Vec<Plane<'a>>,
         matrix: YuvMatrix,
     ) -> Result<Self> {
-        if width == 0 || height == 0 {
-            return Err(Error::BadInput(format!("empty frame {width}x{height}")));
-        }
-        if planes.len() != format.plane_count() {
-            return Err(Error::BadInput(format!(
-                "{format:?} needs {} planes, got {}",
-                format.plane_count(),
-                planes.len()
-            )));
-        }
-        for (i, p) in planes.iter().enumerate() {
-            let (row, rows) = format.plane_size(i, width, height);
-            if p.stride < row || p.data.len() < p.stride * (rows - 1) + row {
-                return Err(Error::BadInput(format!(
-                    "plane {i} of a {width}x{height} {format:?} frame is too small \
-                     (stride {}, {} bytes)",
-                    p.stride,
-                    p.data.len()
-                )));
-            }
-        }
+        let sizes: Vec<(usize, usize)> = planes.iter().map(|p| (p.data.len(), p.stride)).collect();
+        check_planes(format, width, height, &sizes)?;
         Ok(Self {
             format,
             width,
@@ -225,18 +235,8 @@ impl<'a> FrameRef<'a> {
         height: usize,
         planes: Vec<(&'a [u8], usize)>,
     ) -> Result<Self> {
-        let ok = width > 0
-            && height > 0
-            && planes.len() == format.plane_count()
-            && planes.iter().enumerate().all(|(i, (data, stride))| {
-                let (row, rows) = format.plane_size(i, width, height);
-                *stride >= row && data.len() >= stride * (rows - 1) + row
-            });
-        if !ok {
-            return Err(Error::BadInput(format!(
-                "the planes do not hold a {width}x{height} {format:?} frame"
-            )));
-        }
+        let sizes: Vec<(usize, usize)> = planes.iter().map(|(d, s)| (d.len(), *s)).collect();
+        check_planes(format, width, height, &sizes)?;
         Ok(Self {
             format,
             width,
