@@ -6,10 +6,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
 export AIFX_REFERENCE_DIR=${AIFX_REFERENCE_DIR:-$CACHE/reference}
-# `device=auto` times its providers afresh in every test process and keeps nothing: trials
-# made while test binaries load both cores are no guide for this machine's pipelines (one
-# such trial had kept selfie on the CPU provider, 2× slower here, for every later run).
-export AIFX_AUTO_CHOICES=off
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 

@@ -572,11 +572,7 @@ fn soak_add_remove() {
             (&camera, "aifx_background"),
             (&camera, "aifx_stylize"),
         ] {
-            // One provider from the first round: under `auto` a model's trial builds its
-            // second session once, after a few frames, which a loaded machine reached only
-            // around round 80 (a one-time step that read as growth). The CPU provider builds
-            // in milliseconds; OpenVINO compiles each new session (160 s for this soak).
-            let filter = host.add_filter(source, id, r#"{"effect":"blur","device":"cpu"}"#);
+            let filter = host.add_filter(source, id, r#"{"effect":"blur"}"#);
             for k in 0..2 {
                 host.output_video(
                     &camera,
