@@ -16,7 +16,8 @@ AifxMaskMeta fields: width, height (uint), data (bytes: width*height person prob
 inferred (bool: the model ran on this buffer).
 
 AifxPoseMeta fields: persons (uint), inferred (bool), frame-width, frame-height (uint: the frame
-the pixel coordinates refer to), ids (bytes: one little-endian u64 per person), data (bytes:
+the pixel coordinates refer to), ids (bytes: one little-endian u64 per person), sizes (bytes:
+one little-endian f32 per person: the side of its tracking square in frame pixels), data (bytes:
 per person 199 little-endian f32 = score, 33 x [x, y, z, visibility, presence] in frame pixels,
 33 x [x, y, z] world landmarks in metres). Landmark order is MediaPipe's (LANDMARKS below).
 """
@@ -63,6 +64,7 @@ def read_pose(buf):
     n = s.get_value("persons")
     data = s.get_value("data").get_data()
     ids = struct.unpack("<%dQ" % n, s.get_value("ids").get_data())
+    sizes = struct.unpack("<%df" % n, s.get_value("sizes").get_data())
     values = struct.unpack("<%df" % (n * VALUES_PER_PERSON), data)
     persons = []
     for k in range(n):
@@ -70,7 +72,7 @@ def read_pose(buf):
         landmarks = {
             name: v[1 + 5 * i:1 + 5 * i + 5] for i, name in enumerate(LANDMARKS)
         }
-        persons.append({"id": ids[k], "score": v[0], "landmarks": landmarks})
+        persons.append({"id": ids[k], "score": v[0], "size": sizes[k], "landmarks": landmarks})
     return {
         "frame": (s.get_value("frame-width"), s.get_value("frame-height")),
         "persons": persons,

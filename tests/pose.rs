@@ -166,6 +166,7 @@ fn pose_meta_keeps_ids_exact() {
     let person = |id: u64| gstaifx::meta::PosePerson {
         id,
         score: 0.9,
+        size: 312.5,
         landmarks: vec![[1.0, 2.0, 3.0, 0.9, 0.8]; 33],
         world: vec![[0.1, 0.2, 0.3]; 33],
     };
@@ -378,6 +379,9 @@ fn metas_follow_scaling_and_are_dropped_by_crops_and_rotations() {
         assert!((a[2] * fx - b[2]).abs() < 1e-3 && a[3] == b[3] && a[4] == b[4]);
     }
     assert_eq!(pose2.persons[0].world, pose.persons[0].world);
+    let size = pose.persons[0].size;
+    assert!(size > 100.0, "pose gives the person's size ({size} px)");
+    assert!((size * (fx + fy) / 2.0 - pose2.persons[0].size).abs() < 1e-2);
     // And they agree with pose run on the scaled frame itself (same aspect, half size).
     let half = format!(
         "videoscale ! video/x-raw,width={},height={},pixel-aspect-ratio=1/1 !",

@@ -236,14 +236,15 @@ fn state_resets_on_flush_caps_and_discontinuity() {
     assert_eq!(push(&mut hns, 0, true), 0, "state survived a discontinuity");
 }
 
-/// Keypoint filters follow person ids: a new id starts unfiltered, and the filter runs on
-/// buffer timestamps (the same values at another frame rate smooth differently).
+/// Keypoint filters follow person ids: a new id starts unfiltered, the filter runs on
+/// buffer timestamps (the same values at another frame rate smooth differently), and it is
+/// scaled by the person's size from pose's meta (a larger person's same jump is smaller).
 #[test]
 fn keypoints_are_filtered_per_person_on_timestamps() {
     init();
     let frame = OwnedFrame::new(PixelFormat::Nv12, 64, 48, 0);
     let (buf, info) = to_buffer(&frame);
-    let at = |x: f32, id: u64, ms: u64| {
+    let at_size = |x: f32, id: u64, ms: u64, size: f32| {
         let mut b = buf.copy_deep().unwrap();
         let r = b.get_mut().unwrap();
         r.set_pts(gst::ClockTime::from_mseconds(ms));
@@ -251,6 +252,7 @@ fn keypoints_are_filtered_per_person_on_timestamps() {
             persons: vec![PosePerson {
                 id,
                 score: 0.9,
+                size,
                 landmarks: (0..33)
                     .map(|k| [x + k as f32, 10.0 + k as f32, 0.0, 0.9, 0.9])
                     .collect(),
@@ -264,6 +266,7 @@ fn keypoints_are_filtered_per_person_on_timestamps() {
         .unwrap();
         b
     };
+    let at = |x: f32, id: u64, ms: u64| at_size(x, id, ms, 0.0);
     let first_x = |hns: &mut gst_check::Harness, b: gst::Buffer| {
         PoseMeta::get(&hns.push_and_pull(b).unwrap())
             .unwrap()
@@ -283,6 +286,15 @@ fn keypoints_are_filtered_per_person_on_timestamps() {
     );
     // Another person id: its own, fresh filter.
     assert_eq!(first_x(&mut fast, at(40.0, 7, 66)), 40.0);
+    // Without a size the landmarks' box (33 px here) scales the filter; a person pose
+    // tracks at 400 px moves the filter's cutoff less for the same jump.
+    let mut sized = chain("temporalsmooth keypoints=true", &info);
+    assert_eq!(first_x(&mut sized, at_size(10.0, 1, 0, 400.0)), 10.0);
+    let c = first_x(&mut sized, at_size(14.0, 1, 33, 400.0));
+    assert!(
+        c > 10.0 && c < a,
+        "a larger person is smoothed more ({c} vs {a} by the box)"
+    );
 }
 
 /// 1×1, odd sizes, padded strides and 4K frames in every format, with every filter on.

@@ -190,7 +190,8 @@ pub const POSE_META: &str = "AifxPoseMeta";
 /// Values stored per person in the meta's `data` bytes (f32, little-endian): score,
 /// 33 × [x, y, z, visibility, presence] in frame pixels, 33 × [x, y, z] world landmarks in
 /// metres. The person ids are in `ids` (u64, little-endian, one per person): an id stored as
-/// f32 would stop being exact past 2^24.
+/// f32 would stop being exact past 2^24. Each person's size is in `sizes` (f32,
+/// little-endian, one per person; a meta without it reads as sizes 0).
 pub const POSE_VALUES_PER_PERSON: usize = 1 + 33 * 5 + 33 * 3;
 
 /// One person in a [`PoseMeta`].
@@ -198,6 +199,10 @@ pub const POSE_VALUES_PER_PERSON: usize = 1 + 33 * 5 + 33 * 3;
 pub struct PosePerson {
     pub id: u64,
     pub score: f32,
+    /// The side of the person's tracking square before it is enlarged, in frame pixels
+    /// (MediaPipe pose's object scale, what `temporalsmooth` scales its keypoint filter by);
+    /// 0 when not known.
+    pub size: f32,
     /// 33 × [x, y, z, visibility, presence], x/y in frame pixels, z on the x scale.
     pub landmarks: Vec<[f32; 5]>,
     /// 33 × [x, y, z] in metres, hip-centred.
@@ -250,6 +255,7 @@ impl PoseMeta {
             b = b
                 .field(format!("person-{k}-id"), p.id)
                 .field(format!("person-{k}-score"), f64::from(p.score))
+                .field(format!("person-{k}-size"), f64::from(p.size))
                 .field(
                     format!("person-{k}-landmarks"),
                     array(&mut p.landmarks.iter().flatten().copied()),
@@ -272,6 +278,8 @@ impl PoseMeta {
                 for l in &mut p.landmarks {
                     (l[0], l[1], l[2]) = (l[0] * sx, l[1] * sy, l[2] * sx);
                 }
+                // A square's mean side under a scale that may differ per axis.
+                p.size *= (sx + sy) / 2.0;
             }
             (self.frame_width, self.frame_height) = (ow, oh);
         }
@@ -303,6 +311,12 @@ impl PoseMeta {
             .flat_map(|p| p.id.to_le_bytes())
             .collect();
         s.set("ids", glib::Bytes::from_owned(ids));
+        let sizes: Vec<u8> = self
+            .persons
+            .iter()
+            .flat_map(|p| p.size.to_le_bytes())
+            .collect();
+        s.set("sizes", glib::Bytes::from_owned(sizes));
         Ok(())
     }
 
@@ -316,16 +330,27 @@ impl PoseMeta {
         if bytes.len() != n * POSE_VALUES_PER_PERSON * 4 || ids.len() != n * 8 {
             return None;
         }
-        let v: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let floats = |b: &[u8]| -> Vec<f32> {
+            b.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        let v = floats(&bytes);
+        // Sizes came later than the rest: a meta without them (or with a wrong count) reads
+        // as sizes not known.
+        let sizes = s
+            .get::<glib::Bytes>("sizes")
+            .ok()
+            .filter(|b| b.len() == n * 4)
+            .map_or_else(|| vec![0.0; n], |b| floats(&b));
         let persons = v
             .chunks_exact(POSE_VALUES_PER_PERSON)
             .zip(ids.chunks_exact(8))
-            .map(|(c, id)| PosePerson {
+            .zip(sizes)
+            .map(|((c, id), size)| PosePerson {
                 id: u64::from_le_bytes(id.try_into().expect("8 bytes")),
                 score: c[0],
+                size,
                 landmarks: c[1..1 + 165]
                     .chunks_exact(5)
                     .map(|l| [l[0], l[1], l[2], l[3], l[4]])

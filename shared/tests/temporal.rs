@@ -75,10 +75,12 @@ fn keypoints_flicker_less_without_lagging() {
             r.filter, r.flicker, r.lag
         );
     }
-    // Measured over 60 frames: −70 % at 0.15 frames of lag (MediaPipe's own parameters).
+    // Measured over 60 frames: −76 % (fp32) and −74 % (OpenVINO bf16) at 0.20–0.25 frames
+    // of lag, MediaPipe's parameters scaled by the person's size; −70 % and −68 % by the
+    // landmarks' box instead.
     let f = "one-euro (MediaPipe's pose parameters)";
     assert!(
-        reduction(&still, f) >= 0.60,
+        reduction(&still, f) >= 0.65,
         "{f}: {}",
         reduction(&still, f)
     );

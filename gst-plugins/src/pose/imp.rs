@@ -308,6 +308,7 @@ impl BaseTransformImpl for Pose {
                 .map(|(id, p)| PosePerson {
                     id: *id,
                     score: p.score,
+                    size: p.size(),
                     landmarks: p
                         .landmarks
                         .iter()

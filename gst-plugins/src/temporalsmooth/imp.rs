@@ -210,6 +210,7 @@ impl BaseTransformImpl for TemporalSmooth {
                             .iter_mut()
                             .map(|p| PersonIn {
                                 id: p.id,
+                                size: p.size,
                                 landmarks: &mut p.landmarks[..],
                             })
                             .collect()

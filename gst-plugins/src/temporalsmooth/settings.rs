@@ -106,7 +106,7 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecBoolean::builder("keypoints")
             .nick("Keypoint smoothing")
-            .blurb("One-euro filtering of each person's AifxPoseMeta landmarks on buffer timestamps")
+            .blurb("One-euro filtering of each person's AifxPoseMeta landmarks on buffer timestamps, scaled by the person's size in the meta (MediaPipe pose's object scale)")
             .default_value(DEFAULT_KEYPOINTS)
             .mutable_playing()
             .build(),

@@ -226,6 +226,16 @@ pub fn estimate_static(
 }
 
 /// The next frame's ROI from this frame's auxiliary landmarks (tracking).
+impl Person {
+    /// The side of the person's tracking square before it is enlarged, in frame pixels
+    /// (twice the distance between the auxiliary landmarks): MediaPipe pose's object scale
+    /// for landmark smoothing.
+    pub fn size(&self) -> f32 {
+        let (a, b) = (self.aux[0], self.aux[1]);
+        2.0 * ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt()
+    }
+}
+
 pub fn roi_from_aux(p: &Person) -> Roi {
     from_alignment_points(
         [p.aux[0].x, p.aux[0].y],

@@ -178,9 +178,7 @@ fn smooth(t: &mut Track, mut person: Person, time: f64, enabled: bool) -> Person
     if !enabled {
         return person;
     }
-    let (a, b) = (person.aux[0], person.aux[1]);
-    let side = 2.0 * ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt();
-    let scale = 1.0 / side.max(1.0);
+    let scale = 1.0 / person.size().max(1.0);
     t.landmarks
         .apply(&mut person.landmarks, time, scale, OneEuroParams::POSE);
     t.aux

@@ -9,7 +9,7 @@ use super::mask::{MaskBlend, MaskSmoother};
 use super::measure::{centroid_x, flicker, lag, pan_zoom, with_noise};
 use super::motion::{estimate, factor_for, LowLuma, MotionEstimator, MotionField, MotionMode};
 use super::one_euro::{OneEuroParams, PointSmoother};
-use super::stream::object_scale;
+use super::stream::person_scale;
 use crate::frame::{OwnedFrame, PixelFormat};
 use crate::pose::pipeline::PoseModels;
 use crate::pose::tracker::{PoseTracker, TrackerSettings};
@@ -179,10 +179,12 @@ pub fn keypoint_rows(seq: &Sequence, models: PoseModels) -> Result<Vec<Row>> {
         ..TrackerSettings::default()
     };
     let mut raw: Vec<Vec<[f32; 5]>> = Vec::new();
+    let mut sizes: Vec<f32> = Vec::new();
     for t in 0..seq.frames.len() {
         let mut f = seq.frame(t);
         let p = tracker.process(&f.view(), t as f64 / seq.fps, &settings, false)?;
         let Some(p) = p else { continue };
+        sizes.push(p.size());
         raw.push(
             p.landmarks
                 .iter()
@@ -220,20 +222,27 @@ pub fn keypoint_rows(seq: &Sequence, models: PoseModels) -> Result<Vec<Row>> {
             error: 0.0,
         }
     };
-    let mut smoother = PointSmoother::default();
-    let smoothed: Vec<Vec<[f32; 5]>> = raw
-        .iter()
-        .enumerate()
-        .map(|(t, l)| {
-            let mut l = l.clone();
-            let scale = object_scale(&l);
-            smoother.apply(&mut l, t as f64 / seq.fps, scale, OneEuroParams::POSE);
-            l
-        })
-        .collect();
+    // As `temporalsmooth` filters them: scaled by the person's size from pose's meta, or by
+    // the landmarks' bounding box where a meta carries no size.
+    let one_euro = |size: &dyn Fn(usize) -> f32| -> Vec<Vec<[f32; 5]>> {
+        let mut smoother = PointSmoother::default();
+        raw.iter()
+            .enumerate()
+            .map(|(t, l)| {
+                let mut l = l.clone();
+                let scale = person_scale(size(t), &l);
+                smoother.apply(&mut l, t as f64 / seq.fps, scale, OneEuroParams::POSE);
+                l
+            })
+            .collect()
+    };
     Ok(vec![
         measure("none", &raw),
-        measure("one-euro (MediaPipe's pose parameters)", &smoothed),
+        measure(
+            "one-euro (MediaPipe's pose parameters)",
+            &one_euro(&|t| sizes[t]),
+        ),
+        measure("one-euro, box scale (no size known)", &one_euro(&|_| 0.0)),
     ])
 }
 

@@ -69,6 +69,9 @@ pub struct MaskIn<'a> {
 /// One person's keypoints, `[x, y, z, visibility, presence]` in frame pixels.
 pub struct PersonIn<'a> {
     pub id: u64,
+    /// The person's size in frame pixels as `pose` tracks it ([`crate::pose::pipeline::Person::size`]),
+    /// or 0 when not known (the landmarks' bounding box stands in).
+    pub size: f32,
     pub landmarks: &'a mut [[f32; 5]],
 }
 
@@ -81,7 +84,10 @@ pub struct TemporalSmoother {
     deflicker: Deflicker,
 }
 
-/// MediaPipe's object scale for landmark smoothing: 1 / the mean side of their bounding box.
+/// MediaPipe's object scale for landmark smoothing when no tracking region is known (its
+/// landmarks smoothing calculator without a ROI): 1 / the mean side of their bounding box.
+/// Its pose graph scales by the tracking square instead ([`person_scale`]), which is larger
+/// (the whole body and a margin), so it smooths more.
 pub fn object_scale(landmarks: &[[f32; 5]]) -> f32 {
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for l in landmarks {
@@ -92,6 +98,16 @@ pub fn object_scale(landmarks: &[[f32; 5]]) -> f32 {
         1.0 / side
     } else {
         1.0
+    }
+}
+
+/// The object scale of a person: MediaPipe pose's (1 / the tracking square's side) when
+/// `size` is known (> 1 pixel), else the bounding box's.
+pub fn person_scale(size: f32, landmarks: &[[f32; 5]]) -> f32 {
+    if size.is_finite() && size > 1.0 {
+        1.0 / size
+    } else {
+        object_scale(landmarks)
     }
 }
 
@@ -170,7 +186,7 @@ impl TemporalSmoother {
                 derivate_cutoff: 1.0,
             };
             for p in people.iter_mut() {
-                let scale = object_scale(p.landmarks);
+                let scale = person_scale(p.size, p.landmarks);
                 self.people
                     .entry(p.id)
                     .or_default()

@@ -117,6 +117,7 @@ pub fn bench_temporal(frames: usize, runtime: &str) {
                 persons: vec![PosePerson {
                     id: 1,
                     score: 0.9,
+                    size: 520.0,
                     landmarks: (0..33)
                         .map(|k| {
                             [
