@@ -205,21 +205,32 @@ fn cell_weights(
     let f = cur.factor as f32;
     let full = (strength.clamp(0.0, 1.0) * 255.0).round();
     let t = threshold.max(0.5);
+    // The weight of each luma difference: `full` below the threshold, 0 from twice the
+    // threshold. A table, and the shifts and blocks below worked out once, rather than per
+    // cell: per cell this was a tenth of the deflicker's time at 1080p in profiles.
+    let by_difference: [u8; 256] =
+        std::array::from_fn(|d| (full * (2.0 - d as f32 / t).clamp(0.0, 1.0)) as u8);
+    // Each block's vector in whole low-resolution pixels (the blend moves whole pixels too):
+    // the nearest pixel to x − v/f is x + round(−v/f) for a whole x.
+    let shifts: Vec<(i32, i32)> = motion
+        .vectors
+        .iter()
+        .map(|v| (round_int(-v[0] / f) as i32, round_int(-v[1] / f) as i32))
+        .collect();
+    // The block each cell's centre lies in, as `MotionField::block_at` finds it.
+    let block_of =
+        |c: usize, n: usize| ((((c as f32 + 0.5) * f) as usize) / motion.block).min(n - 1);
+    let cols: Vec<usize> = (0..cur.width).map(|x| block_of(x, motion.cols)).collect();
     let mut out = vec![0u8; cur.width * cur.height];
     out.par_chunks_mut(cur.width.max(1))
         .enumerate()
         .for_each(|(y, row)| {
-            for (x, o) in row.iter_mut().enumerate() {
-                let (fx, fy) = ((x as f32 + 0.5) * f, (y as f32 + 0.5) * f);
-                let v = motion.block_at(fx as usize, fy as usize);
-                // Nearest low-resolution pixel: the blend moves whole pixels too.
-                let sx = round_int(x as f32 - v[0] / f) as i32;
-                let sy = round_int(y as f32 - v[1] / f) as i32;
-                let was = f32::from(prev.at(sx, sy));
-                let d = (f32::from(cur.data[y * cur.width + x]) - was).abs();
-                // 1 below the threshold, 0 from twice the threshold.
-                let keep = (2.0 - d / t).clamp(0.0, 1.0);
-                *o = (full * keep) as u8;
+            let blocks = &shifts[block_of(y, motion.rows) * motion.cols..];
+            let here = &cur.data[y * cur.width..(y + 1) * cur.width];
+            for (x, (o, &now)) in row.iter_mut().zip(here).enumerate() {
+                let (dx, dy) = blocks[cols[x]];
+                let was = prev.at(x as i32 + dx, y as i32 + dy);
+                *o = by_difference[usize::from(now.abs_diff(was))];
             }
         });
     out
