@@ -169,8 +169,10 @@ impl BaseTransformImpl for TemporalSmooth {
         if buf.flags().contains(gst::BufferFlags::DISCONT) {
             self.reset("discontinuity");
         }
-        let mut mask = MaskMeta::get(buf);
-        let mut pose = PoseMeta::get(buf);
+        // Metas are read (and rewritten) only for the filters that are on: with `masks=0` a
+        // buffer's mask goes through as it came, without being copied twice.
+        let mut mask = (settings.masks > 0.0).then(|| MaskMeta::get(buf)).flatten();
+        let mut pose = settings.keypoints.then(|| PoseMeta::get(buf)).flatten();
         let mut state = lock(&self.state);
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(

@@ -162,8 +162,8 @@ impl TemporalSmoother {
             self.motion.reset();
             None
         };
-        if let Some(m) = mask {
-            if s.masks > 0.0 {
+        match mask {
+            Some(m) if s.masks > 0.0 => {
                 let warp = motion
                     .as_ref()
                     .filter(|_| s.motion != MotionMode::None)
@@ -175,9 +175,10 @@ impl TemporalSmoother {
                     s.mask_filter.with_ratio(s.masks),
                     warp,
                 );
-            } else {
-                self.masks.reset();
             }
+            // Off: the next mask after it is turned on again starts afresh.
+            _ if s.masks <= 0.0 => self.masks.reset(),
+            _ => {}
         }
         if s.keypoints {
             let params = OneEuroParams {
