@@ -66,13 +66,74 @@ fn mix(cur: u8, prev: u8, w: u8) -> u8 {
     ((u16::from(prev) * w + u16::from(cur) * (256 - w) + 128) >> 8) as u8
 }
 
-/// `dst = mix(dst, src, weight)` over a run of bytes; compiled for AVX2 too (16 lanes of
-/// u16; an AVX-512 build measured no faster: the frame, the previous output and its copy do
-/// not stay in cache at 1080p RGBA).
-#[multiversion(targets("x86_64+avx+avx2+fma"))]
+/// `dst = mix(dst, src, weight)` over a run of bytes (inlined into `blend_blocks`, which is
+/// compiled for AVX2 too: 16 lanes of u16).
+#[inline(always)]
 fn mix_run(dst: &mut [u8], src: &[u8], weights: &[u8]) {
     for ((d, &s), &a) in dst.iter_mut().zip(src).zip(weights) {
         *d = mix(*d, s, a);
+    }
+}
+
+/// What every row of one plane's blend shares.
+struct PlaneBlend<'a> {
+    /// The previous output's plane and its row stride.
+    prev: &'a [u8],
+    prev_stride: usize,
+    /// Bytes per pixel, plane pixels across and down, bytes of a row's pixels.
+    bpp: usize,
+    pw: usize,
+    ph: usize,
+    bytes: usize,
+    /// Plane pixels per motion block, and the block column of each run of that many.
+    block: usize,
+    block_cols: Vec<usize>,
+}
+
+/// Blends row `y` of the plane (`row`, its weights per byte in `wrow`) with the previous
+/// output, one motion block at a time (`shifts`: the vectors of the row's blocks in whole
+/// plane pixels). One function compiled for AVX2 as a whole: a dispatched call per 16-pixel block
+/// cost more than its blend.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn blend_blocks<'a>(
+    g: &PlaneBlend<'a>,
+    y: usize,
+    row: &mut [u8],
+    wrow: &[u8],
+    shifts: &[(isize, isize)],
+) {
+    let (bpp, pw) = (g.bpp, g.pw);
+    for (x0, &c) in (0..pw).step_by(g.block).zip(&g.block_cols) {
+        let (dx, dy) = shifts[c];
+        let x1 = (x0 + g.block).min(pw);
+        let wgt = &wrow[x0 * bpp..x1 * bpp];
+        let sy = (y as isize - dy).clamp(0, g.ph as isize - 1) as usize;
+        let src_row = &g.prev[sy * g.prev_stride..sy * g.prev_stride + g.bytes];
+        let (s0, s1) = (x0 as isize - dx, x1 as isize - dx);
+        let dst = &mut row[x0 * bpp..x1 * bpp];
+        if s0 >= 0 && s1 <= pw as isize {
+            mix_run(dst, &src_row[s0 as usize * bpp..s1 as usize * bpp], wgt);
+        } else {
+            // At the borders: the pixels whose source lies outside the plane take its edge
+            // pixel; the rest are a straight run again.
+            let n = x1 - x0;
+            let lo = (-s0).clamp(0, n as isize) as usize;
+            let hi = (pw as isize - s0).clamp(lo as isize, n as isize) as usize;
+            let edge = |x: usize| &src_row[x * bpp..(x + 1) * bpp];
+            for i in (0..lo).chain(hi..n) {
+                let e = edge(if i < lo { 0 } else { pw - 1 });
+                let at = i * bpp..(i + 1) * bpp;
+                mix_run(&mut dst[at.clone()], e, &wgt[at]);
+            }
+            if lo < hi {
+                let s = (s0 + lo as isize) as usize;
+                mix_run(
+                    &mut dst[lo * bpp..hi * bpp],
+                    &src_row[s * bpp..(s + hi - lo) * bpp],
+                    &wgt[lo * bpp..hi * bpp],
+                );
+            }
+        }
     }
 }
 
@@ -264,6 +325,19 @@ fn blend_plane(
         .map(|v| (round_int(v[0] / sub as f32), round_int(v[1] / sub as f32)))
         .collect();
     let (cols, cell_count) = (motion.cols, luma.width);
+    let geometry = PlaneBlend {
+        prev,
+        prev_stride,
+        bpp,
+        pw,
+        ph,
+        bytes,
+        block,
+        block_cols: (0..pw)
+            .step_by(block)
+            .map(|x0| ((x0 * sub).min(w - 1) / motion.block).min(cols - 1))
+            .collect(),
+    };
     // Per thread: the cell row whose weights `wrow` holds, per byte of a plane row.
     let blend_row = |(cached, wrow): &mut (usize, Vec<u8>), y: usize, row: &mut [u8]| {
         let row = &mut row[..bytes];
@@ -285,39 +359,13 @@ fn blend_plane(
             *cached = wy;
         }
         let shift_row = (fy / motion.block).min(motion.rows - 1) * cols;
-        for x0 in (0..pw).step_by(block) {
-            let x1 = (x0 + block).min(pw);
-            let wgt = &wrow[x0 * bpp..x1 * bpp];
-            let c = ((x0 * sub).min(w - 1) / motion.block).min(cols - 1);
-            let (dx, dy) = shifts[shift_row + c];
-            let sy = (y as isize - dy).clamp(0, ph as isize - 1) as usize;
-            let src_row = &prev[sy * prev_stride..sy * prev_stride + bytes];
-            let (s0, s1) = (x0 as isize - dx, x1 as isize - dx);
-            let dst = &mut row[x0 * bpp..x1 * bpp];
-            if s0 >= 0 && s1 <= pw as isize {
-                mix_run(dst, &src_row[s0 as usize * bpp..s1 as usize * bpp], wgt);
-            } else {
-                // At the borders: the pixels whose source lies outside the plane take
-                // its edge pixel; the rest are a straight run again.
-                let n = x1 - x0;
-                let lo = (-s0).clamp(0, n as isize) as usize;
-                let hi = (pw as isize - s0).clamp(lo as isize, n as isize) as usize;
-                let edge = |x: usize| &src_row[x * bpp..(x + 1) * bpp];
-                for i in (0..lo).chain(hi..n) {
-                    let e = edge(if i < lo { 0 } else { pw - 1 });
-                    let at = i * bpp..(i + 1) * bpp;
-                    mix_run(&mut dst[at.clone()], e, &wgt[at]);
-                }
-                if lo < hi {
-                    let s = (s0 + lo as isize) as usize;
-                    mix_run(
-                        &mut dst[lo * bpp..hi * bpp],
-                        &src_row[s * bpp..(s + hi - lo) * bpp],
-                        &wgt[lo * bpp..hi * bpp],
-                    );
-                }
-            }
-        }
+        blend_blocks(
+            &geometry,
+            y,
+            row,
+            wrow,
+            &shifts[shift_row..shift_row + cols],
+        );
     };
     let init = || (usize::MAX, vec![0u8; bytes]);
     let rows_of_frame = frame.planes[p]
