@@ -44,7 +44,7 @@ pub(super) enum Background<'a> {
 }
 
 impl Background<'_> {
-    #[inline]
+    #[inline(always)]
     pub(super) fn fill(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         match self {
             Background::Blur(g) => g.row(y, range, out),

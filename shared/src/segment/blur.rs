@@ -49,8 +49,9 @@ fn plane_channels(format: PixelFormat, p: usize) -> &'static [Option<usize>] {
 }
 
 impl BlurredPlane<'_> {
-    /// Bytes `range` of background row `y` of the plane.
-    #[inline]
+    /// Bytes `range` of background row `y` of the plane (inlined into the compositing's
+    /// AVX2 code, as `lerp_rows` is).
+    #[inline(always)]
     pub fn row(&self, y: usize, range: std::ops::Range<usize>, out: &mut [u8]) {
         let (y0, y1, fy) = self.ys[y];
         let n = self.row_bytes;
@@ -64,8 +65,9 @@ impl BlurredPlane<'_> {
 
 /// `out = (r0·(256 − f) + r1·f) / 256` per byte: every background byte of a blurred frame
 /// goes through it (0.5 ms of a 1080p RGBA frame when built for SSE2 only; AVX2 doubles the
-/// lanes).
-#[multiversion(targets("x86_64+avx+avx2+fma"))]
+/// lanes). Inlined into the compositing's rows, compiled for AVX2 as a whole: called per
+/// 32-pixel span, a dispatched call of its own cost more than its work.
+#[inline(always)]
 fn lerp_rows(r0: &[u8], r1: &[u8], f: u16, out: &mut [u8]) {
     for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
         *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
