@@ -167,8 +167,8 @@ pub(super) fn properties() -> Vec<glib::ParamSpec> {
             .blurb(
                 "Post an `aifx-pose` element message per frame: timestamp, running-time, \
                  frame-width/height, persons, and per person K: person-K-id, -score, \
-                 -size (tracking square side, frame pixels), -landmarks (33 x [x, y, z, visibility, presence], frame pixels), -world \
-                 (33 x [x, y, z], metres) and -data (all of it as little-endian f32 bytes: \
+                 -size (tracking square side, frame pixels), -landmarks (33 x [x, y, z, \
+                 visibility, presence], frame pixels), -world (33 x [x, y, z], metres) and -data (all of it as little-endian f32 bytes: \
                  score, landmarks, world)",
             )
             .default_value(DEFAULT_POST_MESSAGES)

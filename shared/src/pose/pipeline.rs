@@ -225,7 +225,6 @@ pub fn estimate_static(
     )
 }
 
-/// The next frame's ROI from this frame's auxiliary landmarks (tracking).
 impl Person {
     /// The side of the person's tracking square before it is enlarged, in frame pixels
     /// (twice the distance between the auxiliary landmarks): MediaPipe pose's object scale
@@ -236,6 +235,7 @@ impl Person {
     }
 }
 
+/// The next frame's ROI from this frame's auxiliary landmarks (tracking).
 pub fn roi_from_aux(p: &Person) -> Roi {
     from_alignment_points(
         [p.aux[0].x, p.aux[0].y],

@@ -92,8 +92,8 @@ struct PlaneBlend<'a> {
 
 /// Blends row `y` of the plane (`row`, its weights per byte in `wrow`) with the previous
 /// output, one motion block at a time (`shifts`: the vectors of the row's blocks in whole
-/// plane pixels). One function compiled for AVX2 as a whole: a dispatched call per 16-pixel block
-/// cost more than its blend.
+/// plane pixels). One function compiled for AVX2 as a whole: a dispatched call per
+/// 16-pixel block cost more than its blend.
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
 fn blend_blocks<'a>(
     g: &PlaneBlend<'a>,
