@@ -197,6 +197,121 @@ fn yuv_row(
     }
 }
 
+/// What every row of an affine crop of packed pixels shares.
+struct AffinePacked<'a> {
+    map: Affine,
+    /// The tensor value of positions outside the frame (None: the nearest edge pixel).
+    outside: Option<f32>,
+    scale: f32,
+    offset: f32,
+    /// The last pixel's position, as floats (for clamping) and indices.
+    max: [f32; 2],
+    last: [usize; 2],
+    pixels: &'a [u8],
+    stride: usize,
+    offsets: [usize; 3],
+}
+
+/// Tensor row `v` of an affine crop of packed pixels. Compiled for AVX2 as a whole, with
+/// positions converted through i32 (one instruction; to usize it is a branchy sequence on
+/// x86-64): the landmark crop's hot loop.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn affine_packed_row<'a>(s: &AffinePacked<'a>, v: f32, out_row: &mut [f32]) {
+    let m = s.map;
+    let [wmax, hmax] = s.max;
+    let [last_x, last_y] = s.last;
+    // Whole pixels (4 bytes) per tap: a third of the loads of reading channel by channel,
+    // and the 4-wide lerp vectorises.
+    let pixel = |i: usize| -> [f32; 4] {
+        let b: [u8; 4] = s.pixels[i..i + 4].try_into().expect("4 bytes");
+        b.map(f32::from)
+    };
+    for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
+        let u = u as f32;
+        let x = m.origin[0] + u * m.du[0] + v * m.dv[0];
+        let y = m.origin[1] + u * m.du[1] + v * m.dv[1];
+        if let Some(o) = s.outside {
+            if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
+                out.fill(o);
+                continue;
+            }
+        }
+        let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
+        // Clamped to the frame above, so within i32 and not negative.
+        let (x0, y0) = (x as i32 as usize, y as i32 as usize);
+        let (x1, y1) = ((x0 + 1).min(last_x), (y0 + 1).min(last_y));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let (r0, r1) = (y0 * s.stride, y1 * s.stride);
+        let (a, b) = (pixel(r0 + x0 * 4), pixel(r0 + x1 * 4));
+        let (c, d) = (pixel(r1 + x0 * 4), pixel(r1 + x1 * 4));
+        let mut p = [0.0f32; 4];
+        for k in 0..4 {
+            p[k] = lerp(lerp(a[k], b[k], fx), lerp(c[k], d[k], fx), fy);
+        }
+        for (o, &k) in out.iter_mut().zip(&s.offsets) {
+            *o = p[k].clamp(0.0, 255.0) * s.scale + s.offset;
+        }
+    }
+}
+
+/// What every row of an affine crop of a YUV frame shares.
+struct AffineYuv<'a> {
+    map: Affine,
+    outside: Option<f32>,
+    scale: f32,
+    offset: f32,
+    max: [f32; 2],
+    last: [usize; 2],
+    chroma_last: [usize; 2],
+    luma: &'a [u8],
+    stride: usize,
+    /// The U and V samples' bytes (from the first of each) and row strides.
+    u: (&'a [u8], usize),
+    v: (&'a [u8], usize),
+    /// Bytes from one chroma sample to the next (2 where U and V interleave).
+    step: usize,
+    matrix: YuvMatrix,
+}
+
+/// Tensor row `v` of an affine crop of a YUV frame: luma bilinear, chroma the nearest
+/// sample of the 2×2 block (below the models' resolution), then RGB. Compiled for AVX2 as a
+/// whole, like `affine_packed_row`.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn affine_yuv_row<'a>(s: &AffineYuv<'a>, v: f32, out_row: &mut [f32]) {
+    let m = s.map;
+    let [wmax, hmax] = s.max;
+    let [last_x, last_y] = s.last;
+    let [clx, cly] = s.chroma_last;
+    let p = |i: usize| f32::from(s.luma[i]);
+    for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
+        let u = u as f32;
+        let x = m.origin[0] + u * m.du[0] + v * m.dv[0];
+        let y = m.origin[1] + u * m.du[1] + v * m.dv[1];
+        if let Some(o) = s.outside {
+            if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
+                out.fill(o);
+                continue;
+            }
+        }
+        let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
+        let (x0, y0) = (x as i32 as usize, y as i32 as usize);
+        let (x1, y1) = ((x0 + 1).min(last_x), (y0 + 1).min(last_y));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let (r0, r1) = (y0 * s.stride, y1 * s.stride);
+        let yv = lerp(
+            lerp(p(r0 + x0), p(r0 + x1), fx),
+            lerp(p(r1 + x0), p(r1 + x1), fx),
+            fy,
+        );
+        let (cx, cy) = ((x0 / 2).min(clx), (y0 / 2).min(cly));
+        let cu = f32::from(s.u.0[cy * s.u.1 + cx * s.step]);
+        let cv = f32::from(s.v.0[cy * s.v.1 + cx * s.step]);
+        for (o, c) in out.iter_mut().zip(s.matrix.to_rgb(yv, cu, cv)) {
+            *o = c.clamp(0.0, 255.0) * s.scale + s.offset;
+        }
+    }
+}
+
 /// An affine map from tensor pixels to frame positions: tensor (u, v) reads the frame at
 /// `origin + u·du + v·dv` (rotated crops, letterboxes).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -228,60 +343,46 @@ pub fn affine_to_tensor(
     let rgb_offsets = f.format.rgb_offsets();
     let (luma, stride) = (&*f.planes[0].data, f.planes[0].stride);
     let (last_x, last_y) = (f.width - 1, f.height - 1);
+    if let Some(offsets) = rgb_offsets {
+        let src = AffinePacked {
+            map,
+            outside: outside.map(|o| o * scale + offset),
+            scale,
+            offset,
+            max: [wmax, hmax],
+            last: [last_x, last_y],
+            pixels: luma,
+            stride,
+            offsets,
+        };
+        t.par_chunks_exact_mut(tw * 3)
+            .enumerate()
+            .for_each(|(v, out_row)| affine_packed_row(&src, v as f32, out_row));
+        return t;
+    }
+    // Chroma: the U and V planes with their strides, and bytes per sample (NV12 interleaves).
+    let (u_plane, v_plane, step, v_first) = match f.format {
+        PixelFormat::I420 => (&f.planes[1], &f.planes[2], 1, 0),
+        _ => (&f.planes[1], &f.planes[1], 2, 1),
+    };
+    let src = AffineYuv {
+        map,
+        outside: outside.map(|o| o * scale + offset),
+        scale,
+        offset,
+        max: [wmax, hmax],
+        last: [last_x, last_y],
+        chroma_last: [cw - 1, ch - 1],
+        luma,
+        stride,
+        u: (&u_plane.data, u_plane.stride),
+        v: (&v_plane.data[v_first..], v_plane.stride),
+        step,
+        matrix: f.matrix,
+    };
     t.par_chunks_exact_mut(tw * 3)
         .enumerate()
-        .for_each(|(v, out_row)| {
-            let v = v as f32;
-            for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
-                let u = u as f32;
-                let x = map.origin[0] + u * map.du[0] + v * map.dv[0];
-                let y = map.origin[1] + u * map.du[1] + v * map.dv[1];
-                if let Some(o) = outside {
-                    if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
-                        out.fill(o * scale + offset);
-                        continue;
-                    }
-                }
-                let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
-                let (x0, y0) = (x as usize, y as usize);
-                let (x1, y1) = ((x0 + 1).min(last_x), (y0 + 1).min(last_y));
-                let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-                let (r0, r1) = (y0 * stride, y1 * stride);
-                let rgb = match rgb_offsets {
-                    Some(o) => {
-                        // Whole pixels (4 bytes) per tap: a third of the loads of reading
-                        // channel by channel, and the 4-wide lerp vectorises.
-                        let pixel = |i: usize| -> [f32; 4] {
-                            let b: [u8; 4] = luma[i..i + 4].try_into().expect("4 bytes");
-                            b.map(f32::from)
-                        };
-                        let (a, b) = (pixel(r0 + x0 * 4), pixel(r0 + x1 * 4));
-                        let (c, d) = (pixel(r1 + x0 * 4), pixel(r1 + x1 * 4));
-                        let mut p = [0.0f32; 4];
-                        for k in 0..4 {
-                            p[k] = lerp(lerp(a[k], b[k], fx), lerp(c[k], d[k], fx), fy);
-                        }
-                        o.map(|k| p[k])
-                    }
-                    None => {
-                        let p = |i: usize| f32::from(luma[i]);
-                        let yv = lerp(
-                            lerp(p(r0 + x0), p(r0 + x1), fx),
-                            lerp(p(r1 + x0), p(r1 + x1), fx),
-                            fy,
-                        );
-                        // Chroma: nearest sample of the 2×2 block (below the models'
-                        // resolution).
-                        let (cx, cy) = ((x0 / 2).min(cw - 1), (y0 / 2).min(ch - 1));
-                        let (u, v) = chroma_at(f, cx, cy);
-                        f.matrix.to_rgb(yv, u, v)
-                    }
-                };
-                for (o, c) in out.iter_mut().zip(rgb) {
-                    *o = c.clamp(0.0, 255.0) * scale + offset;
-                }
-            }
-        });
+        .for_each(|(v, out_row)| affine_yuv_row(&src, v as f32, out_row));
     t
 }
 
