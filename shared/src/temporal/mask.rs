@@ -3,6 +3,7 @@
 //! and motion compensation, which warps the previous mask along the frame's motion before
 //! either blend so that a moving edge is compared with itself rather than with where it was.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::motion::{floor_int, MotionField};
@@ -88,33 +89,69 @@ pub fn warp(
         frame_width as f32 / width as f32,
         frame_height as f32 / height as f32,
     );
-    let at = |x: i32, y: i32| {
-        previous
-            [y.clamp(0, height as i32 - 1) as usize * width + x.clamp(0, width as i32 - 1) as usize]
-    };
     // Each mask pixel takes the vector of the motion block its centre falls in (blocks are
     // 8 low-resolution pixels, several mask pixels each); the block column of each mask
-    // column is worked out once.
+    // column, and each block's vector in mask pixels, are worked out once.
     let block_col: Vec<usize> = (0..width)
         .map(|x| ((((x as f32 + 0.5) * sx) as usize) / motion.block).min(motion.cols - 1))
+        .collect();
+    let shifts: Vec<[f32; 2]> = motion
+        .vectors
+        .iter()
+        .map(|v| [v[0] / sx, v[1] / sy])
         .collect();
     let mut out = vec![0.0f32; width * height];
     out.par_chunks_mut(width.max(1))
         .enumerate()
         .for_each(|(y, row)| {
             let r = ((((y as f32 + 0.5) * sy) as usize) / motion.block).min(motion.rows - 1);
-            let vectors = &motion.vectors[r * motion.cols..(r + 1) * motion.cols];
-            for (x, o) in row.iter_mut().enumerate() {
-                let v = vectors[block_col[x]];
-                let (px, py) = (x as f32 - v[0] / sx, y as f32 - v[1] / sy);
-                let (x0, y0) = (floor_int(px) as i32, floor_int(py) as i32);
-                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
-                let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
-                let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
-                *o = top + (bottom - top) * fy;
-            }
+            let shifts = &shifts[r * motion.cols..(r + 1) * motion.cols];
+            warp_row(previous, width, height, y, shifts, &block_col, row);
         });
     out
+}
+
+/// Row `y` of the warped mask (`shifts`: the vectors of the row's motion blocks in mask
+/// pixels). Compiled for AVX2 as a whole, and without clamping where all four taps lie
+/// inside the mask (most pixels): per pixel the clamps were most of the warp's time.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn warp_row(
+    previous: &[f32],
+    width: usize,
+    height: usize,
+    y: usize,
+    shifts: &[[f32; 2]],
+    block_col: &[usize],
+    row: &mut [f32],
+) {
+    let (w, h) = (width as i32, height as i32);
+    let at =
+        |x: i32, y: i32| previous[y.clamp(0, h - 1) as usize * width + x.clamp(0, w - 1) as usize];
+    for (x, o) in row.iter_mut().enumerate() {
+        let v = shifts[block_col[x]];
+        let (px, py) = (x as f32 - v[0], y as f32 - v[1]);
+        let (x0, y0) = (floor_int(px) as i32, floor_int(py) as i32);
+        let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+        let [p00, p01, p10, p11] = if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+            let i = y0 as usize * width + x0 as usize;
+            [
+                previous[i],
+                previous[i + 1],
+                previous[i + width],
+                previous[i + width + 1],
+            ]
+        } else {
+            [
+                at(x0, y0),
+                at(x0 + 1, y0),
+                at(x0, y0 + 1),
+                at(x0 + 1, y0 + 1),
+            ]
+        };
+        let top = p00 + (p01 - p00) * fx;
+        let bottom = p10 + (p11 - p10) * fx;
+        *o = top + (bottom - top) * fy;
+    }
 }
 
 /// Mask smoothing state for one stream: the previous smoothed mask.
