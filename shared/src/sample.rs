@@ -375,7 +375,7 @@ pub fn affine_to_tensor(
         chroma_last: [cw - 1, ch - 1],
         luma,
         stride,
-        u: (&u_plane.data, u_plane.stride),
+        u: (u_plane.data, u_plane.stride),
         v: (&v_plane.data[v_first..], v_plane.stride),
         step,
         matrix: f.matrix,
