@@ -6,6 +6,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/aifx
 export AIFX_REFERENCE_DIR=${AIFX_REFERENCE_DIR:-$CACHE/reference}
+# device=auto's decisions in a file of the tests' own: a trial taken while the tests load both
+# cores can pick the slower provider (seen: selfie on ONNX Runtime's CPU code, 2x slower), and
+# the user's pipelines should not inherit it from ~/.cache/aifx/auto-choices.txt. Kept across
+# runs in target/, shared by every test process of a run (one trial per model, not per
+# process: a trial in the OBS soak's own process stepped its memory up once, which its leak
+# check read as a leak).
+export AIFX_AUTO_CHOICES=${AIFX_AUTO_CHOICES:-$ROOT/target/test-auto-choices.txt}
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 

@@ -336,15 +336,22 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
         let c = convert_bytes_keeping(&bytes, &m.name, &meta, &m.outputs)
             .map_err(|e| format!("{}: {e}", m.name))?;
         let elapsed = t.elapsed();
-        write_atomic(&store.onnx(m), &c.onnx)?;
+        // The same model as before is left as it is: a rewrite would change its modification
+        // time, which `device=auto`'s remembered decisions are keyed on (a set-up from another
+        // checkout, whose converter differs only in its build, had every model timed again).
+        let same = std::fs::read(store.onnx(m)).is_ok_and(|old| old == c.onnx);
+        if !same {
+            write_atomic(&store.onnx(m), &c.onnx)?;
+        }
         store.mark_converted(m, &hash)?;
         let ops: usize = c.ops.values().sum();
         println!(
-            "{:28} converted {ops} ops in {:.1} ms → {} ({} KiB)",
+            "{:28} converted {ops} ops in {:.1} ms → {} ({} KiB{})",
             m.name,
             elapsed.as_secs_f64() * 1000.0,
             store.onnx(m).display(),
-            c.onnx.len() / 1024
+            c.onnx.len() / 1024,
+            if same { ", unchanged" } else { "" }
         );
     }
     Ok(())

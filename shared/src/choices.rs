@@ -4,8 +4,10 @@
 //! other provider compiles). One line per decision, `DEVICE<TAB>KEY`; the key holds the model
 //! file (path, size, modification time), threads, precision, the ONNX Runtime library and the
 //! CPU, so a changed model, runtime or machine is timed again. Deleting the file, or
-//! `AIFX_AUTO_CHOICES=off`, times everything again. A cache: unreadable or odd lines are
-//! ignored, and a failed write only costs a later re-timing.
+//! `AIFX_AUTO_CHOICES=off`, times everything again; `AIFX_AUTO_CHOICES=PATH` keeps the
+//! decisions in another file (`make test` does: a trial taken while the tests load both cores
+//! can pick the slower provider, which the user's own runs should not inherit). A cache:
+//! unreadable or odd lines are ignored, and a failed write only costs a later re-timing.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +17,17 @@ const FILE: &str = "auto-choices.txt";
 
 /// Where the decisions live, unless switched off.
 fn file() -> Option<PathBuf> {
-    let off = std::env::var("AIFX_AUTO_CHOICES").is_ok_and(|v| v == "off" || v == "0");
-    (!off).then(|| crate::paths::cache_dir().join(FILE))
+    file_for(std::env::var_os("AIFX_AUTO_CHOICES").as_deref())
+}
+
+/// The decisions file for a value of `AIFX_AUTO_CHOICES`: `off` or `0` none, another value
+/// that path, unset (or empty) the cache directory's.
+fn file_for(setting: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    match setting {
+        Some(v) if v == "off" || v == "0" => None,
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => Some(crate::paths::cache_dir().join(FILE)),
+    }
 }
 
 /// The CPU's model name (`/proc/cpuinfo`), part of each key.
@@ -96,6 +107,20 @@ pub fn remember(key: &str, device: Device) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_setting_switches_the_file_off_or_moves_it() {
+        let os = |s: &str| std::ffi::OsString::from(s);
+        assert_eq!(file_for(Some(&os("off"))), None);
+        assert_eq!(file_for(Some(&os("0"))), None);
+        assert_eq!(
+            file_for(Some(&os("/tmp/x/choices.txt"))),
+            Some(PathBuf::from("/tmp/x/choices.txt"))
+        );
+        let default = Some(crate::paths::cache_dir().join(FILE));
+        assert_eq!(file_for(None), default);
+        assert_eq!(file_for(Some(&os(""))), default);
+    }
 
     #[test]
     fn decisions_are_kept_per_key_and_replaced() {
