@@ -278,15 +278,14 @@ fn cell_weights(
         .iter()
         .map(|v| (round_int(-v[0] / f) as i32, round_int(-v[1] / f) as i32))
         .collect();
-    // The block each cell's centre lies in, as `MotionField::block_at` finds it.
-    let block_of =
-        |c: usize, n: usize| ((((c as f32 + 0.5) * f) as usize) / motion.block).min(n - 1);
-    let cols: Vec<usize> = (0..cur.width).map(|x| block_of(x, motion.cols)).collect();
+    // The block each cell's centre lies in.
+    let centre = |c: usize| ((c as f32 + 0.5) * f) as usize;
+    let cols: Vec<usize> = (0..cur.width).map(|x| motion.col_of(centre(x))).collect();
     let mut out = vec![0u8; cur.width * cur.height];
     out.par_chunks_mut(cur.width.max(1))
         .enumerate()
         .for_each(|(y, row)| {
-            let blocks = &shifts[block_of(y, motion.rows) * motion.cols..];
+            let blocks = &shifts[motion.row_of(centre(y)) * motion.cols..];
             let here = &cur.data[y * cur.width..(y + 1) * cur.width];
             for (x, (o, &now)) in row.iter_mut().zip(here).enumerate() {
                 let (dx, dy) = blocks[cols[x]];
@@ -335,7 +334,7 @@ fn blend_plane(
         block,
         block_cols: (0..pw)
             .step_by(block)
-            .map(|x0| ((x0 * sub).min(w - 1) / motion.block).min(cols - 1))
+            .map(|x0| motion.col_of((x0 * sub).min(w - 1)))
             .collect(),
     };
     // Per thread: the cell row whose weights `wrow` holds, per byte of a plane row.
@@ -358,7 +357,7 @@ fn blend_plane(
             }
             *cached = wy;
         }
-        let shift_row = (fy / motion.block).min(motion.rows - 1) * cols;
+        let shift_row = motion.row_of(fy) * cols;
         blend_blocks(
             &geometry,
             y,

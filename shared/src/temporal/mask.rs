@@ -93,7 +93,7 @@ pub fn warp(
     // 8 low-resolution pixels, several mask pixels each); the block column of each mask
     // column, and each block's vector in mask pixels, are worked out once.
     let block_col: Vec<usize> = (0..width)
-        .map(|x| ((((x as f32 + 0.5) * sx) as usize) / motion.block).min(motion.cols - 1))
+        .map(|x| motion.col_of(((x as f32 + 0.5) * sx) as usize))
         .collect();
     let shifts: Vec<[f32; 2]> = motion
         .vectors
@@ -104,7 +104,7 @@ pub fn warp(
     out.par_chunks_mut(width.max(1))
         .enumerate()
         .for_each(|(y, row)| {
-            let r = ((((y as f32 + 0.5) * sy) as usize) / motion.block).min(motion.rows - 1);
+            let r = motion.row_of(((y as f32 + 0.5) * sy) as usize);
             let shifts = &shifts[r * motion.cols..(r + 1) * motion.cols];
             warp_row(previous, width, height, y, shifts, &block_col, row);
         });

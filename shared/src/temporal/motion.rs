@@ -169,9 +169,19 @@ impl MotionField {
     /// The vector of the block holding frame pixel (`x`, `y`).
     #[inline]
     pub fn block_at(&self, x: usize, y: usize) -> [f32; 2] {
-        let c = (x / self.block).min(self.cols - 1);
-        let r = (y / self.block).min(self.rows - 1);
-        self.vectors[r * self.cols + c]
+        self.vectors[self.row_of(y) * self.cols + self.col_of(x)]
+    }
+
+    /// The block column holding frame column `x` (the last block takes the rest).
+    #[inline]
+    pub fn col_of(&self, x: usize) -> usize {
+        (x / self.block).min(self.cols - 1)
+    }
+
+    /// The block row holding frame row `y` (the last block takes the rest).
+    #[inline]
+    pub fn row_of(&self, y: usize) -> usize {
+        (y / self.block).min(self.rows - 1)
     }
 
     /// The vector at frame position (`x`, `y`), bilinear between block centres.
