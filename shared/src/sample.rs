@@ -197,8 +197,8 @@ fn yuv_row(
     }
 }
 
-/// What every row of an affine crop of packed pixels shares.
-struct AffinePacked<'a> {
+/// What every row of an affine crop shares: the map, the tensor's range, and plane 0.
+struct AffineCrop<'a> {
     map: Affine,
     /// The tensor value of positions outside the frame (None: the nearest edge pixel).
     outside: Option<f32>,
@@ -207,69 +207,94 @@ struct AffinePacked<'a> {
     /// The last pixel's position, as floats (for clamping) and indices.
     max: [f32; 2],
     last: [usize; 2],
-    pixels: &'a [u8],
+    plane0: &'a [u8],
     stride: usize,
-    offsets: [usize; 3],
 }
 
-/// Tensor row `v` of an affine crop of packed pixels. Compiled for AVX2 as a whole, with
-/// positions converted through i32 (one instruction; to usize it is a branchy sequence on
-/// x86-64): the landmark crop's hot loop.
-#[multiversion(targets("x86_64+avx+avx2+fma"))]
-fn affine_packed_row<'a>(s: &AffinePacked<'a>, v: f32, out_row: &mut [f32]) {
-    let m = s.map;
-    let [wmax, hmax] = s.max;
-    let [last_x, last_y] = s.last;
-    // Whole pixels (4 bytes) per tap: a third of the loads of reading channel by channel,
-    // and the 4-wide lerp vectorises.
-    let pixel = |i: usize| -> [f32; 4] {
-        let b: [u8; 4] = s.pixels[i..i + 4].try_into().expect("4 bytes");
-        b.map(f32::from)
-    };
-    for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
-        let u = u as f32;
+/// Where a tensor pixel reads the frame: its two rows and two columns, and the bilinear
+/// weights.
+struct Tap {
+    rows: [usize; 2],
+    cols: [usize; 2],
+    fx: f32,
+    fy: f32,
+}
+
+impl AffineCrop<'_> {
+    /// The taps of tensor pixel (`u`, `v`), or `Err` with the value to fill it with where it
+    /// lies outside the frame and `outside` is set. Positions are converted through i32 (one
+    /// instruction; to usize it is a branchy sequence on x86-64).
+    #[inline(always)]
+    fn tap(&self, u: f32, v: f32) -> Result<Tap, f32> {
+        let m = &self.map;
+        let [wmax, hmax] = self.max;
         let x = m.origin[0] + u * m.du[0] + v * m.dv[0];
         let y = m.origin[1] + u * m.du[1] + v * m.dv[1];
-        if let Some(o) = s.outside {
+        if let Some(o) = self.outside {
             if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
-                out.fill(o);
-                continue;
+                return Err(o);
             }
         }
         let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
         // Clamped to the frame above, so within i32 and not negative.
         let (x0, y0) = (x as i32 as usize, y as i32 as usize);
-        let (x1, y1) = ((x0 + 1).min(last_x), (y0 + 1).min(last_y));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let (x1, y1) = ((x0 + 1).min(self.last[0]), (y0 + 1).min(self.last[1]));
+        Ok(Tap {
+            rows: [y0, y1],
+            cols: [x0, x1],
+            fx: x - x0 as f32,
+            fy: y - y0 as f32,
+        })
+    }
+
+    /// An RGB value (0–255) into the tensor's range.
+    #[inline(always)]
+    fn store(&self, out: &mut [f32], rgb: [f32; 3]) {
+        for (o, c) in out.iter_mut().zip(rgb) {
+            *o = c.clamp(0.0, 255.0) * self.scale + self.offset;
+        }
+    }
+}
+
+/// Tensor row `v` of an affine crop of packed pixels (`offsets`: the bytes of R, G and B).
+/// Compiled for AVX2 as a whole: the landmark crop's hot loop.
+#[multiversion(targets("x86_64+avx+avx2+fma"))]
+fn affine_packed_row<'a>(s: &AffineCrop<'a>, offsets: [usize; 3], v: f32, out_row: &mut [f32]) {
+    // Whole pixels (4 bytes) per tap: a third of the loads of reading channel by channel,
+    // and the 4-wide lerp vectorises.
+    let pixel = |i: usize| -> [f32; 4] {
+        let b: [u8; 4] = s.plane0[i..i + 4].try_into().expect("4 bytes");
+        b.map(f32::from)
+    };
+    for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
+        let t = match s.tap(u as f32, v) {
+            Ok(t) => t,
+            Err(fill) => {
+                out.fill(fill);
+                continue;
+            }
+        };
+        let ([y0, y1], [x0, x1]) = (t.rows, t.cols);
         let (r0, r1) = (y0 * s.stride, y1 * s.stride);
         let (a, b) = (pixel(r0 + x0 * 4), pixel(r0 + x1 * 4));
         let (c, d) = (pixel(r1 + x0 * 4), pixel(r1 + x1 * 4));
         let mut p = [0.0f32; 4];
         for k in 0..4 {
-            p[k] = lerp(lerp(a[k], b[k], fx), lerp(c[k], d[k], fx), fy);
+            p[k] = lerp(lerp(a[k], b[k], t.fx), lerp(c[k], d[k], t.fx), t.fy);
         }
-        for (o, &k) in out.iter_mut().zip(&s.offsets) {
-            *o = p[k].clamp(0.0, 255.0) * s.scale + s.offset;
-        }
+        s.store(out, offsets.map(|k| p[k]));
     }
 }
 
-/// What every row of an affine crop of a YUV frame shares.
-struct AffineYuv<'a> {
-    map: Affine,
-    outside: Option<f32>,
-    scale: f32,
-    offset: f32,
-    max: [f32; 2],
-    last: [usize; 2],
-    chroma_last: [usize; 2],
-    luma: &'a [u8],
-    stride: usize,
+/// The chroma of a YUV frame for an affine crop.
+struct Chroma<'a> {
     /// The U and V samples' bytes (from the first of each) and row strides.
     u: (&'a [u8], usize),
     v: (&'a [u8], usize),
     /// Bytes from one chroma sample to the next (2 where U and V interleave).
     step: usize,
+    /// The last chroma sample's column and row.
+    last: [usize; 2],
     matrix: YuvMatrix,
 }
 
@@ -277,38 +302,27 @@ struct AffineYuv<'a> {
 /// sample of the 2×2 block (below the models' resolution), then RGB. Compiled for AVX2 as a
 /// whole, like `affine_packed_row`.
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
-fn affine_yuv_row<'a>(s: &AffineYuv<'a>, v: f32, out_row: &mut [f32]) {
-    let m = s.map;
-    let [wmax, hmax] = s.max;
-    let [last_x, last_y] = s.last;
-    let [clx, cly] = s.chroma_last;
-    let p = |i: usize| f32::from(s.luma[i]);
+fn affine_yuv_row<'a>(s: &AffineCrop<'a>, c: &Chroma<'a>, v: f32, out_row: &mut [f32]) {
+    let p = |i: usize| f32::from(s.plane0[i]);
     for (u, out) in out_row.chunks_exact_mut(3).enumerate() {
-        let u = u as f32;
-        let x = m.origin[0] + u * m.du[0] + v * m.dv[0];
-        let y = m.origin[1] + u * m.du[1] + v * m.dv[1];
-        if let Some(o) = s.outside {
-            if !(0.0..=wmax).contains(&x) || !(0.0..=hmax).contains(&y) {
-                out.fill(o);
+        let t = match s.tap(u as f32, v) {
+            Ok(t) => t,
+            Err(fill) => {
+                out.fill(fill);
                 continue;
             }
-        }
-        let (x, y) = (x.clamp(0.0, wmax), y.clamp(0.0, hmax));
-        let (x0, y0) = (x as i32 as usize, y as i32 as usize);
-        let (x1, y1) = ((x0 + 1).min(last_x), (y0 + 1).min(last_y));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        };
+        let ([y0, y1], [x0, x1]) = (t.rows, t.cols);
         let (r0, r1) = (y0 * s.stride, y1 * s.stride);
         let yv = lerp(
-            lerp(p(r0 + x0), p(r0 + x1), fx),
-            lerp(p(r1 + x0), p(r1 + x1), fx),
-            fy,
+            lerp(p(r0 + x0), p(r0 + x1), t.fx),
+            lerp(p(r1 + x0), p(r1 + x1), t.fx),
+            t.fy,
         );
-        let (cx, cy) = ((x0 / 2).min(clx), (y0 / 2).min(cly));
-        let cu = f32::from(s.u.0[cy * s.u.1 + cx * s.step]);
-        let cv = f32::from(s.v.0[cy * s.v.1 + cx * s.step]);
-        for (o, c) in out.iter_mut().zip(s.matrix.to_rgb(yv, cu, cv)) {
-            *o = c.clamp(0.0, 255.0) * s.scale + s.offset;
-        }
+        let (cx, cy) = ((x0 / 2).min(c.last[0]), (y0 / 2).min(c.last[1]));
+        let cu = f32::from(c.u.0[cy * c.u.1 + cx * c.step]);
+        let cv = f32::from(c.v.0[cy * c.v.1 + cx * c.step]);
+        s.store(out, c.matrix.to_rgb(yv, cu, cv));
     }
 }
 
@@ -337,27 +351,20 @@ pub fn affine_to_tensor(
     outside: Option<f32>,
 ) -> Vec<f32> {
     let (scale, offset) = range.scale_offset();
-    let (wmax, hmax) = ((f.width - 1) as f32, (f.height - 1) as f32);
     let mut t = vec![0.0f32; tw * th * 3];
-    let (cw, ch) = (f.width.div_ceil(2), f.height.div_ceil(2));
-    let rgb_offsets = f.format.rgb_offsets();
-    let (luma, stride) = (&*f.planes[0].data, f.planes[0].stride);
-    let (last_x, last_y) = (f.width - 1, f.height - 1);
-    if let Some(offsets) = rgb_offsets {
-        let src = AffinePacked {
-            map,
-            outside: outside.map(|o| o * scale + offset),
-            scale,
-            offset,
-            max: [wmax, hmax],
-            last: [last_x, last_y],
-            pixels: luma,
-            stride,
-            offsets,
-        };
-        t.par_chunks_exact_mut(tw * 3)
-            .enumerate()
-            .for_each(|(v, out_row)| affine_packed_row(&src, v as f32, out_row));
+    let crop = AffineCrop {
+        map,
+        outside: outside.map(|o| o * scale + offset),
+        scale,
+        offset,
+        max: [(f.width - 1) as f32, (f.height - 1) as f32],
+        last: [f.width - 1, f.height - 1],
+        plane0: f.planes[0].data,
+        stride: f.planes[0].stride,
+    };
+    let rows = t.par_chunks_exact_mut(tw * 3).enumerate();
+    if let Some(offsets) = f.format.rgb_offsets() {
+        rows.for_each(|(v, out_row)| affine_packed_row(&crop, offsets, v as f32, out_row));
         return t;
     }
     // Chroma: the U and V planes with their strides, and bytes per sample (NV12 interleaves).
@@ -365,24 +372,14 @@ pub fn affine_to_tensor(
         PixelFormat::I420 => (&f.planes[1], &f.planes[2], 1, 0),
         _ => (&f.planes[1], &f.planes[1], 2, 1),
     };
-    let src = AffineYuv {
-        map,
-        outside: outside.map(|o| o * scale + offset),
-        scale,
-        offset,
-        max: [wmax, hmax],
-        last: [last_x, last_y],
-        chroma_last: [cw - 1, ch - 1],
-        luma,
-        stride,
+    let chroma = Chroma {
         u: (u_plane.data, u_plane.stride),
         v: (&v_plane.data[v_first..], v_plane.stride),
         step,
+        last: [f.width.div_ceil(2) - 1, f.height.div_ceil(2) - 1],
         matrix: f.matrix,
     };
-    t.par_chunks_exact_mut(tw * 3)
-        .enumerate()
-        .for_each(|(v, out_row)| affine_yuv_row(&src, v as f32, out_row));
+    rows.for_each(|(v, out_row)| affine_yuv_row(&crop, &chroma, v as f32, out_row));
     t
 }
 
