@@ -305,19 +305,14 @@ impl PoseMeta {
         s.set("frame-width", self.frame_width);
         s.set("frame-height", self.frame_height);
         s.set("data", glib::Bytes::from_owned(bytes));
-        let ids: Vec<u8> = self
-            .persons
-            .iter()
-            .flat_map(|p| p.id.to_le_bytes())
-            .collect();
-        s.set("ids", glib::Bytes::from_owned(ids));
-        let sizes: Vec<u8> = self
-            .persons
-            .iter()
-            .flat_map(|p| p.size.to_le_bytes())
-            .collect();
-        s.set("sizes", glib::Bytes::from_owned(sizes));
+        s.set("ids", self.per_person(|p| p.id.to_le_bytes()));
+        s.set("sizes", self.per_person(|p| p.size.to_le_bytes()));
         Ok(())
+    }
+
+    /// One little-endian value per person, as the meta's `ids` and `sizes` hold them.
+    fn per_person<const N: usize>(&self, value: impl Fn(&PosePerson) -> [u8; N]) -> glib::Bytes {
+        glib::Bytes::from_owned(self.persons.iter().flat_map(value).collect::<Vec<u8>>())
     }
 
     /// Reads the meta from a buffer, if present and well-formed.
