@@ -138,7 +138,9 @@ impl Host {
             assert!(!dpy.is_null(), "cannot open the X display");
             obs_set_nix_platform(X11_EGL);
             obs_set_nix_platform_display(dpy);
-            let config = std::env::temp_dir().join(format!("aifx-obs-host-{}", std::process::id()));
+            // In the build tree's scratch folder: libobs is never shut down here (the host
+            // lives as long as the test process), so nothing would remove a temporary one.
+            let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join("obs-host-config");
             std::fs::create_dir_all(&config).unwrap();
             let config_c = CString::new(config.to_str().unwrap()).unwrap();
             assert!(

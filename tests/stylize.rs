@@ -12,8 +12,23 @@ use common::{from_buffer, init, messi, to_buffer};
 use gst::prelude::*;
 use gstaifx::meta::MaskMeta;
 
-/// Writes `1 − x` as an ONNX model (NCHW or NHWC, dynamic size, 0..1) and returns its path.
-fn inversion_model(nchw: bool) -> PathBuf {
+/// A model file the test wrote, removed when it goes out of scope (a failed assertion too).
+struct TempModel(PathBuf);
+
+impl TempModel {
+    fn display(&self) -> std::path::Display<'_> {
+        self.0.display()
+    }
+}
+
+impl Drop for TempModel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Writes `1 − x` as an ONNX model (NCHW or NHWC, dynamic size, 0..1).
+fn inversion_model(nchw: bool) -> TempModel {
     let mut g = Graph::new("invert");
     let dims = if nchw {
         vec![1, 3, -1, -1]
@@ -42,7 +57,7 @@ fn inversion_model(nchw: bool) -> PathBuf {
             metadata: &[],
         },
     );
-    // One file per call: tests run in parallel and each removes its own.
+    // One file per call: tests run in parallel.
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!(
@@ -51,7 +66,7 @@ fn inversion_model(nchw: bool) -> PathBuf {
         std::process::id()
     ));
     std::fs::write(&path, bytes).unwrap();
-    path
+    TempModel(path)
 }
 
 fn run(desc: &str, frame: &OwnedFrame) -> OwnedFrame {
@@ -121,7 +136,6 @@ fn an_inverting_model_inverts_in_every_format() {
                 assert!(worst <= 1, "{format:?}: worst {worst}");
             }
         }
-        let _ = std::fs::remove_file(&model);
     }
 }
 
@@ -171,7 +185,6 @@ fn region_keeps_the_other_side_untouched() {
         );
         assert_eq!(wrong, 0, "region={region} touched the other side");
     }
-    let _ = std::fs::remove_file(&model);
 }
 
 fn start_error(desc: &str) -> String {
@@ -219,7 +232,6 @@ fn tiny_odd_padded_and_4k_frames_work() {
         }
     }
     run(&desc, &OwnedFrame::new(PixelFormat::Nv12, 3840, 2160, 0));
-    let _ = std::fs::remove_file(&model);
 }
 
 /// PSNR (dB) of `a` against `b` (same size, interleaved RGB).
