@@ -40,6 +40,10 @@ pub struct Entry {
     /// quantize`); empty: no int8 variant is made.
     #[serde(default)]
     pub int8: Vec<Int8Check>,
+    /// Whether `aifx-models convert` also writes `NAME-openvino.onnx`, the graph in the forms
+    /// OpenVINO runs faster (`convert::Forms::OpenVino`): only where it measured faster.
+    #[serde(default)]
+    pub openvino_forms: bool,
     pub description: String,
     pub license: String,
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use aifx::session::{session, SessionOptions};
 use aifx::{Device, Precision};
 use aifx_models::catalog::Catalog;
-use aifx_models::convert::convert_bytes_keeping;
+use aifx_models::convert::{convert_forms, Forms};
 use aifx_models::reference::{read_f32, Reference};
 use aifx_models::store::{sha256_file, write_atomic, Store};
 use clap::{Parser, Subcommand};
@@ -333,7 +333,9 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
             ),
             ("aifx.license".to_string(), m.license.clone()),
         ];
-        let c = convert_bytes_keeping(&bytes, &m.name, &meta, &m.outputs)
+        let parsed =
+            aifx_models::tflite::Model::parse(&bytes).map_err(|e| format!("{}: {e}", m.name))?;
+        let c = convert_forms(&parsed, &m.name, &meta, &m.outputs, Forms::Reference)
             .map_err(|e| format!("{}: {e}", m.name))?;
         let elapsed = t.elapsed();
         // The same model as before is left as it is: a rewrite would change its modification
@@ -342,6 +344,25 @@ fn convert(catalog: &Catalog, store: &Store, force: bool, names: &[String]) -> R
         let same = std::fs::read(store.onnx(m)).is_ok_and(|old| old == c.onnx);
         if !same {
             write_atomic(&store.onnx(m), &c.onnx)?;
+        }
+        // OpenVINO's forms where the catalog asks for them and they differ from the
+        // reference graph (the same bytes are left alone, as above).
+        let ov_path = aifx::variants::openvino_path(&store.onnx(m));
+        let ov = if m.openvino_forms {
+            let ov = convert_forms(&parsed, &m.name, &meta, &m.outputs, Forms::OpenVino)
+                .map_err(|e| format!("{}: {e}", m.name))?;
+            (ov.onnx != c.onnx).then_some(ov.onnx)
+        } else {
+            None
+        };
+        match ov {
+            Some(bytes) if std::fs::read(&ov_path).map_or(true, |old| old != bytes) => {
+                write_atomic(&ov_path, &bytes)?
+            }
+            Some(_) => {}
+            None => {
+                let _ = std::fs::remove_file(&ov_path);
+            }
         }
         store.mark_converted(m, &hash)?;
         let ops: usize = c.ops.values().sum();

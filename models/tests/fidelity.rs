@@ -46,6 +46,70 @@ fn every_output_of_every_model_matches_litert() {
     assert!(failed.is_empty(), "outside tolerance: {failed:#?}");
 }
 
+/// The set-up wrote OpenVINO's forms (`NAME-openvino.onnx`) for the models whose catalog entry
+/// asks for them, and they compute the model's function: run by ONNX Runtime's own CPU code
+/// beside the reference graph on the same photo, every output within float rounding.
+/// (Under OpenVINO they are what the test above checks against TFLite.)
+#[test]
+fn openvino_forms_compute_the_same_function() {
+    let catalog = Catalog::parse(BUILTIN).unwrap();
+    let store = store();
+    let photo = image::open("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+        .expect("messi5.jpg (package opencv-doc)")
+        .to_rgb8();
+    let mut checked = 0;
+    for entry in &catalog.models {
+        let forms = aifx::variants::openvino_path(&store.onnx(entry));
+        assert_eq!(
+            forms.is_file(),
+            entry.openvino_forms,
+            "{}: run `make test` to convert the models",
+            forms.display()
+        );
+        if !entry.openvino_forms {
+            continue;
+        }
+        let [_, th, tw, _] = entry.input_shape[..] else {
+            panic!("{}: NHWC input", entry.name)
+        };
+        let (w, h) = photo.dimensions();
+        let input = rgb_to_tensor(
+            photo.as_raw(),
+            w as usize,
+            h as usize,
+            w as usize * 3,
+            tw,
+            th,
+            InputRange::UNIT,
+            Sampling::Asymmetric,
+        );
+        let run = |file: &std::path::Path| {
+            let cpu = SessionOptions {
+                device: aifx::Device::Cpu,
+                ..SessionOptions::FP32
+            };
+            session(file, &cpu)
+                .unwrap()
+                .run(&entry.input_shape, &input)
+                .unwrap()
+        };
+        let (reference, rewritten) = (run(&store.onnx(entry)), run(&forms));
+        for (a, b) in reference.iter().zip(&rewritten) {
+            assert_eq!(a.shape, b.shape);
+            let worst = a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            println!("{} {}: max |diff| {worst:.2e}", entry.name, a.name);
+            assert!(worst < 1e-4, "{} {}: {worst}", entry.name, a.name);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} models have OpenVINO forms");
+}
+
 #[derive(serde::Deserialize)]
 struct MpManifest {
     selfie: std::collections::BTreeMap<String, MpPhoto>,

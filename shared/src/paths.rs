@@ -121,8 +121,9 @@ fn installed_names(dirs: &[PathBuf]) -> String {
             let p = e.ok()?.path();
             (p.extension()? == "onnx").then(|| p.file_stem()?.to_str().map(str::to_owned))?
         })
-        // int8 variants are a precision of their model, not models of their own.
-        .filter(|n| !n.ends_with("-int8"))
+        // Variants (int8, OpenVINO's forms) are ways to run their model, not models of
+        // their own.
+        .filter(|n| !n.ends_with("-int8") && !n.ends_with("-openvino"))
         .collect();
     names.sort();
     names.dedup();

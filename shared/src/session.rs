@@ -513,11 +513,12 @@ fn build_session(
     static OPENVINO_BUILDS: Mutex<()> = Mutex::new(());
     let _one_at_a_time = (device == Device::OpenVino)
         .then(|| OPENVINO_BUILDS.lock().unwrap_or_else(|e| e.into_inner()));
-    // The int8 variant where `precision` asks for it (or `auto` was measured faster with it).
+    // The int8 variant where `precision` asks for it (or `auto` was measured faster with it),
+    // OpenVINO's forms on openvino.
     let file = crate::variants::resolve(model, device, precision);
     if file != model {
         log::info!(
-            "{}: loading its int8 variant {}",
+            "{}: loading its variant {}",
             model.display(),
             file.display()
         );

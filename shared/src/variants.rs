@@ -1,6 +1,8 @@
-//! Model variants beside a converted model: `NAME-int8.onnx`, made at set-up by
-//! `aifx-models quantize`, and `int8.txt`, its record of where the int8 variant kept the
-//! quality bar and ran faster than the model itself (what `precision=auto` follows).
+//! Model variants beside a converted model: `NAME-openvino.onnx`, the same function in
+//! operator forms OpenVINO runs faster (written by `aifx-models convert` where they differ),
+//! `NAME-int8.onnx`, made at set-up by `aifx-models quantize`, and `int8.txt`, its record of
+//! where the int8 variant kept the quality bar and ran faster than the model itself (what
+//! `precision=auto` follows).
 
 use std::path::{Path, PathBuf};
 
@@ -18,12 +20,21 @@ pub fn int8_path(model: &Path) -> PathBuf {
     model.with_file_name(format!("{stem}-int8.onnx"))
 }
 
-/// True when `model` is itself a variant (its name ends in `-int8`).
+/// `NAME-openvino.onnx` beside `NAME.onnx`.
+pub fn openvino_path(model: &Path) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    model.with_file_name(format!("{stem}-openvino.onnx"))
+}
+
+/// True when `model` is itself a variant (its name ends in `-int8` or `-openvino`).
 fn is_variant(model: &Path) -> bool {
     model
         .file_stem()
         .and_then(|s| s.to_str())
-        .is_some_and(|s| s.ends_with("-int8"))
+        .is_some_and(|s| s.ends_with("-int8") || s.ends_with("-openvino"))
 }
 
 /// Whether `record` (the text of `int8.txt`) offers `name`'s int8 variant to `auto` on
@@ -52,7 +63,7 @@ pub fn missed_bar(record: &str, name: &str) -> Option<String> {
 
 /// The file a session of `model` loads for `precision` on `device`: the int8 variant for
 /// `int8` (when it exists), and for `auto` where the record offers it on that device;
-/// `model` itself otherwise.
+/// otherwise OpenVINO's forms on `openvino` (when they exist), `model` itself elsewhere.
 pub fn resolve(model: &Path, device: Device, precision: Precision) -> PathBuf {
     if is_variant(model) {
         return model.to_path_buf();
@@ -67,8 +78,11 @@ pub fn resolve(model: &Path, device: Device, precision: Precision) -> PathBuf {
         }
         _ => false,
     };
+    let openvino = openvino_path(model);
     if wanted && int8.is_file() {
         int8
+    } else if device == Device::OpenVino && openvino.is_file() {
+        openvino
     } else {
         model.to_path_buf()
     }
@@ -115,6 +129,17 @@ mod tests {
         );
         assert_eq!(resolve(&model, Device::OpenVino, Precision::Auto), model);
         assert_eq!(resolve(&model, Device::Cpu, Precision::Fp32), model);
+        // OpenVINO's forms where they exist, on openvino only.
+        std::fs::write(dir.join("m-openvino.onnx"), b"x").unwrap();
+        assert_eq!(
+            resolve(&model, Device::OpenVino, Precision::Auto),
+            dir.join("m-openvino.onnx")
+        );
+        assert_eq!(
+            resolve(&model, Device::Cpu, Precision::Auto),
+            dir.join("m-int8.onnx")
+        );
+        assert_eq!(resolve(&model, Device::Cuda, Precision::Fp32), model);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
