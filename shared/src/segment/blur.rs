@@ -199,6 +199,11 @@ impl BlurredBackground {
             };
             let channels = plane_channels(format, p);
             let bpp = channels.len();
+            // The cells interleaved as the plane's pixels (alpha/padding bytes 0, as before),
+            // so each output pixel reads two runs of `bpp` bytes.
+            let packed: Vec<u8> = (0..lw * lh)
+                .flat_map(|c| channels.iter().map(move |ch| ch.map_or(0, |k| cells[k][c])))
+                .collect();
             // Integer taps: 8-bit weights, so each byte is a 16-bit lerp.
             let xs: Vec<(usize, usize, u16)> = taps(lw, pw, Sampling::HalfPixel)
                 .into_iter()
@@ -209,29 +214,33 @@ impl BlurredBackground {
             buf.resize(lh * row_bytes, 0);
             buf.par_chunks_mut(row_bytes)
                 .enumerate()
-                .for_each(|(ly, o)| cell_row(cells, ly * lw..(ly + 1) * lw, channels, &xs, o));
+                .for_each(|(ly, o)| {
+                    cell_row(&packed[ly * lw * bpp..(ly + 1) * lw * bpp], bpp, &xs, o)
+                });
             bytes_of[p] = row_bytes;
             ys_of[p] = taps(lh, ph, Sampling::HalfPixel);
         }
     }
 }
 
-/// One row of cells (`cells[k][range]` for each channel) resampled to a plane row `out`.
+/// One row of cells (`src`: `bpp` bytes per cell, as the plane's pixels) resampled to a
+/// plane row `out`. Pixel by pixel with the byte count known at compile time: a pass per
+/// channel with strided byte stores was as costly as the whole blend (720p RGBA profile).
 #[multiversion(targets("x86_64+avx+avx2+fma"))]
-fn cell_row(
-    cells: &[Vec<u8>],
-    range: std::ops::Range<usize>,
-    channels: &[Option<usize>],
-    xs: &[(usize, usize, u16)],
-    out: &mut [u8],
-) {
-    let bpp = channels.len();
-    for (byte, ch) in channels.iter().enumerate() {
-        let Some(k) = *ch else { continue };
-        let srow = &cells[k][range.clone()];
-        for (px, &(i, j, f)) in out.chunks_exact_mut(bpp).zip(xs) {
-            let (a, b) = (u16::from(srow[i]), u16::from(srow[j]));
-            px[byte] = ((a * (256 - f) + b * f + 128) >> 8) as u8;
+fn cell_row(src: &[u8], bpp: usize, xs: &[(usize, usize, u16)], out: &mut [u8]) {
+    match bpp {
+        4 => resample_pixels::<4>(src, xs, out),
+        2 => resample_pixels::<2>(src, xs, out),
+        _ => resample_pixels::<1>(src, xs, out),
+    }
+}
+
+#[inline(always)]
+fn resample_pixels<const B: usize>(src: &[u8], xs: &[(usize, usize, u16)], out: &mut [u8]) {
+    for (px, &(i, j, f)) in out.chunks_exact_mut(B).zip(xs) {
+        let (a, b) = (&src[i * B..i * B + B], &src[j * B..j * B + B]);
+        for c in 0..B {
+            px[c] = ((u16::from(a[c]) * (256 - f) + u16::from(b[c]) * f + 128) >> 8) as u8;
         }
     }
 }
