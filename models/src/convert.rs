@@ -1413,6 +1413,9 @@ pub fn convert_forms(
         )));
     }
     cx.g.prune();
+    if crate::pads::fold_zero_pads(&mut cx.g) > 0 {
+        cx.g.prune();
+    }
     crate::relu6::rescale_relu6(&mut cx.g);
     let onnx = onnx::encode(
         &cx.g,

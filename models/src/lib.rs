@@ -6,6 +6,7 @@
 pub mod convert;
 mod flatbuf;
 pub mod onnx;
+mod pads;
 mod relu6;
 pub mod tflite;
 
