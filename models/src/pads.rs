@@ -26,20 +26,22 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
     let producer: HashMap<String, usize> = (g.nodes.iter().enumerate())
         .map(|(k, n)| (n.outputs[0].clone(), k))
         .collect();
+    // Looked up by name once (a model file is untrusted input: no scan of all initializers
+    // per node).
+    let init: HashMap<String, usize> = (g.initializers.iter().enumerate())
+        .map(|(k, i)| (i.name.clone(), k))
+        .collect();
     let ints = |g: &Graph, name: &str| -> Option<Vec<i64>> {
-        g.initializers
-            .iter()
-            .find(|i| i.name == name)
-            .and_then(|i| match &i.data {
-                Data::I64(v) => Some(v.clone()),
-                Data::F32(_) => None,
-            })
+        match &g.initializers[*init.get(name)?].data {
+            Data::I64(v) => Some(v.clone()),
+            Data::F32(_) => None,
+        }
     };
     let zero_value = |g: &Graph, n: &Node| -> bool {
         n.inputs.get(2).is_none_or(|v| {
             v.is_empty()
-                || g.initializers.iter().any(|i| {
-                    i.name == *v && matches!(&i.data, Data::F32(d) if d.iter().all(|&x| x == 0.0))
+                || init.get(v).is_some_and(|&k| {
+                    matches!(&g.initializers[k].data, Data::F32(d) if d.iter().all(|&x| x == 0.0))
                 })
         })
     };
@@ -188,6 +190,12 @@ mod tests {
         // Channel padding (BlazePose's residual joins) stays a Pad.
         let mut g = padded_input(None);
         g.initializers[0].data = Data::I64(vec![0, 0, 0, 0, 0, 0, 0, 8]);
+        assert_eq!(fold_zero_pads(&mut g), 0);
+        // So does an edge pad (OpenVINO's form of an upsampling).
+        let mut g = padded_input(None);
+        g.nodes[0]
+            .attrs
+            .push(("mode".into(), Attr::Str("edge".into())));
         assert_eq!(fold_zero_pads(&mut g), 0);
         // A pad read twice stays.
         let mut g = padded_input(None);

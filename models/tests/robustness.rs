@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aifx_models::catalog::{Catalog, BUILTIN};
-use aifx_models::convert::{convert_bytes, convert_bytes_keeping};
+use aifx_models::convert::{convert_bytes, convert_bytes_keeping, convert_forms, Forms};
 use aifx_models::store::Store;
 
 fn real_models() -> Vec<(String, Vec<u8>)> {
@@ -23,7 +23,14 @@ fn real_models() -> Vec<(String, Vec<u8>)> {
 /// Converts, turning a panic into a test failure that names the case.
 fn must_not_panic(bytes: &[u8], case: &str) -> bool {
     let t = Instant::now();
-    let r = std::panic::catch_unwind(|| convert_bytes(bytes, "hostile", &[]).is_ok());
+    let r = std::panic::catch_unwind(|| {
+        let ok = convert_bytes(bytes, "hostile", &[]).is_ok();
+        // OpenVINO's forms take other paths through the same operators.
+        if let Ok(model) = aifx_models::tflite::Model::parse(bytes) {
+            let _ = convert_forms(&model, "hostile", &[], &[], Forms::OpenVino);
+        }
+        ok
+    });
     assert!(
         t.elapsed() < Duration::from_secs(20),
         "{case}: took {:?}",
