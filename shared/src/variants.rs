@@ -11,22 +11,23 @@ use crate::{Device, Precision};
 /// The record `aifx-models quantize` writes beside the models.
 pub const RECORD: &str = "int8.txt";
 
-/// `NAME-int8.onnx` beside `NAME.onnx`.
-pub fn int8_path(model: &Path) -> PathBuf {
+/// `NAME-SUFFIX.onnx` beside `NAME.onnx`.
+fn beside(model: &Path, suffix: &str) -> PathBuf {
     let stem = model
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("model");
-    model.with_file_name(format!("{stem}-int8.onnx"))
+    model.with_file_name(format!("{stem}-{suffix}.onnx"))
+}
+
+/// `NAME-int8.onnx` beside `NAME.onnx`.
+pub fn int8_path(model: &Path) -> PathBuf {
+    beside(model, "int8")
 }
 
 /// `NAME-openvino.onnx` beside `NAME.onnx`.
 pub fn openvino_path(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("model");
-    model.with_file_name(format!("{stem}-openvino.onnx"))
+    beside(model, "openvino")
 }
 
 /// True when `model` is itself a variant (its name ends in `-int8` or `-openvino`).
