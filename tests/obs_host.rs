@@ -130,7 +130,7 @@ impl Host {
         let xvfb = start_xvfb();
         // SAFETY: libX11 is the system's; XOpenDisplay(NULL) opens $DISPLAY.
         let x = unsafe { libloading::Library::new("libX11.so.6") }.expect("libX11");
-        // SAFETY: the C signatures below are libX11's and libobs 29's.
+        // SAFETY: the C signatures below are libX11's, libobs 29's and libc's (atexit).
         unsafe {
             let open: libloading::Symbol<unsafe extern "C" fn(*const c_char) -> *mut c_void> =
                 x.get(b"XOpenDisplay").unwrap();
@@ -147,6 +147,11 @@ impl Host {
                 sys::obs_startup(c"en-US".as_ptr(), config_c.as_ptr(), std::ptr::null_mut()),
                 "obs_startup failed"
             );
+            // The host lives in a static, never dropped: shut libobs down when the process
+            // exits, before the libraries' own teardown, or OBS's graphics thread keeps
+            // rendering while Mesa terminates its EGL display (a clean-clone CI run saw
+            // EGL_BAD_DISPLAY and a SIGSEGV after every test had passed).
+            atexit(shutdown_once);
             let mut ovi: sys::obs_video_info = std::mem::zeroed();
             ovi.graphics_module = c"libobs-opengl".as_ptr();
             ovi.fps_num = 30;
@@ -409,9 +414,22 @@ impl Host {
 impl Host {
     /// Shuts libobs down: every source is destroyed (each filter's worker joined) before the
     /// process exits, so no inference is left running while the process's libraries unload.
-    /// Nothing may use OBS afterwards.
+    /// Nothing may use OBS afterwards. Also done at exit (once, whichever comes first).
     pub fn shutdown(&self) {
-        // SAFETY: called once, after every source reference this process held is released.
+        shutdown_once();
+    }
+}
+
+extern "C" {
+    /// libc's: runs `f` at `exit`, before the shared libraries' destructors.
+    fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+}
+
+extern "C" fn shutdown_once() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        // SAFETY: libobs was started (this is registered after obs_startup); called once,
+        // after the tests released their sources (at exit, or where a test asks).
         unsafe { sys::obs_shutdown() }
     }
 }
