@@ -58,15 +58,36 @@ pub fn guided_coefficients(mask: &Mask, guide: &[f32], radius: usize, eps: f32) 
 }
 
 /// Luma in [0, 1] of a run of packed pixels with R at byte `R` and B at byte `B`
-/// (monomorphised so the byte positions are constants and the loop vectorises).
+/// (monomorphised so the byte positions are constants and the loop vectorises). Each pixel
+/// is read as one little-endian word and its bytes taken out by shifts, and a whole chunk
+/// of the guided alpha goes through a fixed-size loop: read byte by byte, or with a run
+/// length only known at run time, LLVM left part of this hot loop scalar.
 #[inline]
 fn packed_luma<const R: usize, const B: usize>(row: &[u8], out: &mut [f32]) {
-    const K: f32 = 1.0 / 255.0;
-    let (kr, kg, kb) = (0.299 * K, 0.587 * K, 0.114 * K);
-    for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
-        *o = kr * f32::from(px[R]) + kg * f32::from(px[1]) + kb * f32::from(px[B]);
+    #[inline(always)]
+    fn luma<const R: usize, const B: usize>(px: [u8; 4]) -> f32 {
+        const K: f32 = 1.0 / 255.0;
+        let w = u32::from_le_bytes(px);
+        let byte = |i: usize| ((w >> (8 * i)) & 0xff) as f32;
+        0.299 * K * byte(R) + 0.587 * K * byte(1) + 0.114 * K * byte(B)
+    }
+    let (px, _) = row.as_chunks::<4>();
+    if let (Ok(px), Ok(out)) = (
+        <&[[u8; 4]; LUMA_CHUNK]>::try_from(px),
+        <&mut [f32; LUMA_CHUNK]>::try_from(&mut *out),
+    ) {
+        for (o, &p) in out.iter_mut().zip(px) {
+            *o = luma::<R, B>(p);
+        }
+        return;
+    }
+    for (o, &p) in out.iter_mut().zip(px) {
+        *o = luma::<R, B>(p);
     }
 }
+
+/// Pixels per chunk of the guided alpha's loop.
+const LUMA_CHUNK: usize = 32;
 
 /// How to read luma from plane 0 of a frame.
 #[derive(Clone, Copy)]
@@ -309,17 +330,22 @@ impl<'a> MaskAlpha<'a> {
 
 /// 0–1 to alpha 0–255, rounded, snapped within `SNAP` levels of either end. `max().min()`
 /// instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
+///
+/// Float to integer without `as`: its saturating conversion compiled to a scalar convert and
+/// two compares per pixel in the guided alpha's loop. Adding 2²³ to a whole number in 0–255
+/// leaves that number in the low byte of the float's bits, which is lane-wise bit work.
 #[allow(clippy::manual_clamp)]
 #[inline(always)]
 fn to_alpha(v: f32) -> u8 {
     let x = v.max(0.0).min(1.0) * 255.0;
-    if x < SNAP {
-        0
+    let whole = if x < SNAP {
+        0.0
     } else if x > 255.0 - SNAP {
-        255
+        255.0
     } else {
-        (x + 0.5) as i32 as u8
-    }
+        (x + 0.5).floor()
+    };
+    (whole + 8_388_608.0).to_bits() as u8
 }
 
 impl super::coverage::AlphaRows for MaskAlpha<'_> {
@@ -359,7 +385,7 @@ fn alpha_span(
     plane0: &[u8],
     out: &mut [u8],
 ) {
-    const CHUNK: usize = 32;
+    const CHUNK: usize = LUMA_CHUNK;
     let [b0, b1] = value;
     let mut rb = [0f32; CHUNK];
     let mut ra = [0f32; CHUNK];
