@@ -11,7 +11,6 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::coverage::{AlphaRows, Coverage, SPAN};
-use super::mask::box_blur;
 use crate::frame::{FrameMut, PixelFormat};
 use crate::tensor::taps;
 use crate::tensor::Sampling;
@@ -21,6 +20,8 @@ use crate::tensor::Sampling;
 #[derive(Default)]
 pub struct BlurredBackground {
     acc: Vec<f32>,
+    /// The box passes' rows between their horizontal and vertical halves.
+    scratch: Vec<f32>,
     rows: [Vec<u8>; 3],
     row_bytes: [usize; 3],
     ys: [Vec<(usize, usize, f32)>; 3],
@@ -124,10 +125,9 @@ impl BlurredBackground {
         let xs: Vec<usize> = cols.iter().map(|&(_, x)| x).collect();
         let format = frame.format;
         let yuv = format.is_yuv();
-        // Per cell: weight, then the weighted sum of the three channels.
-        const CELL: usize = 4;
         let Self {
             acc,
+            scratch,
             rows,
             row_bytes: bytes_of,
             ys: ys_of,
@@ -168,29 +168,15 @@ impl BlurredBackground {
                 }
             },
         );
-        let mut planes: Vec<Vec<f32>> = (0..CELL)
-            .map(|k| acc.iter().skip(k).step_by(CELL).copied().collect())
-            .collect();
-        // Small planes: one thread blurs them faster than two can share them.
-        for pl in planes.iter_mut() {
-            for _ in 0..3 {
-                box_blur(pl, lw, lh, r);
-            }
+        // Three box passes over the interleaved cells, each cell's weight and sums at once
+        // (per-plane blurs of these small planes cost a fifth of the blurred background).
+        for _ in 0..3 {
+            blur_cells(acc, lw, lh, r, scratch);
         }
+        let (cells, _) = acc.as_chunks::<CELL>();
         // Normalise once per cell (one division per cell, not per pixel), to bytes.
-        let (weight, sums) = planes.split_first().expect("weight plane");
-        let cells: Vec<Vec<u8>> = sums
-            .iter()
-            .map(|s| {
-                s.iter()
-                    .zip(weight)
-                    .map(|(&v, &wt)| (v / wt.max(1e-6) + 0.5).clamp(0.0, 255.0) as u8)
-                    .collect()
-            })
-            .collect();
         // Channels are Y, U, V for YUV, and bytes 0–2 of the pixel for packed formats
         // (whichever colours the layout keeps there).
-        let cells = &cells;
         for p in 0..format.plane_count() {
             let (pw, ph) = if p == 0 {
                 (w, h)
@@ -199,11 +185,16 @@ impl BlurredBackground {
             };
             let channels = plane_channels(format, p);
             let bpp = channels.len();
-            // The cells interleaved as the plane's pixels (alpha/padding bytes 0, as before),
-            // so each output pixel reads two runs of `bpp` bytes.
-            let packed: Vec<u8> = (0..lw * lh)
-                .flat_map(|c| channels.iter().map(move |ch| ch.map_or(0, |k| cells[k][c])))
-                .collect();
+            // The cells interleaved as the plane's pixels (alpha/padding bytes 0), so each
+            // output pixel reads two runs of `bpp` bytes. Channel by channel over whole
+            // planes: an iterator chain per byte here cost a fifth of the blurred background.
+            let mut packed = vec![0u8; lw * lh * bpp];
+            for (k, ch) in channels.iter().enumerate() {
+                let Some(ch) = *ch else { continue };
+                for (px, cell) in packed[k..].iter_mut().step_by(bpp).zip(cells.iter()) {
+                    *px = to_byte(cell[1 + ch] / cell[0].max(1e-6));
+                }
+            }
             // Integer taps: 8-bit weights, so each byte is a 16-bit lerp.
             let xs: Vec<(usize, usize, u16)> = taps(lw, pw, Sampling::HalfPixel)
                 .into_iter()
@@ -223,6 +214,75 @@ impl BlurredBackground {
     }
 }
 
+/// A colour in 0–255 to its byte, rounded to nearest (ties to even), clamped. Bit work
+/// instead of `as`, whose saturating conversion stays scalar: adding 2²³ to a number in
+/// 0–255 rounds it to a whole number, which the float then holds in its low byte.
+#[allow(clippy::manual_clamp)] // max().min() vectorises; clamp's NaN handling does not
+#[inline(always)]
+fn to_byte(v: f32) -> u8 {
+    (v.max(0.0).min(255.0) + 8_388_608.0).to_bits() as u8
+}
+
+/// Per cell of the blurred background: weight, then the weighted sum of the three channels.
+const CELL: usize = 4;
+
+/// Box blur of radius `r` over `lw`×`lh` cells (edges clamped), all four numbers of a cell
+/// at once: a running sum along each row into `tmp`, then a running sum of whole rows (flat
+/// slices, so both vectorise; with clamped indexing throughout it took 0.1 ms).
+fn blur_cells(cells: &mut [f32], lw: usize, lh: usize, r: usize, tmp: &mut Vec<f32>) {
+    if cells.is_empty() {
+        return;
+    }
+    let norm = 1.0 / (2 * r + 1) as f32;
+    let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
+    let ri = r as isize;
+    let n = lw * CELL;
+    tmp.clear();
+    tmp.resize(cells.len(), 0.0);
+    // Each row padded with its edge cells, so the running sum reads without clamping.
+    let mut padded = vec![0.0f32; (lw + 2 * r + 1) * CELL];
+    for (row, out) in cells.chunks_exact(n).zip(tmp.chunks_exact_mut(n)) {
+        let (first, last) = (&row[..CELL], &row[n - CELL..]);
+        let (left, rest) = padded.split_at_mut(r * CELL);
+        let (middle, right) = rest.split_at_mut(n);
+        left.chunks_exact_mut(CELL)
+            .for_each(|p| p.copy_from_slice(first));
+        middle.copy_from_slice(row);
+        right
+            .chunks_exact_mut(CELL)
+            .for_each(|p| p.copy_from_slice(last));
+        let mut sum = [0.0f32; CELL];
+        for p in padded[..(2 * r + 1) * CELL].chunks_exact(CELL) {
+            sum.iter_mut().zip(p).for_each(|(s, v)| *s += v);
+        }
+        let (pads, _) = padded.as_chunks::<CELL>();
+        for ((o, add), sub) in out
+            .as_chunks_mut::<CELL>()
+            .0
+            .iter_mut()
+            .zip(&pads[2 * r + 1..])
+            .zip(pads)
+        {
+            *o = sum.map(|v| v * norm);
+            sum = std::array::from_fn(|c| sum[c] + (add[c] - sub[c]));
+        }
+    }
+    let row = |y: isize| &tmp[clamp(y, lh) * n..][..n];
+    let mut sum = vec![0.0f32; n];
+    for k in -ri..=ri {
+        sum.iter_mut().zip(row(k)).for_each(|(s, v)| *s += v);
+    }
+    for (y, out) in cells.chunks_exact_mut(n).enumerate() {
+        let y = y as isize;
+        for (o, s) in out.iter_mut().zip(&sum) {
+            *o = s * norm;
+        }
+        for ((s, a), b) in sum.iter_mut().zip(row(y + ri + 1)).zip(row(y - ri)) {
+            *s += a - b;
+        }
+    }
+}
+
 /// One row of cells (`src`: `bpp` bytes per cell, as the plane's pixels) resampled to a
 /// plane row `out`. Pixel by pixel with the byte count known at compile time: a pass per
 /// channel with strided byte stores was as costly as the whole blend (720p RGBA profile).
@@ -237,7 +297,29 @@ fn cell_row(src: &[u8], bpp: usize, xs: &[(usize, usize, u16)], out: &mut [u8]) 
 
 #[inline(always)]
 fn resample_pixels<const B: usize>(src: &[u8], xs: &[(usize, usize, u16)], out: &mut [u8]) {
-    for (px, &(i, j, f)) in out.chunks_exact_mut(B).zip(xs) {
+    // Eight pixels at a time: their two taps gathered into fixed-size arrays, then one
+    // lerp over all their bytes, which vectorises (pixel by pixel it stayed scalar: 0.09 ms
+    // of a 720p RGBA frame's blurred background).
+    const PIXELS: usize = 8;
+    let mut groups = out.chunks_exact_mut(PIXELS * B);
+    let mut taps = xs.chunks_exact(PIXELS);
+    for (o, t) in (&mut groups).zip(&mut taps) {
+        let (mut a, mut b, mut f) = ([[0u8; B]; PIXELS], [[0u8; B]; PIXELS], [[0u16; B]; PIXELS]);
+        for (k, &(i, j, w)) in t.iter().enumerate() {
+            a[k].copy_from_slice(&src[i * B..i * B + B]);
+            b[k].copy_from_slice(&src[j * B..j * B + B]);
+            f[k] = [w; B];
+        }
+        let (a, b, f) = (a.as_flattened(), b.as_flattened(), f.as_flattened());
+        for (((o, &a), &b), &f) in o.iter_mut().zip(a).zip(b).zip(f) {
+            *o = ((u16::from(a) * (256 - f) + u16::from(b) * f + 128) >> 8) as u8;
+        }
+    }
+    for (px, &(i, j, f)) in groups
+        .into_remainder()
+        .chunks_exact_mut(B)
+        .zip(taps.remainder())
+    {
         let (a, b) = (&src[i * B..i * B + B], &src[j * B..j * B + B]);
         for c in 0..B {
             px[c] = ((u16::from(a[c]) * (256 - f) + u16::from(b[c]) * f + 128) >> 8) as u8;
