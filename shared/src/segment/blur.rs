@@ -352,3 +352,63 @@ fn coarse_alpha(
         i = e;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_to_nearest_and_clamp() {
+        for k in -1000..=27_000 {
+            let v = k as f32 / 100.0;
+            let tie = (v + 0.5).fract() == 0.0;
+            assert!(
+                tie || to_byte(v) == (v + 0.5).clamp(0.0, 255.0) as u8,
+                "{v}"
+            );
+        }
+        assert_eq!(
+            [to_byte(-3.0), to_byte(300.0), to_byte(2.5), to_byte(3.5)],
+            [0, 255, 2, 4]
+        );
+    }
+
+    #[test]
+    fn cell_blur_is_a_clamped_box_filter() {
+        // Per-number box blur of radius 1 with edges clamped, checked against a direct sum.
+        let (lw, lh, r) = (5, 3, 1);
+        let cells: Vec<f32> = (0..lw * lh * CELL)
+            .map(|i| ((i * 37) % 11) as f32)
+            .collect();
+        let mut blurred = cells.clone();
+        blur_cells(&mut blurred, lw, lh, r, &mut Vec::new());
+        let at = |x: isize, y: isize, c: usize| {
+            let (x, y) = (
+                x.clamp(0, lw as isize - 1) as usize,
+                y.clamp(0, lh as isize - 1) as usize,
+            );
+            cells[(y * lw + x) * CELL + c]
+        };
+        for y in 0..lh as isize {
+            for x in 0..lw as isize {
+                for c in 0..CELL {
+                    let mut sum = 0.0;
+                    for dy in -1..=1 {
+                        for dx in -1..=1 {
+                            sum += at(x + dx, y + dy, c);
+                        }
+                    }
+                    let got = blurred[(y as usize * lw + x as usize) * CELL + c];
+                    assert!((got - sum / 9.0).abs() < 1e-4, "({x}, {y}, {c}): {got}");
+                }
+            }
+        }
+        // One cell wide and high: the cell itself.
+        let mut one = vec![1.0, 2.0, 3.0, 4.0];
+        blur_cells(&mut one, 1, 1, 2, &mut Vec::new());
+        assert!(one
+            .iter()
+            .zip([1.0, 2.0, 3.0, 4.0])
+            .all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+}

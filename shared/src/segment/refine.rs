@@ -431,6 +431,37 @@ mod tests {
     use crate::frame::{OwnedFrame, PixelFormat};
     use crate::segment::coverage::AlphaRows;
 
+    #[test]
+    fn alpha_rounds_as_a_conversion_would() {
+        // The bit trick against `as` (round half up, snapped): equal except on exact ties,
+        // where it rounds to even, and whatever the input (NaN and infinities included).
+        let by_cast = |v: f32| {
+            let x = v.clamp(0.0, 1.0) * 255.0;
+            if x < SNAP {
+                0
+            } else if x > 255.0 - SNAP {
+                255
+            } else {
+                (x + 0.5) as u8
+            }
+        };
+        for k in -1000..=101_000 {
+            let v = k as f32 / 100_000.0;
+            let x = v.clamp(0.0, 1.0) * 255.0;
+            let tie = (x + 0.5).fract() == 0.0;
+            assert!(
+                tie || to_alpha(v) == by_cast(v),
+                "{v}: {} vs {}",
+                to_alpha(v),
+                by_cast(v)
+            );
+        }
+        assert_eq!(to_alpha(f32::NAN), 0);
+        assert_eq!(to_alpha(f32::INFINITY), 255);
+        assert_eq!(to_alpha(f32::NEG_INFINITY), 0);
+        assert_eq!(to_alpha(0.5), 128);
+    }
+
     /// Writes the frame-resolution alpha (0–255) of `mask` into `alpha` (`width`×`height`),
     /// guided by the frame's luma when `coefficients` are given, plain bilinear otherwise.
     fn alpha_plane(
