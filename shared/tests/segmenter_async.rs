@@ -63,3 +63,43 @@ fn async_streams_start_and_stop_thousands_of_times() {
         println!("thread {t}: {CYCLES} start/stop cycles, {masks} frames had a mask");
     }
 }
+
+/// `load_ahead` builds another model off the calling thread; until it is ready, `prepare`
+/// for those settings keeps the current model (no frame waits on a session build), then
+/// switches to it. A segmenter dropped while a load is in flight waits for it.
+#[test]
+fn a_model_loaded_ahead_is_taken_when_ready() {
+    let selfie = SegmentSettings {
+        threads: 1,
+        ..SegmentSettings::default()
+    };
+    let landscape = SegmentSettings {
+        model: "selfie-landscape".into(),
+        ..selfie.clone()
+    };
+    let rgb: Vec<u8> = (0..64 * 48 * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let mut frame = OwnedFrame::from_rgb(PixelFormat::Rgba, 64, 48, &rgb, 0);
+    let mut s = Segmenter::new();
+    s.prepare(&selfie)
+        .expect("run `make test` to install the models");
+    s.load_ahead(&landscape);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        s.prepare(&landscape).unwrap();
+        s.process(&mut frame.view(), &landscape, false).unwrap();
+        match s.model_name() {
+            Some("selfie-landscape") => break,
+            Some("selfie") => {}
+            other => panic!("model in use: {other:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the model loaded ahead never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Asked for what is loaded: nothing to do. Dropped mid-load: waits, no crash.
+    s.load_ahead(&landscape);
+    s.load_ahead(&selfie);
+    drop(s);
+}

@@ -207,6 +207,17 @@ impl BaseTransformImpl for Segment {
             .begin(settings_raw.runtime.budget_ms, &budget::LEVELS);
         let (mut settings, asynchronous) =
             budget::at_level(&settings_raw.to_shared(), settings_raw.asynchronous, level);
+        if settings_raw.runtime.budget_ms > 0.0 {
+            // The governor's next steps either way may need another model: loaded meanwhile,
+            // so that a step does not stall a frame on a session build.
+            for next in [
+                level.saturating_sub(1),
+                (level + 1).min(budget::LEVELS.len() - 1),
+            ] {
+                let (s, _) = budget::at_level(&settings_raw.to_shared(), false, next);
+                state.segmenter.load_ahead(&s);
+            }
+        }
         // A model set while playing that does not load: warn and keep the last good one
         // (a failed first load fails the state change in `start`).
         if let Err(e) = state.segmenter.prepare(&settings) {

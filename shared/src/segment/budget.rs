@@ -5,12 +5,13 @@ use super::SegmentSettings;
 use crate::temporal::MotionMode;
 
 /// What each level changes, for the bus message and the log.
-pub const LEVELS: [&str; 5] = [
+pub const LEVELS: [&str; 6] = [
     "the element's own settings",
     "inference off the streaming thread (async: the mask is a frame late)",
     "the landscape model (144×256, about half the work) on one inference thread, no motion estimate",
     "inference on every 2nd frame",
     "inference on every 4th frame",
+    "plain mask edges (no edge refinement: the compositing's own cost down)",
 ];
 
 /// The settings and async mode to run `level` with.
@@ -37,6 +38,12 @@ pub fn at_level(s: &SegmentSettings, asynchronous: bool, level: usize) -> (Segme
     if level >= 4 {
         s.interval = s.interval.max(4);
     }
+    // The rungs above take work off the streaming thread's inference; under a load the
+    // compositing is most of what is left there (measured: 5.4 ms fixed, 5.7 at rung 4, with
+    // one core busy). Edge refinement is its per-pixel part along the silhouette.
+    if level >= 5 {
+        s.refine = false;
+    }
     (s, asynchronous)
 }
 
@@ -57,6 +64,8 @@ mod tests {
             (four.model.as_str(), four.interval, a4),
             ("selfie-landscape", 4, true)
         );
+        let (five, _) = at_level(&s, false, 5);
+        assert_eq!((five.interval, five.refine, four.refine), (4, false, true));
         // A user's own model is left alone; a longer interval is not shortened.
         let custom = SegmentSettings {
             model: "/models/mine.onnx".into(),

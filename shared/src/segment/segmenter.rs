@@ -159,7 +159,7 @@ pub fn model_spec(s: &SharedSession, range: InputRange) -> Result<ModelSpec> {
 pub struct LoadedModel {
     pub session: SharedSession,
     pub spec: ModelSpec,
-    key: (String, Device, Precision, usize),
+    key: ModelKey,
 }
 
 /// Resolves and loads (or fetches from the cache) the model the settings name.
@@ -178,12 +178,7 @@ pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
     Ok(LoadedModel {
         session: s,
         spec,
-        key: (
-            settings.model.clone(),
-            settings.device,
-            settings.precision,
-            settings.threads,
-        ),
+        key: model_key(settings),
     })
 }
 
@@ -258,6 +253,36 @@ pub struct Segmenter {
     inferences: u64,
     motion: MotionEstimator,
     times: StageTimes,
+    /// A model loading on a thread of its own for settings the stream may move to.
+    ahead: Option<LoadAhead>,
+}
+
+/// A model [`Segmenter::load_ahead`] is loading.
+struct LoadAhead {
+    key: ModelKey,
+    loading: std::thread::JoinHandle<Result<LoadedModel>>,
+}
+
+/// What a loaded model was loaded for: model setting, device, precision, threads.
+type ModelKey = (String, Device, Precision, usize);
+
+fn model_key(settings: &SegmentSettings) -> ModelKey {
+    (
+        settings.model.clone(),
+        settings.device,
+        settings.precision,
+        settings.threads,
+    )
+}
+
+impl Drop for Segmenter {
+    fn drop(&mut self) {
+        // A model still loading is waited for: a session build left running while the
+        // process exits could still be inside the runtime as its libraries are torn down.
+        if let Some(a) = self.ahead.take() {
+            let _ = a.loading.join();
+        }
+    }
 }
 
 impl Segmenter {
@@ -265,18 +290,64 @@ impl Segmenter {
         Self::default()
     }
 
+    /// Starts loading the model `settings` ask for on a thread of its own, unless it is
+    /// loaded or loading already; [`prepare`](Self::prepare) takes it when ready. For
+    /// settings the stream may soon move to (`budget-ms`'s next step), so the move does not
+    /// stall a frame on a session build (selfie-landscape for OpenVINO: 150–180 ms here).
+    pub fn load_ahead(&mut self, settings: &SegmentSettings) {
+        let key = model_key(settings);
+        let loaded = self.model.as_ref().is_some_and(|m| m.key == key);
+        // One load at a time, and none left running unawaited: a finished one for other
+        // settings is dropped (with its model), one in flight is let finish first.
+        let busy = self
+            .ahead
+            .as_ref()
+            .is_some_and(|a| a.key == key || !a.loading.is_finished());
+        if loaded || busy {
+            return;
+        }
+        let settings = settings.clone();
+        let spawned = std::thread::Builder::new()
+            .name("aifx-load-ahead".into())
+            .spawn(move || {
+                let m = load_model(&settings)?;
+                // One run here too: a session's first run is slow (lazy set-up inside the
+                // runtime), and it would otherwise be the first frame's.
+                let input = vec![0.0f32; m.spec.width * m.spec.height * 3];
+                infer(&m, &input)?;
+                Ok(m)
+            });
+        if let Ok(loading) = spawned {
+            self.ahead = Some(LoadAhead { key, loading });
+        }
+    }
+
     /// Loads the model now (so a bad model fails the state change, not the first frame).
+    /// Where [`load_ahead`](Self::load_ahead) is still loading it, the current model keeps
+    /// running until that is ready.
     pub fn prepare(&mut self, settings: &SegmentSettings) -> Result<()> {
-        let key = (
-            settings.model.clone(),
-            settings.device,
-            settings.precision,
-            settings.threads,
-        );
+        let key = model_key(settings);
         if self.model.as_ref().is_some_and(|m| m.key == key) {
             return Ok(());
         }
+        if let Some(a) = self.ahead.take_if(|a| a.key == key) {
+            if !a.loading.is_finished() && self.model.is_some() {
+                self.ahead = Some(a);
+                return Ok(());
+            }
+            // A failed load ahead is loaded again here, which says why.
+            if let Ok(Ok(m)) = a.loading.join() {
+                self.install(m);
+                return Ok(());
+            }
+        }
         let m = load_model(settings)?;
+        self.install(m);
+        Ok(())
+    }
+
+    /// Makes `m` the model in use.
+    fn install(&mut self, m: LoadedModel) {
         if self
             .model
             .as_ref()
@@ -285,7 +356,6 @@ impl Segmenter {
             self.raw = None;
         }
         self.model = Some(m);
-        Ok(())
     }
 
     pub fn model(&self) -> Option<&LoadedModel> {
