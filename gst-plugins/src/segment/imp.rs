@@ -205,8 +205,8 @@ impl BaseTransformImpl for Segment {
         let level = state
             .budget
             .begin(settings_raw.runtime.budget_ms, &budget::LEVELS);
-        let (mut settings, asynchronous) =
-            budget::at_level(&settings_raw.to_shared(), settings_raw.asynchronous, level);
+        let own = settings_raw.to_shared();
+        let (mut settings, asynchronous) = budget::at_level(&own, settings_raw.asynchronous, level);
         if settings_raw.runtime.budget_ms > 0.0 {
             // The governor's next steps either way may need another model: loaded meanwhile,
             // so that a step does not stall a frame on a session build.
@@ -214,8 +214,9 @@ impl BaseTransformImpl for Segment {
                 level.saturating_sub(1),
                 (level + 1).min(budget::LEVELS.len() - 1),
             ] {
-                let (s, _) = budget::at_level(&settings_raw.to_shared(), false, next);
-                state.segmenter.load_ahead(&s);
+                state
+                    .segmenter
+                    .load_ahead(&budget::at_level(&own, false, next).0);
             }
         }
         // A model set while playing that does not load: warn and keep the last good one

@@ -10,7 +10,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use super::coverage::{AlphaRows, Coverage, SPAN};
+use super::coverage::{byte_of, AlphaRows, Coverage, SPAN};
 use crate::frame::{FrameMut, PixelFormat};
 use crate::tensor::taps;
 use crate::tensor::Sampling;
@@ -192,7 +192,7 @@ impl BlurredBackground {
             for (k, ch) in channels.iter().enumerate() {
                 let Some(ch) = *ch else { continue };
                 for (px, cell) in packed[k..].iter_mut().step_by(bpp).zip(cells.iter()) {
-                    *px = to_byte(cell[1 + ch] / cell[0].max(1e-6));
+                    *px = byte_of(cell[1 + ch] / cell[0].max(1e-6));
                 }
             }
             // Integer taps: 8-bit weights, so each byte is a 16-bit lerp.
@@ -212,15 +212,6 @@ impl BlurredBackground {
             ys_of[p] = taps(lh, ph, Sampling::HalfPixel);
         }
     }
-}
-
-/// A colour in 0–255 to its byte, rounded to nearest (ties to even), clamped. Bit work
-/// instead of `as`, whose saturating conversion stays scalar: adding 2²³ to a number in
-/// 0–255 rounds it to a whole number, which the float then holds in its low byte.
-#[allow(clippy::manual_clamp)] // max().min() vectorises; clamp's NaN handling does not
-#[inline(always)]
-fn to_byte(v: f32) -> u8 {
-    (v.max(0.0).min(255.0) + 8_388_608.0).to_bits() as u8
 }
 
 /// Per cell of the blurred background: weight, then the weighted sum of the three channels.
@@ -356,22 +347,6 @@ fn coarse_alpha(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_round_to_nearest_and_clamp() {
-        for k in -1000..=27_000 {
-            let v = k as f32 / 100.0;
-            let tie = (v + 0.5).fract() == 0.0;
-            assert!(
-                tie || to_byte(v) == (v + 0.5).clamp(0.0, 255.0) as u8,
-                "{v}"
-            );
-        }
-        assert_eq!(
-            [to_byte(-3.0), to_byte(300.0), to_byte(2.5), to_byte(3.5)],
-            [0, 255, 2, 4]
-        );
-    }
 
     #[test]
     fn cell_blur_is_a_clamped_box_filter() {

@@ -10,7 +10,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
-use super::coverage::{Coverage, SPAN};
+use super::coverage::{byte_of, Coverage, SPAN};
 use super::mask::{box_blur, Mask};
 use crate::frame::FrameMut;
 use crate::tensor::taps;
@@ -330,23 +330,18 @@ impl<'a> MaskAlpha<'a> {
 
 /// 0–1 to alpha 0–255, rounded, snapped within `SNAP` levels of either end. `max().min()`
 /// instead of `clamp()` on purpose: it vectorises (clamp's NaN handling does not).
-///
-/// Rounding is to nearest, ties to even, and float to integer goes without `as`: its
-/// saturating conversion compiled to a scalar convert and two compares per pixel in the
-/// guided alpha's loop. Adding 2²³ to a number in 0–255 rounds it to a whole number, which
-/// the float then holds in its low byte: lane-wise work, without SSE4.1's `floor` either.
+/// Rounded to nearest, ties to even ([`byte_of`]: it keeps the guided alpha's loop vector).
 #[allow(clippy::manual_clamp)]
 #[inline(always)]
 fn to_alpha(v: f32) -> u8 {
     let x = v.max(0.0).min(1.0) * 255.0;
-    let x = if x < SNAP {
+    byte_of(if x < SNAP {
         0.0
     } else if x > 255.0 - SNAP {
         255.0
     } else {
         x
-    };
-    (x + 8_388_608.0).to_bits() as u8
+    })
 }
 
 impl super::coverage::AlphaRows for MaskAlpha<'_> {
