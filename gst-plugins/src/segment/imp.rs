@@ -208,16 +208,20 @@ impl BaseTransformImpl for Segment {
         let own = settings_raw.to_shared();
         let (mut settings, asynchronous) = budget::at_level(&own, settings_raw.asynchronous, level);
         if settings_raw.runtime.budget_ms > 0.0 {
-            // The governor's next steps either way may need another model: loaded meanwhile,
-            // so that a step does not stall a frame on a session build.
-            for next in [
-                level.saturating_sub(1),
-                (level + 1).min(budget::LEVELS.len() - 1),
-            ] {
-                state
-                    .segmenter
-                    .load_ahead(&budget::at_level(&own, false, next).0);
-            }
+            // Every rung's model is kept loaded (two or three sessions), each built once, on
+            // a thread of its own, so that no step stalls a frame on a session build. This
+            // level's first (the step just taken may still wait for its model), then down (a
+            // frame over budget is a dropped frame; two rungs: the governor's far step), up.
+            let n = budget::LEVELS.len();
+            let wanted: Vec<_> = [level, level + 1, level + 2, level.wrapping_sub(1)]
+                .into_iter()
+                .chain(0..n)
+                .filter(|&l| l < n)
+                .map(|l| budget::at_level(&own, false, l).0)
+                .collect();
+            state.segmenter.load_ahead(&wanted);
+        } else {
+            state.segmenter.load_ahead(&[]);
         }
         // A model set while playing that does not load: warn and keep the last good one
         // (a failed first load fails the state change in `start`).

@@ -126,6 +126,7 @@ impl Settings {
             device: self.runtime.device.into(),
             precision: self.runtime.precision.into(),
             threads: self.runtime.threads as usize,
+            one_thread: false,
         }
     }
 }

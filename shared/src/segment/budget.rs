@@ -7,8 +7,8 @@ use crate::temporal::MotionMode;
 /// What each level changes, for the bus message and the log.
 pub const LEVELS: [&str; 6] = [
     "the element's own settings",
-    "inference off the streaming thread (async: the mask is a frame late)",
-    "the landscape model (144×256, about half the work) on one inference thread, no motion estimate",
+    "inference off the streaming thread, on one thread; the compositing on the streaming thread alone (async: the mask is a frame late)",
+    "the landscape model (144×256, about half the work)",
     "inference on every 2nd frame",
     "inference on every 4th frame",
     "plain mask edges (no edge refinement: the compositing's own cost down)",
@@ -22,15 +22,19 @@ pub fn at_level(s: &SegmentSettings, asynchronous: bool, level: usize) -> (Segme
     // frame late; the smaller model costs mask detail.
     if level >= 1 {
         asynchronous = true;
-    }
-    if level >= 2 {
-        if s.model == "selfie" {
-            s.model = "selfie-landscape".into();
-        }
-        s.smoothing_motion = MotionMode::None;
-        // The worker's inference threads spin while they run: one leaves a core to the
-        // streaming thread's compositing (and to whatever else loads the machine).
+        // A core each for the inference worker and the frame's own work (on the streaming
+        // thread), which keeps the frames steady when something else takes a core too:
+        // split across both cores, a frame waits for its part on the busy one (measured with
+        // one core spinning, at the last rung: 99th percentile 15–18 ms split, 3.4–7.8 ms on
+        // one thread, same median). The worker's inference threads spin while they run, so
+        // it gets one as well.
         s.threads = 1;
+        s.one_thread = true;
+        // Motion compensation is for synchronous masks only.
+        s.smoothing_motion = MotionMode::None;
+    }
+    if level >= 2 && s.model == "selfie" {
+        s.model = "selfie-landscape".into();
     }
     if level >= 3 {
         s.interval = s.interval.max(2);
@@ -56,7 +60,10 @@ mod tests {
         let s = SegmentSettings::default();
         assert_eq!(at_level(&s, false, 0), (s.clone(), false));
         let (one, a1) = at_level(&s, false, 1);
-        assert_eq!((one.model.as_str(), a1), ("selfie", true));
+        assert_eq!(
+            (one.model.as_str(), a1, one.threads, one.one_thread),
+            ("selfie", true, 1, true)
+        );
         let (two, a2) = at_level(&s, false, 2);
         assert_eq!((two.model.as_str(), a2), ("selfie-landscape", true));
         let (four, a4) = at_level(&s, false, 4);

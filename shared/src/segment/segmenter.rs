@@ -54,6 +54,10 @@ pub struct SegmentSettings {
     pub device: Device,
     pub precision: Precision,
     pub threads: usize,
+    /// The frame's own work (sampling, mask clean-up, compositing) on the calling thread
+    /// instead of split across the cores: `budget-ms`'s choice once inference runs beside it
+    /// (see [`on_this_thread`](crate::parallel::on_this_thread) for why).
+    pub one_thread: bool,
 }
 
 impl Default for SegmentSettings {
@@ -71,6 +75,7 @@ impl Default for SegmentSettings {
             device: Device::Auto,
             precision: Precision::Auto,
             threads: 0,
+            one_thread: false,
         }
     }
 }
@@ -243,7 +248,9 @@ type MaskWorker = LatestWorker<Job, Result<Mask>>;
 #[derive(Default)]
 pub struct Segmenter {
     model: Option<LoadedModel>,
-    /// The last raw (smoothed) model mask, before threshold/feather/min-region.
+    /// The last raw (smoothed) model mask, before threshold/feather/min-region. Kept across a
+    /// change of model: an asynchronous stream shows it until the new model's first mask
+    /// (rather than frames without the effect); a blend only mixes masks of one size.
     raw: Option<Mask>,
     frames: u64,
     compositor: Compositor,
@@ -253,14 +260,37 @@ pub struct Segmenter {
     inferences: u64,
     motion: MotionEstimator,
     times: StageTimes,
-    /// A model loading on a thread of its own for settings the stream may move to.
-    ahead: Option<LoadAhead>,
+    /// Models loading (or loaded) on threads of their own for settings the stream may move to.
+    ahead: Vec<LoadAhead>,
+    /// While [`Segmenter::load_ahead`] is asked for models: a replaced model is kept beside
+    /// those, and `prepare` builds none on the calling thread while one is in use.
+    looks_ahead: bool,
 }
 
-/// A model [`Segmenter::load_ahead`] is loading.
+/// A model [`Segmenter::load_ahead`] keeps beside the one in use.
 struct LoadAhead {
     key: ModelKey,
-    loading: std::thread::JoinHandle<Result<LoadedModel>>,
+    model: Ahead,
+}
+
+enum Ahead {
+    Loading(std::thread::JoinHandle<Result<LoadedModel>>),
+    /// Loaded, or the model in use before a step (kept: the stream may step back).
+    Ready(LoadedModel),
+}
+
+impl LoadAhead {
+    fn is_loading(&self) -> bool {
+        matches!(&self.model, Ahead::Loading(h) if !h.is_finished())
+    }
+
+    /// The model (waiting for its load); `None` when the load failed.
+    fn into_model(self) -> Option<LoadedModel> {
+        match self.model {
+            Ahead::Loading(h) => h.join().ok()?.ok(),
+            Ahead::Ready(m) => Some(m),
+        }
+    }
 }
 
 /// What a loaded model was loaded for: model setting, device, precision, threads.
@@ -279,8 +309,8 @@ impl Drop for Segmenter {
     fn drop(&mut self) {
         // A model still loading is waited for: a session build left running while the
         // process exits could still be inside the runtime as its libraries are torn down.
-        if let Some(a) = self.ahead.take() {
-            let _ = a.loading.join();
+        for a in self.ahead.drain(..) {
+            let _ = a.into_model();
         }
     }
 }
@@ -290,26 +320,45 @@ impl Segmenter {
         Self::default()
     }
 
-    /// Starts loading the model `settings` ask for on a thread of its own, unless it is
-    /// loaded or loading already; [`prepare`](Self::prepare) takes it when ready. For
-    /// settings the stream may soon move to (`budget-ms`'s next step), so the move does not
-    /// stall a frame on a session build (selfie-landscape for OpenVINO: 150–180 ms here).
-    pub fn load_ahead(&mut self, settings: &SegmentSettings) {
-        let key = model_key(settings);
-        let loaded = self.model.as_ref().is_some_and(|m| m.key == key);
-        // One load at a time, and none left running unawaited: a finished one for other
-        // settings is dropped (with its model), one in flight is let finish first.
-        let busy = self
-            .ahead
-            .as_ref()
-            .is_some_and(|a| a.key == key || !a.loading.is_finished());
-        if loaded || busy {
+    /// Keeps the models `wanted` ask for loaded (or loading) beside the one in use, each
+    /// built on a thread of its own, so that [`prepare`](Self::prepare) for those settings
+    /// takes a ready model instead of stalling a frame on a session build (selfie-landscape
+    /// for OpenVINO: 150–180 ms here). For settings the stream may soon move to
+    /// (`budget-ms`'s next steps, the most urgent first). Models loaded ahead for settings no
+    /// longer wanted are dropped; one build runs at a time (builds are serialised inside the
+    /// session cache anyway, and each takes a core). An empty `wanted` turns this off.
+    pub fn load_ahead(&mut self, wanted: &[SegmentSettings]) {
+        self.looks_ahead = !wanted.is_empty();
+        let keys: Vec<ModelKey> = wanted.iter().map(model_key).collect();
+        // A load in flight is let finish (a build cannot be cancelled) even when no longer
+        // wanted, and never left unawaited.
+        self.ahead
+            .retain(|a| keys.contains(&a.key) || a.is_loading());
+        if self.ahead.iter().any(LoadAhead::is_loading) {
             return;
         }
-        let settings = settings.clone();
+        let in_use = self.model.as_ref().map(|m| &m.key);
+        if let Some(next) = wanted.iter().find(|s| {
+            let key = model_key(s);
+            in_use != Some(&key) && !self.ahead.iter().any(|a| a.key == key)
+        }) {
+            self.start_load(next.clone());
+        }
+    }
+
+    /// Starts building the model `settings` ask for on a thread of its own.
+    fn start_load(&mut self, settings: SegmentSettings) {
+        let key = model_key(&settings);
         let spawned = std::thread::Builder::new()
             .name("aifx-load-ahead".into())
             .spawn(move || {
+                // A build for a step the stream may take must not slow the frames it runs
+                // beside (measured with one core spinning: frames at 7–15 ms instead of 2–3
+                // during a build at normal priority, half a second). Threads the runtime
+                // starts here inherit the priority: `budget-ms`'s rungs that load ahead run
+                // inference on one thread (no pool), and the element's own model, built when
+                // it starts, is kept.
+                crate::parallel::lower_this_thread(19);
                 let m = load_model(&settings)?;
                 // One run here too: a session's first run is slow (lazy set-up inside the
                 // runtime), and it would otherwise be the first frame's.
@@ -318,44 +367,57 @@ impl Segmenter {
                 Ok(m)
             });
         if let Ok(loading) = spawned {
-            self.ahead = Some(LoadAhead { key, loading });
+            self.ahead.push(LoadAhead {
+                key,
+                model: Ahead::Loading(loading),
+            });
         }
     }
 
     /// Loads the model now (so a bad model fails the state change, not the first frame).
-    /// Where [`load_ahead`](Self::load_ahead) is still loading it, the current model keeps
-    /// running until that is ready.
+    /// Once [`load_ahead`](Self::load_ahead) is in use, a model is never built here while
+    /// another runs: it is built on a thread of its own and the current model keeps running
+    /// until it is ready; a build that failed is tried once more here, which says why.
     pub fn prepare(&mut self, settings: &SegmentSettings) -> Result<()> {
         let key = model_key(settings);
         if self.model.as_ref().is_some_and(|m| m.key == key) {
             return Ok(());
         }
-        if let Some(a) = self.ahead.take_if(|a| a.key == key) {
-            if !a.loading.is_finished() && self.model.is_some() {
-                self.ahead = Some(a);
+        if let Some(i) = self.ahead.iter().position(|a| a.key == key) {
+            if self.ahead[i].is_loading() && self.model.is_some() {
                 return Ok(());
             }
             // A failed load ahead is loaded again here, which says why.
-            if let Ok(Ok(m)) = a.loading.join() {
+            if let Some(m) = self.ahead.swap_remove(i).into_model() {
                 self.install(m);
                 return Ok(());
             }
+        } else if self.looks_ahead && self.model.is_some() {
+            // A stream that looks ahead never stalls a frame on a build: a step the loads
+            // ahead did not foresee (the governor stepping twice while one build ran) gets
+            // its model built the same way, after the build in flight.
+            if !self.ahead.iter().any(LoadAhead::is_loading) {
+                self.start_load(settings.clone());
+            }
+            return Ok(());
         }
         let m = load_model(settings)?;
         self.install(m);
         Ok(())
     }
 
-    /// Makes `m` the model in use.
+    /// Makes `m` the model in use. While models are loaded ahead, the one it replaces is
+    /// kept beside them (the next [`load_ahead`](Self::load_ahead) drops it unless wanted):
+    /// a governor's step back then needs no new build.
     fn install(&mut self, m: LoadedModel) {
-        if self
-            .model
-            .as_ref()
-            .is_some_and(|old| old.spec.path != m.spec.path)
-        {
-            self.raw = None;
+        if let Some(old) = self.model.replace(m) {
+            if self.looks_ahead {
+                self.ahead.push(LoadAhead {
+                    key: old.key.clone(),
+                    model: Ahead::Ready(old),
+                });
+            }
         }
-        self.model = Some(m);
     }
 
     pub fn model(&self) -> Option<&LoadedModel> {
@@ -404,6 +466,11 @@ impl Segmenter {
         settings: &SegmentSettings,
         asynchronous: bool,
     ) -> Result<FrameMask> {
+        if settings.one_thread {
+            return crate::parallel::on_this_thread(|| {
+                self.process_here(frame, settings, asynchronous)
+            });
+        }
         crate::parallel::on_pool(|| self.process_here(frame, settings, asynchronous))
     }
 

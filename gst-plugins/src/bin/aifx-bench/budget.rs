@@ -2,7 +2,9 @@
 //! element runs on 720p RGBA frames first alone (its cost at its own settings), then with a
 //! competing CPU hog (one thread spinning, as an encoder or a game would take a core), once
 //! with fixed settings and once with `budget-ms`. The budget is set a little above the
-//! element's unloaded cost, so the fixed settings fit it on an idle machine only.
+//! element's unloaded cost, so the fixed settings fit it on an idle machine only. Loaded rows
+//! run twice: frames pushed back to back (the element never idles: a stress test), and at
+//! 30 fps as a live source delivers them (what `budget-ms` is for).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use aifx::frame::{OwnedFrame, PixelFormat};
 use aifx::timing::median;
 use gstaifx::video::buffer_from_frame;
 
-use crate::{frame_costs, frame_rgb, WARMUP};
+use crate::{frame_costs, frame_costs_paced, frame_rgb, WARMUP};
 
 /// A thread spinning on one core until dropped.
 struct Hog(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
@@ -49,11 +51,12 @@ pub fn bench_budget(frames: usize, runtime: &str) {
         0,
     );
     let (buf, info) = buffer_from_frame(&frame);
-    println!("budget-ms at {w}x{h} RGBA, {frames} frames per row after {WARMUP} warm-up frames, {runtime}; load = one thread spinning on one of the cores");
+    println!("budget-ms at {w}x{h} RGBA, {frames} frames per row after {WARMUP} warm-up frames, {runtime}; load = one thread spinning on one of the cores; frames pushed back to back, or at 30 fps as from a live source");
     println!(
-        "{:34} {:>9} {:>10} {:>10} {:>10} {:>12}",
-        "element", "budget ms", "load", "settings", "median ms", "within budget"
+        "{:34} {:>9} {:>10} {:>10} {:>7} {:>10} {:>12}",
+        "element", "budget ms", "load", "settings", "frames", "median ms", "within budget"
     );
+    let live = Some(std::time::Duration::from_micros(33_333));
     let only = std::env::var("AIFX_BENCH_ONLY").unwrap_or_default();
     for element in [
         "segment effect=blur",
@@ -67,28 +70,31 @@ pub fn bench_budget(frames: usize, runtime: &str) {
         let unloaded = frame_costs(&fixed, &buf, &info, frames);
         // A budget the element meets alone with 50 % to spare, rounded to 0.5 ms.
         let budget = ((median(unloaded.iter().copied()) * 1.5) * 2.0).ceil() / 2.0;
-        let row = |load: &str, settings: &str, costs: &[f64]| {
+        let row = |load: &str, settings: &str, pace: &str, costs: &[f64]| {
             let within = costs.iter().filter(|&&c| c <= budget).count() as f64 / costs.len() as f64;
             println!(
-                "{element:34} {budget:>9.1} {load:>10} {settings:>10} {:>10.2} {:>11.1}%",
+                "{element:34} {budget:>9.1} {load:>10} {settings:>10} {pace:>7} {:>10.2} {:>11.1}%",
                 median(costs.iter().copied()),
                 within * 100.0
             );
         };
-        row("none", "fixed", &unloaded);
+        row("none", "fixed", "b2b", &unloaded);
         let _hog = Hog::start();
-        row("1 core", "fixed", &frame_costs(&fixed, &buf, &info, frames));
         let governed = format!("{fixed} budget-ms={budget}");
-        let costs = frame_costs(&governed, &buf, &info, frames);
-        if std::env::var_os("AIFX_BENCH_COSTS").is_some() {
-            let over: Vec<String> = costs
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c > budget)
-                .map(|(i, c)| format!("{i}:{c:.1}"))
-                .collect();
-            println!("over budget (frame:ms): {}", over.join(" "));
+        for (pace, interval) in [("b2b", None), ("30 fps", live)] {
+            let costs = frame_costs_paced(&fixed, &buf, &info, frames, interval);
+            row("1 core", "fixed", pace, &costs);
+            let costs = frame_costs_paced(&governed, &buf, &info, frames, interval);
+            if std::env::var_os("AIFX_BENCH_COSTS").is_some() {
+                let over: Vec<String> = costs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > budget)
+                    .map(|(i, c)| format!("{i}:{c:.1}"))
+                    .collect();
+                println!("over budget (frame:ms): {}", over.join(" "));
+            }
+            row("1 core", "budget-ms", pace, &costs);
         }
-        row("1 core", "budget-ms", &costs);
     }
 }

@@ -158,6 +158,19 @@ pub fn frame_costs(
     info: &gst_video::VideoInfo,
     frames: usize,
 ) -> Vec<f64> {
+    frame_costs_paced(desc, buf, info, frames, None)
+}
+
+/// [`frame_costs`] with frames pushed `interval` apart (a live source) instead of back to
+/// back; each frame's cost is still the time its push took.
+pub fn frame_costs_paced(
+    desc: &str,
+    buf: &gst::Buffer,
+    info: &gst_video::VideoInfo,
+    frames: usize,
+    interval: Option<std::time::Duration>,
+) -> Vec<f64> {
+    let start = std::time::Instant::now();
     let mut hns = gst_check::Harness::new_parse(desc);
     hns.set_src_caps(info.to_caps().unwrap());
     let mut costs = Vec::with_capacity(frames);
@@ -169,6 +182,10 @@ pub fn frame_costs(
         b.get_mut()
             .unwrap()
             .set_pts(gst::ClockTime::from_mseconds(33 * n as u64));
+        if let Some(interval) = interval {
+            let due = start + interval * n as u32;
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        }
         let t = std::time::Instant::now();
         let out = hns.push_and_pull(b).expect("frame");
         if n >= WARMUP {
