@@ -51,13 +51,23 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// Starts timing a frame; returns the level of `levels` to run it at.
-    pub fn begin(&mut self, budget_ms: f64, levels: &'static [&'static str]) -> usize {
+    /// Starts timing a frame; returns the level of `levels` to run it at. `same_as_above(l)`:
+    /// level `l` runs exactly what level `l - 1` runs for the element's settings now (moves
+    /// skip it).
+    pub fn begin(
+        &mut self,
+        budget_ms: f64,
+        levels: &'static [&'static str],
+        same_as_above: impl Fn(usize) -> bool,
+    ) -> usize {
         if levels.len() != self.levels.len() {
             self.governor = Governor::new(levels.len());
             self.levels = levels;
         }
         self.governor.set_budget(budget_ms);
+        if budget_ms > 0.0 {
+            self.governor.set_same_as_above(same_as_above);
+        }
         self.started = Some(Instant::now());
         self.governor.level()
     }

@@ -32,6 +32,9 @@ pub struct Governor {
     frame: u64,
     /// Per level: the median cost measured there and the frame it was measured at.
     known: Vec<Option<(f64, u64)>>,
+    /// Per level: it runs exactly what the level above runs (for these settings), so a move
+    /// there would change nothing and is skipped.
+    same_as_above: Vec<bool>,
 }
 
 /// A move of the governor, for the element to announce.
@@ -54,7 +57,34 @@ impl Governor {
             at_level: 0,
             frame: 0,
             known: vec![None; levels.max(1)],
+            same_as_above: vec![false; levels.max(1)],
         }
+    }
+
+    /// Says which levels run exactly what the level above them runs, for the element's
+    /// current settings (`same(l)` for l ≥ 1): moves skip those. Without it, a rung that
+    /// changes nothing (one person when only one is tracked; the landscape model when it is
+    /// the user's) costs a few frames over budget on the way down, for nothing.
+    pub fn set_same_as_above(&mut self, same: impl Fn(usize) -> bool) {
+        for l in 1..self.levels {
+            self.same_as_above[l] = same(l);
+        }
+    }
+
+    /// The first level below `from` that runs something else; `from` if none does.
+    fn next_down(&self, from: usize) -> usize {
+        (from + 1..self.levels)
+            .find(|&l| !self.same_as_above[l])
+            .unwrap_or(from)
+    }
+
+    /// The level above `from`, past those running the same as the one above them.
+    fn next_up(&self, from: usize) -> usize {
+        let mut to = from.saturating_sub(1);
+        while to > 0 && self.same_as_above[to] {
+            to -= 1;
+        }
+        to
     }
 
     /// Sets the budget (ms per frame); 0 turns the governor off and returns to level 0.
@@ -119,21 +149,23 @@ impl Governor {
         // Down: two of the last three frames over budget (one slow frame is noise); two rungs
         // at once when they took over twice the budget (fewer frames lost on the way down).
         let last3_over = self.recent.iter().rev().take(3).filter(|c| over(c)).count();
-        if self.level + 1 < self.levels && self.at_level >= SETTLE_DOWN && last3_over >= 2 {
+        let down = self.next_down(self.level);
+        if down > self.level && self.at_level >= SETTLE_DOWN && last3_over >= 2 {
             let far = self.median() > 2.0 * self.budget_ms;
-            let to = (self.level + if far { 2 } else { 1 }).min(self.levels - 1);
+            let to = if far { self.next_down(down) } else { down };
             return Some(self.move_to(to));
         }
         // Up: a long calm stretch with room to spare, and the level above not known to be
         // too slow (recently).
         if self.level > 0 && self.at_level >= SETTLE_UP {
+            let up = self.next_up(self.level);
             let slowest = self.recent.iter().copied().fold(0.0, f64::max);
-            let above_fits = match self.known[self.level - 1] {
+            let above_fits = match self.known[up] {
                 Some((c, at)) if self.frame - at < COST_MEMORY => c < self.budget_ms * 0.9,
                 _ => true,
             };
             if slowest < self.budget_ms * UP_ROOM && above_fits {
-                return Some(self.move_to(self.level - 1));
+                return Some(self.move_to(up));
             }
         }
         None
@@ -144,11 +176,12 @@ impl Governor {
     pub fn qos(&mut self, proportion: f64) -> Option<Change> {
         // NaN counts as "not late".
         let late = proportion.is_finite() && proportion > 1.05;
-        if self.budget_ms == 0.0 || !late || self.level + 1 >= self.levels {
+        let down = self.next_down(self.level);
+        if self.budget_ms == 0.0 || !late || down == self.level {
             return None;
         }
         if self.at_level >= SETTLE_DOWN * 3 {
-            return Some(self.move_to(self.level + 1));
+            return Some(self.move_to(down));
         }
         None
     }
@@ -192,6 +225,37 @@ mod tests {
             first = first.or(g.record(30.0));
         }
         assert_eq!(first.map(|c| (c.from, c.to)), Some((0, 2)));
+    }
+
+    #[test]
+    fn rungs_that_change_nothing_are_skipped_both_ways() {
+        let mut g = Governor::new(5);
+        g.set_budget(10.0);
+        // Levels 1 and 3 run what the level above runs.
+        g.set_same_as_above(|l| l == 1 || l == 3);
+        let cost = [18.0, 18.0, 14.0, 14.0, 5.0];
+        let mut moves = Vec::new();
+        for _ in 0..100 {
+            if let Some(c) = g.record(cost[g.level()]) {
+                moves.push((c.from, c.to));
+            }
+        }
+        assert_eq!(moves, [(0, 2), (2, 4)]);
+        // Back up when the load goes: 4 → 2 → 0, never landing on 3 or 1.
+        for _ in 0..2 * COST_MEMORY {
+            if let Some(c) = g.record(2.0) {
+                moves.push((c.from, c.to));
+            }
+        }
+        assert_eq!(moves[2..], [(4, 2), (2, 0)]);
+        // Nothing left to change below: no move at all.
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        g.set_same_as_above(|_| true);
+        for _ in 0..50 {
+            assert_eq!(g.record(50.0), None);
+        }
+        assert_eq!(g.qos(2.0), None);
     }
 
     #[test]

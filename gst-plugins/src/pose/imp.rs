@@ -186,16 +186,18 @@ impl BaseTransformImpl for Pose {
         let Some(info) = state.info.clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        let level = state.budget.begin(s.runtime.budget_ms, &budget::LEVELS);
-        let work = budget::at_level(
-            PoseWork {
-                max_persons: s.max_persons as usize,
-                interval: s.interval,
-                asynchronous: false,
-                threads: s.runtime.threads as usize,
-            },
-            level,
-        );
+        let own = PoseWork {
+            max_persons: s.max_persons as usize,
+            interval: s.interval,
+            asynchronous: false,
+            threads: s.runtime.threads as usize,
+        };
+        let level = state
+            .budget
+            .begin(s.runtime.budget_ms, &budget::LEVELS, |l| {
+                budget::at_level(own, l) == budget::at_level(own, l - 1)
+            });
+        let work = budget::at_level(own, level);
         let mut s = s;
         s.runtime.threads = work.threads as u32;
         if let Err(e) = self.ensure_models(&mut state, &s) {

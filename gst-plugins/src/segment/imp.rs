@@ -202,11 +202,14 @@ impl BaseTransformImpl for Segment {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings_raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
+        let own = settings_raw.to_shared();
+        let rung = |l| budget::at_level(&own, settings_raw.asynchronous, l);
         let level = state
             .budget
-            .begin(settings_raw.runtime.budget_ms, &budget::LEVELS);
-        let own = settings_raw.to_shared();
-        let (mut settings, asynchronous) = budget::at_level(&own, settings_raw.asynchronous, level);
+            .begin(settings_raw.runtime.budget_ms, &budget::LEVELS, |l| {
+                rung(l) == rung(l - 1)
+            });
+        let (mut settings, asynchronous) = rung(level);
         if settings_raw.runtime.budget_ms > 0.0 {
             // Every rung's model is kept loaded (two or three sessions), each built once, on
             // a thread of its own, so that no step stalls a frame on a session build. This

@@ -151,8 +151,13 @@ impl BaseTransformImpl for Stylize {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
-        let level = state.budget.begin(raw.runtime.budget_ms, &budget::LEVELS);
-        let mut settings = budget::at_level(&raw.to_shared(), level);
+        let own = raw.to_shared();
+        let level = state
+            .budget
+            .begin(raw.runtime.budget_ms, &budget::LEVELS, |l| {
+                budget::at_level(&own, l) == budget::at_level(&own, l - 1)
+            });
+        let mut settings = budget::at_level(&own, level);
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
                 self,
