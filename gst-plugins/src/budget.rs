@@ -51,22 +51,24 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// Starts timing a frame; returns the level of `levels` to run it at. `same_as_above(l)`:
-    /// level `l` runs exactly what level `l - 1` runs for the element's settings now (moves
-    /// skip it).
-    pub fn begin(
+    /// Starts timing a frame; returns the level of `levels` to run it at. `rungs[l]`: what
+    /// level `l` runs for the element's settings now; a level that runs what the one above
+    /// it runs is skipped.
+    pub fn begin<R: PartialEq>(
         &mut self,
         budget_ms: f64,
         levels: &'static [&'static str],
-        same_as_above: impl Fn(usize) -> bool,
+        rungs: &[R],
     ) -> usize {
+        debug_assert_eq!(levels.len(), rungs.len());
         if levels.len() != self.levels.len() {
             self.governor = Governor::new(levels.len());
             self.levels = levels;
         }
         self.governor.set_budget(budget_ms);
         if budget_ms > 0.0 {
-            self.governor.set_same_as_above(same_as_above);
+            self.governor
+                .set_same_as_above(|l| rungs.get(l).is_some_and(|r| Some(r) == rungs.get(l - 1)));
         }
         self.started = Some(Instant::now());
         self.governor.level()

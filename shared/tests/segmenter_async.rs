@@ -64,11 +64,8 @@ fn async_streams_start_and_stop_thousands_of_times() {
     }
 }
 
-/// `load_ahead` builds another model off the calling thread; until it is ready, `prepare`
-/// for those settings keeps the current model (no frame waits on a session build), then
-/// switches to it. A segmenter dropped while a load is in flight waits for it.
-#[test]
-fn a_model_loaded_ahead_is_taken_when_ready() {
+/// The two catalog models on one inference thread each (different sessions to build).
+fn selfie_and_landscape() -> (SegmentSettings, SegmentSettings) {
     let selfie = SegmentSettings {
         threads: 1,
         ..SegmentSettings::default()
@@ -77,6 +74,15 @@ fn a_model_loaded_ahead_is_taken_when_ready() {
         model: "selfie-landscape".into(),
         ..selfie.clone()
     };
+    (selfie, landscape)
+}
+
+/// `load_ahead` builds another model off the calling thread; until it is ready, `prepare`
+/// for those settings keeps the current model (no frame waits on a session build), then
+/// switches to it. A segmenter dropped while a load is in flight waits for it.
+#[test]
+fn a_model_loaded_ahead_is_taken_when_ready() {
+    let (selfie, landscape) = selfie_and_landscape();
     let rgb: Vec<u8> = (0..64 * 48 * 3).map(|i| (i * 7 % 251) as u8).collect();
     let mut frame = OwnedFrame::from_rgb(PixelFormat::Rgba, 64, 48, &rgb, 0);
     let mut s = Segmenter::new();
@@ -161,14 +167,7 @@ fn the_frame_on_one_thread_is_the_same_frame() {
 /// effect.
 #[test]
 fn looking_ahead_no_step_waits_for_a_build_and_steps_back_at_once() {
-    let selfie = SegmentSettings {
-        threads: 1,
-        ..SegmentSettings::default()
-    };
-    let landscape = SegmentSettings {
-        model: "selfie-landscape".into(),
-        ..selfie.clone()
-    };
+    let (selfie, landscape) = selfie_and_landscape();
     let mut frame = test_frame(64, 48);
     let mut s = Segmenter::new();
     s.prepare(&selfie)

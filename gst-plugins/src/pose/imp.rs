@@ -192,12 +192,13 @@ impl BaseTransformImpl for Pose {
             asynchronous: false,
             threads: s.runtime.threads as usize,
         };
+        let rungs: Vec<_> = (0..budget::LEVELS.len())
+            .map(|l| budget::at_level(own, l))
+            .collect();
         let level = state
             .budget
-            .begin(s.runtime.budget_ms, &budget::LEVELS, |l| {
-                budget::at_level(own, l) == budget::at_level(own, l - 1)
-            });
-        let work = budget::at_level(own, level);
+            .begin(s.runtime.budget_ms, &budget::LEVELS, &rungs);
+        let work = rungs[level];
         let mut s = s;
         s.runtime.threads = work.threads as u32;
         if let Err(e) = self.ensure_models(&mut state, &s) {

@@ -203,24 +203,24 @@ impl BaseTransformImpl for Segment {
         let settings_raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
         let own = settings_raw.to_shared();
-        let rung = |l| budget::at_level(&own, settings_raw.asynchronous, l);
+        let n = budget::LEVELS.len();
+        let rungs: Vec<_> = (0..n)
+            .map(|l| budget::at_level(&own, settings_raw.asynchronous, l))
+            .collect();
         let level = state
             .budget
-            .begin(settings_raw.runtime.budget_ms, &budget::LEVELS, |l| {
-                rung(l) == rung(l - 1)
-            });
-        let (mut settings, asynchronous) = rung(level);
+            .begin(settings_raw.runtime.budget_ms, &budget::LEVELS, &rungs);
+        let (mut settings, asynchronous) = rungs[level].clone();
         if settings_raw.runtime.budget_ms > 0.0 {
             // Every rung's model is kept loaded (two or three sessions), each built once, on
             // a thread of its own, so that no step stalls a frame on a session build. This
             // level's first (the step just taken may still wait for its model), then down (a
             // frame over budget is a dropped frame; two rungs: the governor's far step), up.
-            let n = budget::LEVELS.len();
             let wanted: Vec<_> = [level, level + 1, level + 2, level.wrapping_sub(1)]
                 .into_iter()
                 .chain(0..n)
                 .filter(|&l| l < n)
-                .map(|l| budget::at_level(&own, false, l).0)
+                .map(|l| rungs[l].0.clone())
                 .collect();
             state.segmenter.load_ahead(&wanted);
         } else {

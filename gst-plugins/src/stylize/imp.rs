@@ -152,12 +152,13 @@ impl BaseTransformImpl for Stylize {
         let raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
         let own = raw.to_shared();
+        let mut rungs: Vec<_> = (0..budget::LEVELS.len())
+            .map(|l| budget::at_level(&own, l))
+            .collect();
         let level = state
             .budget
-            .begin(raw.runtime.budget_ms, &budget::LEVELS, |l| {
-                budget::at_level(&own, l) == budget::at_level(&own, l - 1)
-            });
-        let mut settings = budget::at_level(&own, level);
+            .begin(raw.runtime.budget_ms, &budget::LEVELS, &rungs);
+        let mut settings = rungs.swap_remove(level);
         let Some(info) = state.info.clone() else {
             gst::element_imp_error!(
                 self,

@@ -334,7 +334,7 @@ impl Segmenter {
         // wanted, and never left unawaited.
         self.ahead
             .retain(|a| keys.contains(&a.key) || a.is_loading());
-        if self.ahead.iter().any(LoadAhead::is_loading) {
+        if self.building() {
             return;
         }
         let in_use = self.model.as_ref().map(|m| &m.key);
@@ -346,8 +346,17 @@ impl Segmenter {
         }
     }
 
-    /// Starts building the model `settings` ask for on a thread of its own.
+    /// Whether a build started here is still running.
+    fn building(&self) -> bool {
+        self.ahead.iter().any(LoadAhead::is_loading)
+    }
+
+    /// Starts building the model `settings` ask for on a thread of its own, unless a build
+    /// is running (one at a time).
     fn start_load(&mut self, settings: SegmentSettings) {
+        if self.building() {
+            return;
+        }
         let key = model_key(&settings);
         let spawned = std::thread::Builder::new()
             .name("aifx-load-ahead".into())
@@ -396,9 +405,7 @@ impl Segmenter {
             // A stream that looks ahead never stalls a frame on a build: a step the loads
             // ahead did not foresee (the governor stepping twice while one build ran) gets
             // its model built the same way, after the build in flight.
-            if !self.ahead.iter().any(LoadAhead::is_loading) {
-                self.start_load(settings.clone());
-            }
+            self.start_load(settings.clone());
             return Ok(());
         }
         let m = load_model(settings)?;
