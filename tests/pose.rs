@@ -445,3 +445,32 @@ fn a_zero_detection_threshold_finds_no_ghosts() {
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(counts, vec![1; 6]);
 }
+
+/// With `budget-ms`, every rung's models are built when the element starts, before frames
+/// flow (a build beside a playing stream slows its frames, even at the lowest priority): the
+/// async rung's one-thread sessions are there with the element's own.
+#[test]
+fn a_budget_builds_every_rungs_models_at_start() {
+    use aifx::session::{is_cached, SessionOptions};
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc ! video/x-raw,width=64,height=48 ! pose device=cpu precision=fp32 threads=2 budget-ms=1000 draw-mask=true ! fakesink",
+    )
+    .unwrap();
+    pipeline.set_state(gst::State::Paused).unwrap();
+    let (changed, _, _) = pipeline.state(gst::ClockTime::from_seconds(60));
+    changed.expect("prerolls");
+    for model in ["pose-detection", "pose-landmark-full"] {
+        let path = aifx::paths::resolve_model(model).unwrap();
+        for threads in [2, 1] {
+            let opts = SessionOptions {
+                device: aifx::Device::Cpu,
+                precision: aifx::Precision::Fp32,
+                threads,
+                library: None,
+            };
+            assert!(is_cached(&path, &opts), "{model}, {threads} threads");
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+}

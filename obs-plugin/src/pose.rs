@@ -71,7 +71,7 @@ fn analyse(
         let models = PoseModels::load_for(&opts, job.draw_mask).map_err(|e| e.to_string())?;
         match slot.as_mut() {
             Some((k, t)) => {
-                t.set_models(models);
+                drop(t.set_models(models));
                 *k = key;
             }
             None => *slot = Some((key, PoseTracker::new(models))),

@@ -21,6 +21,20 @@ const UP_ROOM: f64 = 0.6;
 /// A level's measured cost is trusted this many frames (load on the machine changes).
 const COST_MEMORY: u64 = 600;
 
+/// The levels whose models a stream keeps loaded ahead of a step, the most urgent first:
+/// `level` itself (the step just taken may still wait for its model), the next two down (a
+/// frame over budget is a dropped frame; two: the governor's far step), one up, then the rest.
+pub fn load_order(level: usize, levels: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = [level, level + 1, level + 2, level.wrapping_sub(1)]
+        .into_iter()
+        .chain(0..levels)
+        .filter(|&l| l < levels)
+        .collect();
+    let mut seen = vec![false; levels];
+    order.retain(|&l| !std::mem::replace(&mut seen[l], true));
+    order
+}
+
 /// Picks the ladder level from measured frame costs and downstream QoS.
 #[derive(Debug, Clone)]
 pub struct Governor {
@@ -190,6 +204,13 @@ impl Governor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_order_is_this_level_then_down_then_up() {
+        assert_eq!(load_order(2, 6), [2, 3, 4, 1, 0, 5]);
+        assert_eq!(load_order(0, 3), [0, 1, 2]);
+        assert_eq!(load_order(4, 5), [4, 3, 0, 1, 2]);
+    }
 
     #[test]
     fn off_without_a_budget() {

@@ -4,6 +4,7 @@
 //! cache ([`session`]), model lookup ([`paths`]) and the image helpers the effects build on.
 //! Elements are thin adapters over this crate.
 
+pub mod ahead;
 pub mod choices;
 pub mod device;
 pub mod error;

@@ -151,7 +151,7 @@ static CACHE: Lazy<Mutex<HashMap<Key, Weak<SessionCore>>>> =
 static AUTO_CHOICE: Lazy<Mutex<HashMap<Key, Device>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// Options for [`session`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionOptions {
     pub device: Device,
     /// The arithmetic (see [`Precision`]); `Auto` is each provider's measured best.
@@ -221,6 +221,16 @@ pub fn cached_sessions_of(model: &Path) -> usize {
         .iter()
         .filter(|(k, s)| k.model == model && s.strong_count() > 0)
         .count()
+}
+
+/// Whether a session of `model` with exactly these options is alive (for tests).
+pub fn is_cached(model: &Path, opts: &SessionOptions) -> bool {
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.iter().any(|(k, s)| {
+        k.model == model
+            && (k.device, k.precision, k.threads) == (opts.device, opts.precision, opts.threads)
+            && s.strong_count() > 0
+    })
 }
 
 /// A model file that does not load: the set-up's own files are reinstalled, a user's file is
@@ -598,6 +608,19 @@ impl SessionCore {
     /// A handle that follows [`SessionCore::device`] without keeping the session alive.
     pub fn device_watch(&self) -> DeviceWatch {
         self.device.clone()
+    }
+
+    /// Runs the model once on zeros: a session's first run is slow (lazy set-up inside the
+    /// runtime) and would otherwise be a frame's. Models with a dynamic input size (the
+    /// style students) are left alone: their first run depends on the size.
+    pub fn warm_up(&self) -> Result<()> {
+        let [input] = &self.inputs[..] else {
+            return Ok(());
+        };
+        if let Some(shape) = input.shape.iter().copied().collect::<Option<Vec<usize>>>() {
+            self.run(&shape, &vec![0.0f32; shape.iter().product()])?;
+        }
+        Ok(())
     }
 
     /// Runs the model on one float input and copies every output out.

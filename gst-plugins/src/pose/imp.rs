@@ -10,11 +10,13 @@
 
 use std::sync::{Arc, LazyLock, Mutex};
 
+use aifx::ahead::LoadAhead;
 use aifx::pose::asynchronous::{AsyncPose, SharedTracker};
 use aifx::pose::budget::{self, PoseWork};
 use aifx::pose::draw::{draw_skeletons, tint_people, DrawStyle};
 use aifx::pose::pipeline::PoseModels;
 use aifx::pose::tracker::{PoseTracker, TrackerSettings};
+use aifx::session::SessionOptions;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -26,9 +28,7 @@ use super::settings::{properties, Settings};
 use crate::budget::{qos_proportion, Budget};
 use crate::meta::{PoseMeta, PosePerson};
 use crate::props::{lock, log_set, unknown};
-use crate::video::{
-    check_format, pad_templates, with_frame_mut, DeviceKind, DeviceNotice, PrecisionKind,
-};
+use crate::video::{check_format, pad_templates, with_frame_mut, DeviceNotice};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -38,13 +38,43 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+/// What the pose models were loaded for: the session options and `draw-mask`.
+type ModelsKey = (SessionOptions, bool);
+
+/// `budget-ms`'s rungs for these settings.
+fn rungs(s: &Settings) -> Vec<PoseWork> {
+    budget::rungs(PoseWork {
+        max_persons: s.max_persons as usize,
+        interval: s.interval,
+        asynchronous: false,
+        threads: s.runtime.threads as usize,
+    })
+}
+
+/// The models a stream at `level` keeps loaded, the most urgent first (none without a budget).
+fn models_wanted(s: &Settings, rungs: &[PoseWork], level: usize) -> Vec<ModelsKey> {
+    if s.runtime.budget_ms <= 0.0 {
+        return Vec::new();
+    }
+    let opts = budget::sessions_wanted(rungs, level, &s.runtime.session_options());
+    opts.into_iter().map(|o| (o, s.draw_mask)).collect()
+}
+
+/// Loads the models for `key` (and runs each once: the first run is slow).
+fn load(key: &ModelsKey) -> impl FnOnce() -> aifx::Result<PoseModels> + Send + 'static {
+    let (opts, mask) = key.clone();
+    move || PoseModels::load_warm(&opts, mask)
+}
+
 #[derive(Default)]
 struct State {
     info: Option<gst_video::VideoInfo>,
     tracker: Option<SharedTracker>,
     /// The worker of `budget-ms`'s asynchronous rung.
     async_pose: AsyncPose,
-    models_key: Option<(DeviceKind, PrecisionKind, u32, bool)>,
+    models_key: Option<ModelsKey>,
+    /// `budget-ms`'s rungs' models (and the ones a step replaced), built ahead of a step.
+    ahead: LoadAhead<ModelsKey, PoseModels>,
     frames: u64,
     last: Vec<(u64, aifx::pose::pipeline::Person)>,
     device_notice: DeviceNotice,
@@ -113,21 +143,29 @@ impl ElementImpl for Pose {
 impl Pose {
     /// Loads the models (or reuses them) for the current device/threads.
     /// The landmark model has a segmentation branch as costly as the rest of it; it is loaded
-    /// only while `draw-mask` needs it.
+    /// only while `draw-mask` needs it. While `budget-ms` loads its rungs' models ahead, a
+    /// step to models not built yet keeps running the ones in use until they are.
     fn ensure_models(&self, state: &mut State, s: &Settings) -> Result<(), gst::ErrorMessage> {
-        let r = &s.runtime;
-        let key = (r.device, r.precision, r.threads, s.draw_mask);
-        if state.tracker.is_some() && state.models_key == Some(key) {
+        let key = (s.runtime.session_options(), s.draw_mask);
+        if state.tracker.is_some() && state.models_key.as_ref() == Some(&key) {
             return Ok(());
         }
-        let opts = r.session_options();
-        let models = PoseModels::load_for(&opts, s.draw_mask)
+        let next = (state.ahead)
+            .model_for(&key, state.tracker.is_some(), load(&key))
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("pose: {}", e)))?;
+        let Some(models) = next else {
+            return Ok(());
+        };
         state
             .device_notice
             .check(self.obj().upcast_ref(), &models.detector);
         match state.tracker.as_ref() {
-            Some(t) => lock(t).set_models(models),
+            Some(t) => {
+                let old = lock(t).set_models(models);
+                if let Some(k) = state.models_key.take() {
+                    state.ahead.keep(k, old);
+                }
+            }
             None => state.tracker = Some(Arc::new(Mutex::new(PoseTracker::new(models)))),
         }
         state.models_key = Some(key);
@@ -146,6 +184,10 @@ impl BaseTransformImpl for Pose {
         let mut state = lock(&self.state);
         *state = State::default();
         self.ensure_models(&mut state, &s)?;
+        // The rungs' models too, before frames flow (a build beside them slows them).
+        let in_use = state.models_key.clone();
+        let wanted = models_wanted(&s, &rungs(&s), 0);
+        state.ahead.load_now(&wanted, in_use.as_ref(), load);
         gst::info!(CAT, imp = self, "models loaded on {:?}", s.runtime.device);
         Ok(())
     }
@@ -186,20 +228,14 @@ impl BaseTransformImpl for Pose {
         let Some(info) = state.info.clone() else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        let own = PoseWork {
-            max_persons: s.max_persons as usize,
-            interval: s.interval,
-            asynchronous: false,
-            threads: s.runtime.threads as usize,
-        };
-        let rungs: Vec<_> = (0..budget::LEVELS.len())
-            .map(|l| budget::at_level(own, l))
-            .collect();
+        let rungs = rungs(&s);
         let level = state
             .budget
             .begin(s.runtime.budget_ms, &budget::LEVELS, &rungs);
         let work = rungs[level];
         let mut s = s;
+        let in_use = state.models_key.clone();
+        (state.ahead).want(&models_wanted(&s, &rungs, level), in_use.as_ref(), load);
         s.runtime.threads = work.threads as u32;
         if let Err(e) = self.ensure_models(&mut state, &s) {
             self.post_error_message(e);

@@ -141,13 +141,19 @@ impl BaseTransformImpl for Segment {
     }
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = lock(&self.settings).to_shared();
+        let raw = lock(&self.settings).clone();
+        let settings = raw.to_shared();
         let mut state = lock(&self.state);
         state.segmenter = Segmenter::new();
         state
             .segmenter
             .prepare(&settings)
             .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("segment: {}", e)))?;
+        if raw.runtime.budget_ms > 0.0 {
+            // The rungs' models too, before frames flow (a build beside them slows them).
+            let rungs = budget::rungs(&settings, raw.asynchronous);
+            state.segmenter.load_now(&budget::models_wanted(&rungs, 0));
+        }
         let State {
             segmenter,
             device_notice,
@@ -202,26 +208,15 @@ impl BaseTransformImpl for Segment {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings_raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
-        let own = settings_raw.to_shared();
-        let n = budget::LEVELS.len();
-        let rungs: Vec<_> = (0..n)
-            .map(|l| budget::at_level(&own, settings_raw.asynchronous, l))
-            .collect();
+        let rungs = budget::rungs(&settings_raw.to_shared(), settings_raw.asynchronous);
         let level = state
             .budget
             .begin(settings_raw.runtime.budget_ms, &budget::LEVELS, &rungs);
         let (mut settings, asynchronous) = rungs[level].clone();
         if settings_raw.runtime.budget_ms > 0.0 {
             // Every rung's model is kept loaded (two or three sessions), each built once, on
-            // a thread of its own, so that no step stalls a frame on a session build. This
-            // level's first (the step just taken may still wait for its model), then down (a
-            // frame over budget is a dropped frame; two rungs: the governor's far step), up.
-            let wanted: Vec<_> = [level, level + 1, level + 2, level.wrapping_sub(1)]
-                .into_iter()
-                .chain(0..n)
-                .filter(|&l| l < n)
-                .map(|l| rungs[l].0.clone())
-                .collect();
+            // a thread of its own, so that no step stalls a frame on a session build.
+            let wanted = budget::models_wanted(&rungs, level);
             state.segmenter.load_ahead(&wanted);
         } else {
             state.segmenter.load_ahead(&[]);

@@ -3,6 +3,8 @@
 //! leave the streaming thread (a landmark run per frame is more than a tight budget holds),
 //! then half the frames.
 
+use crate::session::SessionOptions;
+
 /// What each level changes, for the bus message and the log.
 pub const LEVELS: [&str; 4] = [
     "the element's own settings",
@@ -37,6 +39,28 @@ pub fn at_level(w: PoseWork, level: usize) -> PoseWork {
         w.interval = w.interval.max(2);
     }
     w
+}
+
+/// Every rung's work, level 0 first.
+pub fn rungs(own: PoseWork) -> Vec<PoseWork> {
+    (0..LEVELS.len()).map(|l| at_level(own, l)).collect()
+}
+
+/// The session options of the models a stream at `level` keeps loaded (the user's `opts`,
+/// each rung's threads), the most urgent first.
+pub fn sessions_wanted(
+    rungs: &[PoseWork],
+    level: usize,
+    opts: &SessionOptions,
+) -> Vec<SessionOptions> {
+    let order = crate::governor::load_order(level, rungs.len());
+    order
+        .into_iter()
+        .map(|l| SessionOptions {
+            threads: rungs[l].threads,
+            ..opts.clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -45,6 +45,15 @@ impl PoseModels {
         )
     }
 
+    /// [`load_for`](Self::load_for) and one run of each model (a session's first run is
+    /// slow, and would otherwise be a frame's): for models built ahead of a step.
+    pub fn load_warm(opts: &SessionOptions, mask: bool) -> Result<Self> {
+        let models = Self::load_for(opts, mask)?;
+        models.detector.warm_up()?;
+        models.landmark.warm_up()?;
+        Ok(models)
+    }
+
     /// Both models from these files (a model store other than the default one).
     pub fn from_files(
         detector: &std::path::Path,

@@ -75,8 +75,9 @@ impl PoseTracker {
 
     /// Swaps the models (another device, or the landmark variant with or without its mask)
     /// and keeps tracking.
-    pub fn set_models(&mut self, models: PoseModels) {
-        self.models = models;
+    /// Runs these models from now on; gives back the ones they replace.
+    pub fn set_models(&mut self, models: PoseModels) -> PoseModels {
+        std::mem::replace(&mut self.models, models)
     }
 
     /// How many frames needed the detector.

@@ -51,6 +51,21 @@ pub fn at_level(s: &SegmentSettings, asynchronous: bool, level: usize) -> (Segme
     (s, asynchronous)
 }
 
+/// Every rung's settings and async mode, level 0 first.
+pub fn rungs(s: &SegmentSettings, asynchronous: bool) -> Vec<(SegmentSettings, bool)> {
+    (0..LEVELS.len())
+        .map(|l| at_level(s, asynchronous, l))
+        .collect()
+}
+
+/// The settings whose models a stream at `level` keeps loaded, the most urgent first.
+pub fn models_wanted(rungs: &[(SegmentSettings, bool)], level: usize) -> Vec<SegmentSettings> {
+    crate::governor::load_order(level, rungs.len())
+        .into_iter()
+        .map(|l| rungs[l].0.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

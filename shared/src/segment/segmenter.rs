@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::composite::{CompositeParams, Compositor, Effect};
 use super::mask::{self, Mask};
 use super::refine::{guided_coefficients, AlphaScratch, Coefficients, MaskAlpha, MaskWeights};
+use crate::ahead::LoadAhead;
 use crate::frame::FrameMut;
 use crate::paths::resolve_model;
 use crate::sample::frame_to_tensor;
@@ -187,6 +188,24 @@ pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
     })
 }
 
+/// The build of the model for `key`, one of `keys` (the keys of `wanted`).
+fn load_job(
+    wanted: &[SegmentSettings],
+    keys: &[ModelKey],
+    key: &ModelKey,
+) -> impl FnOnce() -> Result<LoadedModel> + Send + 'static {
+    let settings = wanted[keys.iter().position(|k| k == key).unwrap_or(0)].clone();
+    move || load_warm(&settings)
+}
+
+/// [`load_model`] and one run: a session's first run is slow (lazy set-up inside the
+/// runtime), and would otherwise be the first frame's.
+fn load_warm(settings: &SegmentSettings) -> Result<LoadedModel> {
+    let m = load_model(settings)?;
+    m.session.warm_up()?;
+    Ok(m)
+}
+
 /// The model's raw person probability for a prepared tensor.
 pub fn infer(model: &LoadedModel, tensor: &[f32]) -> Result<Mask> {
     let sp = &model.spec;
@@ -260,37 +279,9 @@ pub struct Segmenter {
     inferences: u64,
     motion: MotionEstimator,
     times: StageTimes,
-    /// Models loading (or loaded) on threads of their own for settings the stream may move to.
-    ahead: Vec<LoadAhead>,
-    /// While [`Segmenter::load_ahead`] is asked for models: a replaced model is kept beside
-    /// those, and `prepare` builds none on the calling thread while one is in use.
-    looks_ahead: bool,
-}
-
-/// A model [`Segmenter::load_ahead`] keeps beside the one in use.
-struct LoadAhead {
-    key: ModelKey,
-    model: Ahead,
-}
-
-enum Ahead {
-    Loading(std::thread::JoinHandle<Result<LoadedModel>>),
-    /// Loaded, or the model in use before a step (kept: the stream may step back).
-    Ready(LoadedModel),
-}
-
-impl LoadAhead {
-    fn is_loading(&self) -> bool {
-        matches!(&self.model, Ahead::Loading(h) if !h.is_finished())
-    }
-
-    /// The model (waiting for its load); `None` when the load failed.
-    fn into_model(self) -> Option<LoadedModel> {
-        match self.model {
-            Ahead::Loading(h) => h.join().ok()?.ok(),
-            Ahead::Ready(m) => Some(m),
-        }
-    }
+    /// Models loading (or loaded) on threads of their own for settings the stream may move
+    /// to, and the one a step replaced.
+    ahead: LoadAhead<ModelKey, LoadedModel>,
 }
 
 /// What a loaded model was loaded for: model setting, device, precision, threads.
@@ -305,126 +296,52 @@ fn model_key(settings: &SegmentSettings) -> ModelKey {
     )
 }
 
-impl Drop for Segmenter {
-    fn drop(&mut self) {
-        // A model still loading is waited for: a session build left running while the
-        // process exits could still be inside the runtime as its libraries are torn down.
-        for a in self.ahead.drain(..) {
-            let _ = a.into_model();
-        }
-    }
-}
-
 impl Segmenter {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Keeps the models `wanted` ask for loaded (or loading) beside the one in use, each
-    /// built on a thread of its own, so that [`prepare`](Self::prepare) for those settings
-    /// takes a ready model instead of stalling a frame on a session build (selfie-landscape
-    /// for OpenVINO: 150–180 ms here). For settings the stream may soon move to
-    /// (`budget-ms`'s next steps, the most urgent first). Models loaded ahead for settings no
-    /// longer wanted are dropped; one build runs at a time (builds are serialised inside the
-    /// session cache anyway, and each takes a core). An empty `wanted` turns this off.
+    /// built on a thread of its own ([`LoadAhead`]), so that [`prepare`](Self::prepare) for
+    /// those settings takes a ready model instead of stalling a frame on a session build.
+    /// For settings the stream may soon move to (`budget-ms`'s next steps, the most urgent
+    /// first). An empty `wanted` turns this off.
     pub fn load_ahead(&mut self, wanted: &[SegmentSettings]) {
-        self.looks_ahead = !wanted.is_empty();
         let keys: Vec<ModelKey> = wanted.iter().map(model_key).collect();
-        // A load in flight is let finish (a build cannot be cancelled) even when no longer
-        // wanted, and never left unawaited.
-        self.ahead
-            .retain(|a| keys.contains(&a.key) || a.is_loading());
-        if self.building() {
-            return;
-        }
         let in_use = self.model.as_ref().map(|m| &m.key);
-        if let Some(next) = wanted.iter().find(|s| {
-            let key = model_key(s);
-            in_use != Some(&key) && !self.ahead.iter().any(|a| a.key == key)
-        }) {
-            self.start_load(next.clone());
-        }
+        self.ahead
+            .want(&keys, in_use, |key| load_job(wanted, &keys, key));
     }
 
-    /// Whether a build started here is still running.
-    fn building(&self) -> bool {
-        self.ahead.iter().any(LoadAhead::is_loading)
-    }
-
-    /// Starts building the model `settings` ask for on a thread of its own, unless a build
-    /// is running (one at a time).
-    fn start_load(&mut self, settings: SegmentSettings) {
-        if self.building() {
-            return;
-        }
-        let key = model_key(&settings);
-        let spawned = std::thread::Builder::new()
-            .name("aifx-load-ahead".into())
-            .spawn(move || {
-                // A build for a step the stream may take must not slow the frames it runs
-                // beside (measured with one core spinning: frames at 7–15 ms instead of 2–3
-                // during a build at normal priority, half a second). Threads the runtime
-                // starts here inherit the priority: `budget-ms`'s rungs that load ahead run
-                // inference on one thread (no pool), and the element's own model, built when
-                // it starts, is kept.
-                crate::parallel::lower_this_thread(19);
-                let m = load_model(&settings)?;
-                // One run here too: a session's first run is slow (lazy set-up inside the
-                // runtime), and it would otherwise be the first frame's.
-                let input = vec![0.0f32; m.spec.width * m.spec.height * 3];
-                infer(&m, &input)?;
-                Ok(m)
-            });
-        if let Ok(loading) = spawned {
-            self.ahead.push(LoadAhead {
-                key,
-                model: Ahead::Loading(loading),
-            });
-        }
+    /// Builds the models `wanted` ask for here and now (when the stream starts, before frames
+    /// flow: see [`LoadAhead::load_now`]), then keeps them as [`load_ahead`](Self::load_ahead)
+    /// does.
+    pub fn load_now(&mut self, wanted: &[SegmentSettings]) {
+        let keys: Vec<ModelKey> = wanted.iter().map(model_key).collect();
+        let in_use = self.model.as_ref().map(|m| &m.key);
+        self.ahead
+            .load_now(&keys, in_use, |key| load_job(wanted, &keys, key));
     }
 
     /// Loads the model now (so a bad model fails the state change, not the first frame).
-    /// Once [`load_ahead`](Self::load_ahead) is in use, a model is never built here while
-    /// another runs: it is built on a thread of its own and the current model keeps running
-    /// until it is ready; a build that failed is tried once more here, which says why.
+    /// Once [`load_ahead`](Self::load_ahead) is in use, a frame never waits for a build
+    /// while a model is in use ([`LoadAhead::model_for`]).
     pub fn prepare(&mut self, settings: &SegmentSettings) -> Result<()> {
         let key = model_key(settings);
         if self.model.as_ref().is_some_and(|m| m.key == key) {
             return Ok(());
         }
-        if let Some(i) = self.ahead.iter().position(|a| a.key == key) {
-            if self.ahead[i].is_loading() && self.model.is_some() {
-                return Ok(());
+        let settings = settings.clone();
+        let next = self
+            .ahead
+            .model_for(&key, self.model.is_some(), move || load_warm(&settings))?;
+        if let Some(m) = next {
+            // The model replaced is kept while looking ahead: a step back needs no build.
+            if let Some(old) = self.model.replace(m) {
+                self.ahead.keep(old.key.clone(), old);
             }
-            // A failed load ahead is loaded again here, which says why.
-            if let Some(m) = self.ahead.swap_remove(i).into_model() {
-                self.install(m);
-                return Ok(());
-            }
-        } else if self.looks_ahead && self.model.is_some() {
-            // A stream that looks ahead never stalls a frame on a build: a step the loads
-            // ahead did not foresee (the governor stepping twice while one build ran) gets
-            // its model built the same way, after the build in flight.
-            self.start_load(settings.clone());
-            return Ok(());
         }
-        let m = load_model(settings)?;
-        self.install(m);
         Ok(())
-    }
-
-    /// Makes `m` the model in use. While models are loaded ahead, the one it replaces is
-    /// kept beside them (the next [`load_ahead`](Self::load_ahead) drops it unless wanted):
-    /// a governor's step back then needs no new build.
-    fn install(&mut self, m: LoadedModel) {
-        if let Some(old) = self.model.replace(m) {
-            if self.looks_ahead {
-                self.ahead.push(LoadAhead {
-                    key: old.key.clone(),
-                    model: Ahead::Ready(old),
-                });
-            }
-        }
     }
 
     pub fn model(&self) -> Option<&LoadedModel> {
