@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::composite::{CompositeParams, Compositor, Effect};
 use super::mask::{self, Mask};
@@ -276,6 +277,8 @@ pub struct Segmenter {
     alpha_scratch: AlphaScratch,
     coefficients: Option<Coefficients>,
     worker: Option<MaskWorker>,
+    /// When the last frame ended and how long its work took: whether frames come paced.
+    last_frame: Option<(Instant, Duration)>,
     inferences: u64,
     motion: MotionEstimator,
     times: StageTimes,
@@ -358,6 +361,7 @@ impl Segmenter {
     pub fn reset(&mut self) {
         self.raw = None;
         self.frames = 0;
+        self.last_frame = None;
         self.motion.reset();
         if let Some(w) = &self.worker {
             w.reset();
@@ -409,6 +413,33 @@ impl Segmenter {
         settings: &SegmentSettings,
         asynchronous: bool,
     ) -> Result<FrameMask> {
+        // An asynchronous frame's inference job goes to the worker after the frame's own work
+        // when frames come paced (a live source: the last frame's work ended longer ago than
+        // it took), so that the worker does not take a core from it; its mask is then ready
+        // long before the next frame, as it would be handed over first. Frames back to back
+        // hand it over first: the mask would otherwise come a frame later. Measured with one
+        // core spinning, 30 fps, at a 7 ms budget: 92–98 % of frames within it (median 94,
+        // six runs) against 84–94 % (median 87) handing it over first.
+        let start = Instant::now();
+        let paced = self
+            .last_frame
+            .is_some_and(|(end, work)| start.duration_since(end) > work);
+        let mut job = None;
+        let result = self.process_frame(frame, settings, asynchronous, paced.then_some(&mut job));
+        if let (Some(job), Some(worker)) = (job, self.worker.as_ref()) {
+            worker.submit(job);
+        }
+        self.last_frame = Some((Instant::now(), start.elapsed()));
+        result
+    }
+
+    fn process_frame(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        settings: &SegmentSettings,
+        asynchronous: bool,
+        submit_later: Option<&mut Option<Job>>,
+    ) -> Result<FrameMask> {
         self.prepare(settings)?;
         self.times = StageTimes::default();
         let model = self.model.clone().expect("prepared");
@@ -416,7 +447,7 @@ impl Segmenter {
         let (tensor, luma) = timed(&mut self.times.sample, || {
             frame_to_tensor(frame, sp.width, sp.height, sp.range, Sampling::Asymmetric)
         });
-        let composite_start = std::time::Instant::now();
+        let composite_start = Instant::now();
         let due = self.raw.is_none()
             || self
                 .frames
@@ -426,10 +457,14 @@ impl Segmenter {
         let fresh = if asynchronous {
             let worker = self.start_worker()?;
             if due {
-                worker.submit(Job {
+                let job = Job {
                     tensor,
                     model: model.clone(),
-                });
+                };
+                match submit_later {
+                    Some(later) => *later = Some(job),
+                    None => worker.submit(job),
+                }
             }
             worker.take_result().transpose()?
         } else {

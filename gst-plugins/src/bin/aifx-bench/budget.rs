@@ -69,7 +69,11 @@ pub fn bench_budget(frames: usize, runtime: &str) {
         let fixed = format!("{element} {runtime}");
         let unloaded = frame_costs(&fixed, &buf, &info, frames);
         // A budget the element meets alone with 50 % to spare, rounded to 0.5 ms.
-        let budget = ((median(unloaded.iter().copied()) * 1.5) * 2.0).ceil() / 2.0;
+        // Or one given (AIFX_BENCH_BUDGET=ms): the same budget across runs and versions.
+        let budget = std::env::var("AIFX_BENCH_BUDGET")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(((median(unloaded.iter().copied()) * 1.5) * 2.0).ceil() / 2.0);
         let row = |load: &str, settings: &str, pace: &str, costs: &[f64]| {
             let within = costs.iter().filter(|&&c| c <= budget).count() as f64 / costs.len() as f64;
             println!(
