@@ -1,9 +1,13 @@
 //! `device=auto`'s decisions kept across processes, in `auto-choices.txt` under
 //! [`crate::paths::cache_dir`]: a restarted pipeline starts on the provider an earlier trial
 //! picked, instead of timing the providers again (which stalls its third frame while the
-//! other provider compiles). One line per decision, `DEVICE<TAB>KEY`; the key holds the model
-//! file (path, size, modification time), threads, precision, the ONNX Runtime library and the
-//! CPU, so a changed model, runtime or machine is timed again. Deleting the file, or
+//! other provider compiles). One line per decision, `DEVICE<TAB>UNIX-SECONDS<TAB>KEY`; the key
+//! holds the model file (path, size, modification time), threads, precision, the ONNX Runtime
+//! library and the CPU, so a changed model, runtime or machine is timed again. A decision is
+//! kept for a day ([`KEPT_FOR`]), then timed again: a trial taken under a passing load can
+//! pick the slower provider, and one such pick kept for good had selfie on `cpu` here (4.6–5.5
+//! ms a run against 3.7–4.4 on OpenVINO, which won four fresh trials of four). Deleting the
+//! file, or
 //! `AIFX_AUTO_CHOICES=off`, times everything again; `AIFX_AUTO_CHOICES=PATH` keeps the
 //! decisions in another file (`make test` does: a trial taken while the tests load both cores
 //! can pick the slower provider, which the user's own runs should not inherit). A cache:
@@ -14,6 +18,25 @@ use std::path::{Path, PathBuf};
 use crate::Device;
 
 const FILE: &str = "auto-choices.txt";
+
+/// How long a decision is kept (seconds).
+pub const KEPT_FOR: u64 = 24 * 3600;
+
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A line's device, when it was decided and key; `None` for odd lines (and the older lines
+/// without a time, which are timed again).
+fn parse(line: &str) -> Option<(&str, u64, &str)> {
+    let mut fields = line.splitn(3, '\t');
+    let device = fields.next()?;
+    let decided = fields.next()?.parse().ok()?;
+    Some((device, decided, fields.next()?))
+}
 
 /// Where the decisions live, unless switched off.
 fn file() -> Option<PathBuf> {
@@ -64,27 +87,27 @@ pub fn key(
     .replace(['\t', '\n'], " ")
 }
 
-fn recall_in(text: &str, key: &str) -> Option<Device> {
+fn recall_in(text: &str, key: &str, now: u64) -> Option<Device> {
     text.lines()
-        .filter_map(|l| l.split_once('\t'))
-        .find(|(_, k)| *k == key)
-        .and_then(|(d, _)| d.parse().ok())
+        .filter_map(parse)
+        .find(|&(_, decided, k)| k == key && now.saturating_sub(decided) < KEPT_FOR)
+        .and_then(|(d, _, _)| d.parse().ok())
 }
 
-fn remember_in(text: &str, key: &str, device: Device) -> String {
+fn remember_in(text: &str, key: &str, device: Device, now: u64) -> String {
     let mut out: String = text
         .lines()
-        .filter(|l| l.split_once('\t').is_some_and(|(_, k)| k != key))
+        .filter(|l| parse(l).is_some_and(|(_, _, k)| k != key))
         .map(|l| format!("{l}\n"))
         .collect();
-    out.push_str(&format!("{device}\t{key}\n"));
+    out.push_str(&format!("{device}\t{now}\t{key}\n"));
     out
 }
 
 /// The provider an earlier trial picked for `key`, if any.
 pub fn recall(key: &str) -> Option<Device> {
     let text = std::fs::read_to_string(file()?).ok()?;
-    recall_in(&text, key)
+    recall_in(&text, key, now())
 }
 
 /// Keeps `device` as the decision for `key` (replacing an older one), written whole to a
@@ -96,7 +119,7 @@ pub fn remember(key: &str, device: Device) {
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&tmp, remember_in(&text, key, device)))
+        .and_then(|()| std::fs::write(&tmp, remember_in(&text, key, device, now())))
         .and_then(|()| std::fs::rename(&tmp, &path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -124,15 +147,26 @@ mod tests {
 
     #[test]
     fn decisions_are_kept_per_key_and_replaced() {
-        let t = remember_in("", "a 1", Device::OpenVino);
-        let t = remember_in(&t, "b 2", Device::Cpu);
-        assert_eq!(recall_in(&t, "a 1"), Some(Device::OpenVino));
-        assert_eq!(recall_in(&t, "b 2"), Some(Device::Cpu));
-        assert_eq!(recall_in(&t, "c 3"), None);
-        let t = remember_in(&t, "a 1", Device::Cpu);
-        assert_eq!(recall_in(&t, "a 1"), Some(Device::Cpu));
+        let t = remember_in("", "a 1", Device::OpenVino, 1000);
+        let t = remember_in(&t, "b 2", Device::Cpu, 1000);
+        assert_eq!(recall_in(&t, "a 1", 1000), Some(Device::OpenVino));
+        assert_eq!(recall_in(&t, "b 2", 1000), Some(Device::Cpu));
+        assert_eq!(recall_in(&t, "c 3", 1000), None);
+        let t = remember_in(&t, "a 1", Device::Cpu, 2000);
+        assert_eq!(recall_in(&t, "a 1", 2000), Some(Device::Cpu));
         assert_eq!(t.lines().count(), 2);
-        // Odd lines are ignored, not fatal.
-        assert_eq!(recall_in("garbage\nwarp\ta 1\n", "a 1"), None);
+        // A day later each is timed again.
+        assert_eq!(recall_in(&t, "a 1", 2000 + KEPT_FOR), None);
+        assert_eq!(recall_in(&t, "b 2", 1000 + KEPT_FOR - 1), Some(Device::Cpu));
+        // Odd lines, and lines without a time (written before decisions expired), are
+        // ignored, not fatal; remembering drops them.
+        assert_eq!(
+            recall_in("garbage\nwarp\t1\ta 1\ncpu\ta 1\n", "a 1", 1),
+            None
+        );
+        assert_eq!(
+            remember_in("cpu\ta 1\n", "b", Device::Cpu, 5),
+            "cpu\t5\tb\n"
+        );
     }
 }
