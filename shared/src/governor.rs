@@ -20,6 +20,12 @@ const SETTLE_UP: u32 = 60;
 const UP_ROOM: f64 = 0.6;
 /// A level's measured cost is trusted this many frames (load on the machine changes).
 const COST_MEMORY: u64 = 600;
+/// Frames at a level whose overruns are counted, and how many of them step down even when no
+/// two come together: a level that lets more than one frame in twenty over the budget does
+/// not hold it (measured: `pose` back to back under load, its own settings over in 5.3 % of
+/// frames, never two of three, so it never stepped down).
+const TAIL_WINDOW: usize = 40;
+const TAIL_OVERS: usize = 3;
 
 /// The levels whose models a stream keeps loaded ahead of a step, the most urgent first:
 /// `level` itself (the step just taken may still wait for its model), the next two down (a
@@ -42,6 +48,8 @@ pub struct Governor {
     levels: usize,
     level: usize,
     recent: VecDeque<f64>,
+    /// Per frame at this level (up to [`TAIL_WINDOW`]): whether it was over budget.
+    tail: VecDeque<bool>,
     at_level: u32,
     frame: u64,
     /// Per level: the median cost measured there and the frame it was measured at.
@@ -68,6 +76,7 @@ impl Governor {
             levels: levels.max(1),
             level: 0,
             recent: VecDeque::with_capacity(WINDOW),
+            tail: VecDeque::with_capacity(TAIL_WINDOW),
             at_level: 0,
             frame: 0,
             known: vec![None; levels.max(1)],
@@ -126,6 +135,7 @@ impl Governor {
     /// Forgets the measurements (new stream, caps change): the level is kept.
     pub fn reset(&mut self) {
         self.recent.clear();
+        self.tail.clear();
         self.at_level = 0;
         self.known.iter_mut().for_each(|k| *k = None);
     }
@@ -144,6 +154,7 @@ impl Governor {
         };
         self.level = to;
         self.recent.clear();
+        self.tail.clear();
         self.at_level = 0;
         change
     }
@@ -168,6 +179,19 @@ impl Governor {
             let far = self.median() > 2.0 * self.budget_ms;
             let to = if far { self.next_down(down) } else { down };
             return Some(self.move_to(to));
+        }
+        // Down on a tail of single overruns (a level's first frames pay for the switch and
+        // are not counted). The level is then known not to hold the budget, whatever its
+        // median: no step back up to it for COST_MEMORY frames.
+        if self.tail.len() == TAIL_WINDOW {
+            self.tail.pop_front();
+        }
+        self.tail
+            .push_back(self.at_level > SETTLE_DOWN && over(&cost_ms));
+        if down > self.level && self.tail.iter().filter(|&&o| o).count() >= TAIL_OVERS {
+            let change = self.move_to(down);
+            self.known[change.from] = Some((self.budget_ms, self.frame));
+            return Some(change);
         }
         // Up: a long calm stretch with room to spare, and the level above not known to be
         // too slow (recently).
@@ -204,6 +228,29 @@ impl Governor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_of_single_overruns_steps_down_and_stays() {
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        // One frame in ten over budget, never two together: down after the third.
+        let mut moves = Vec::new();
+        for i in 0..400 {
+            let cost = if i % 10 == 9 { 12.0 } else { 5.0 };
+            if let Some(c) = g.record(if g.level() == 0 { cost } else { 2.0 }) {
+                moves.push((i, c.from, c.to));
+            }
+        }
+        assert_eq!(moves.first().map(|m| (m.1, m.2)), Some((0, 1)), "{moves:?}");
+        assert!(moves.iter().all(|m| m.2 != 0), "not back up: {moves:?}");
+        // One in fifty is within the bar: no move.
+        let mut g = Governor::new(3);
+        g.set_budget(10.0);
+        for i in 0..400 {
+            let cost = if i % 50 == 49 { 12.0 } else { 5.0 };
+            assert!(g.record(cost).is_none(), "frame {i}");
+        }
+    }
 
     #[test]
     fn load_order_is_this_level_then_down_then_up() {
@@ -281,10 +328,11 @@ mod tests {
 
     #[test]
     fn one_slow_frame_is_not_a_reason() {
+        // Now and then (one in thirty: within the one in twenty a budget allows).
         let mut g = Governor::new(3);
         g.set_budget(10.0);
-        for i in 0..100 {
-            g.record(if i % 10 == 0 { 30.0 } else { 5.0 });
+        for i in 0..300 {
+            g.record(if i % 30 == 0 { 30.0 } else { 5.0 });
         }
         assert_eq!(g.level(), 0);
     }
