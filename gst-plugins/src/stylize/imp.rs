@@ -151,10 +151,7 @@ impl BaseTransformImpl for Stylize {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let raw = lock(&self.settings).clone();
         let mut state = lock(&self.state);
-        let own = raw.to_shared();
-        let mut rungs: Vec<_> = (0..budget::LEVELS.len())
-            .map(|l| budget::at_level(&own, l))
-            .collect();
+        let mut rungs = budget::rungs(&raw.to_shared());
         let level = state
             .budget
             .begin(raw.runtime.budget_ms, &budget::LEVELS, &rungs);

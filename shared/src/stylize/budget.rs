@@ -36,6 +36,11 @@ pub fn at_level(s: &StyleSettings, level: usize) -> StyleSettings {
     s
 }
 
+/// Every rung's settings, level 0 first.
+pub fn rungs(s: &StyleSettings) -> Vec<StyleSettings> {
+    (0..LEVELS.len()).map(|l| at_level(s, l)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
