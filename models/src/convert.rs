@@ -7,7 +7,7 @@
 //! the other layout. Constant sub-graphs (fp16 DEQUANTIZE, DENSIFY) are folded at conversion
 //! time so the ONNX file holds plain f32 initializers.
 //!
-//! [`Forms::OpenVino`] writes the same function with two operators in forms OpenVINO's CPU
+//! [`Forms::OpenVino`] writes the same function with some operators in forms OpenVINO's CPU
 //! plugin runs faster (see [`Forms`]); the set-up keeps that graph beside the reference one.
 
 use std::collections::BTreeMap;
@@ -40,7 +40,11 @@ pub enum Forms {
     /// convolution and a pixel shuffle; a 2× half-pixel bilinear upsampling (0.17 ms for
     /// selfie's three) becomes a nearest 2× upsampling, an edge pad and a depthwise
     /// [¼ ½ ¼]² convolution. Selfie runs 10–20 % faster; ONNX Runtime's CPU provider runs
-    /// these forms 10–25 % slower, hence two files.
+    /// these forms 10–25 % slower, hence two files. And relu6 after a residual add stays a
+    /// `Clip`, which OpenVINO fuses into the convolution before it, where the reference graph
+    /// has the `HardSigmoid` ONNX Runtime's CPU provider fuses (see `relu6`), which OpenVINO
+    /// runs with its reference code between two layout reorders (0.85 ms of
+    /// pose-landmark-full's 11.5 on an AVX2 Zen 3).
     OpenVino,
 }
 
@@ -1417,7 +1421,11 @@ pub fn convert_forms(
     if crate::pads::fold_zero_pads(&mut cx.g) > 0 {
         cx.g.prune();
     }
-    crate::relu6::rescale_relu6(&mut cx.g);
+    // OpenVINO fuses `Clip` into the convolution before it, but runs `HardSigmoid` with its
+    // reference code between two layout reorders: its forms keep relu6 a clip.
+    if cx.forms == Forms::Reference {
+        crate::relu6::rescale_relu6(&mut cx.g);
+    }
     let onnx = onnx::encode(
         &cx.g,
         &ModelInfo {

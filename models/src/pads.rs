@@ -46,6 +46,30 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
         })
     };
     let single_use = |name: &str| uses.get(name) == Some(&1);
+    // A convolution that can take a fold: explicit 2-D pads.
+    let foldable = |n: &Node| {
+        n.op_type == "Conv"
+            && !n.attrs.iter().any(|(k, _)| k == "auto_pad")
+            && matches!(attr(n, "pads"), Some(Attr::Ints(p)) if p.len() == 4)
+    };
+    // Per value, whether every node reading it is such a convolution (and no graph output
+    // is it): a pad read by several (BlazePose's detector feeds both branches of a strided
+    // block from one pad) folds into each.
+    let mut only_convs: HashMap<&str, bool> = HashMap::new();
+    for n in &g.nodes {
+        for i in &n.inputs {
+            let all = only_convs.entry(i.as_str()).or_insert(true);
+            *all &= foldable(n);
+        }
+    }
+    for o in &g.outputs {
+        only_convs.insert(o.name.as_str(), false);
+    }
+    let only_convs: std::collections::HashSet<String> = only_convs
+        .into_iter()
+        .filter(|&(_, all)| all)
+        .map(|(k, _)| k.to_string())
+        .collect();
     let mut folded = 0;
     for c in 0..g.nodes.len() {
         let conv = &g.nodes[c];
@@ -55,21 +79,26 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
         let Some(Attr::Ints(conv_pads)) = attr(conv, "pads").cloned() else {
             continue;
         };
-        if conv_pads.len() != 4 || !single_use(&conv.inputs[0]) {
+        if conv_pads.len() != 4 {
             continue;
         }
-        // Conv ← [Transpose ←] Pad, each read only by the next.
+        // Conv ← [Transpose ←] Pad, each read only by the next (a pad read by convolutions
+        // only may have several).
         let Some(&first) = producer.get(&conv.inputs[0]) else {
             continue;
         };
         let (transpose, pad) = if g.nodes[first].op_type == "Transpose" {
             let t = &g.nodes[first];
             match producer.get(&t.inputs[0]) {
-                Some(&p) if single_use(&t.inputs[0]) => (Some(first), p),
+                Some(&p) if single_use(&t.inputs[0]) && single_use(&conv.inputs[0]) => {
+                    (Some(first), p)
+                }
                 _ => continue,
             }
-        } else {
+        } else if single_use(&conv.inputs[0]) || only_convs.contains(&conv.inputs[0]) {
             (None, first)
+        } else {
+            continue;
         };
         let p = &g.nodes[pad];
         let mode_constant =
@@ -203,5 +232,52 @@ mod tests {
         g.op_into("Identity", &[&p], "z", vec![]);
         assert_eq!(fold_zero_pads(&mut g), 0);
         assert_eq!(conv_pads(&g), [0, 0, 0, 0]);
+    }
+
+    /// x (NCHW) → Pad(H 1/1, W 1/1) → two strided convolutions (BlazePose's detector feeds
+    /// both branches of a strided block from one pad), and optionally a third reader.
+    fn shared_pad(third: Option<&str>) -> Graph {
+        let mut g = Graph::new("t");
+        let pads = g.const_i64("pads", &[0, 0, 1, 1, 0, 0, 1, 1]);
+        let p = g.op("Pad", &["x", &pads], vec![]);
+        for y in ["y0", "y1"] {
+            let w = g.const_f32("w", &[1, 1, 3, 3], vec![1.0; 9]);
+            g.op_into(
+                "Conv",
+                &[&p, &w],
+                y,
+                vec![
+                    ("strides", Attr::Ints(vec![2, 2])),
+                    ("pads", Attr::Ints(vec![0, 0, 0, 0])),
+                ],
+            );
+        }
+        let mut outs = vec!["y0", "y1"];
+        if let Some(op) = third {
+            g.op_into(op, &[&p], "y2", vec![]);
+            outs.push("y2");
+        }
+        for y in outs {
+            g.outputs.push(crate::onnx::ValueInfo {
+                name: y.into(),
+                elem_type: crate::onnx::FLOAT,
+                dims: vec![],
+            });
+        }
+        g
+    }
+
+    #[test]
+    fn a_pad_read_only_by_convolutions_folds_into_each() {
+        let mut g = shared_pad(None);
+        assert_eq!(fold_zero_pads(&mut g), 2);
+        g.prune();
+        assert!(g.nodes.iter().all(|n| n.op_type == "Conv" && n.inputs[0] == "x"));
+        for conv in &g.nodes {
+            assert!(matches!(attr(conv, "pads"), Some(Attr::Ints(p)) if p == &[1, 1, 1, 1]));
+        }
+        // With another kind of reader the pad stays, and so do the convolutions' inputs.
+        let mut g = shared_pad(Some("MaxPool"));
+        assert_eq!(fold_zero_pads(&mut g), 0);
     }
 }

@@ -48,7 +48,8 @@ fn every_output_of_every_model_matches_litert() {
 
 /// The set-up wrote OpenVINO's forms (`NAME-openvino.onnx`) for the models whose catalog entry
 /// asks for them, and they compute the model's function: run by ONNX Runtime's own CPU code
-/// beside the reference graph on the same photo, every output within float rounding.
+/// beside the reference graph on the same photo, every output within the tolerance it is held
+/// to against TFLite.
 /// (Under OpenVINO they are what the test above checks against TFLite.)
 #[test]
 fn openvino_forms_compute_the_same_function() {
@@ -96,14 +97,12 @@ fn openvino_forms_compute_the_same_function() {
         let (reference, rewritten) = (run(&store.onnx(entry)), run(&forms));
         for (a, b) in reference.iter().zip(&rewritten) {
             assert_eq!(a.shape, b.shape);
-            let worst = a
-                .data
-                .iter()
-                .zip(&b.data)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0f32, f32::max);
-            println!("{} {}: max |diff| {worst:.2e}", entry.name, a.name);
-            assert!(worst < 1e-4, "{} {}: {worst}", entry.name, a.name);
+            // The tolerance each output is held to against TFLite (float summation order:
+            // pose outputs reach hundreds, segmentation logits -1700).
+            let check = entry.check(&a.name);
+            let diff = check.compare(&b.data, &a.data).unwrap();
+            println!("{} {}: {diff:?}", entry.name, a.name);
+            assert!(check.passes(&diff), "{} {}: {diff:?}", entry.name, a.name);
         }
         checked += 1;
     }
