@@ -272,12 +272,20 @@ mod tests {
         let mut g = shared_pad(None);
         assert_eq!(fold_zero_pads(&mut g), 2);
         g.prune();
-        assert!(g.nodes.iter().all(|n| n.op_type == "Conv" && n.inputs[0] == "x"));
+        assert!(g
+            .nodes
+            .iter()
+            .all(|n| n.op_type == "Conv" && n.inputs[0] == "x"));
         for conv in &g.nodes {
             assert!(matches!(attr(conv, "pads"), Some(Attr::Ints(p)) if p == &[1, 1, 1, 1]));
         }
         // With another kind of reader the pad stays, and so do the convolutions' inputs.
         let mut g = shared_pad(Some("MaxPool"));
         assert_eq!(fold_zero_pads(&mut g), 0);
+        assert!(g
+            .nodes
+            .iter()
+            .filter(|n| n.op_type == "Conv")
+            .all(|n| n.inputs[0] != "x"));
     }
 }
