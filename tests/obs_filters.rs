@@ -525,11 +525,16 @@ fn a_bad_model_passes_the_picture_through_and_says_why() {
 /// new thread, and glibc gives new threads their own arenas, which keep freed memory: RSS
 /// then steps up and plateaus (measured: +220 MiB over 200 rounds, flat over the last 60).
 /// With one arena it is flat from round 40 (290 → 321 → 321 MiB), so that measures our
-/// allocations, not glibc's arenas.
+/// allocations, not glibc's arenas. And with a fixed mmap threshold: glibc raises it to the
+/// size of each large block freed, so the next model's weights (12–25 MB a session, freed and
+/// made again with every filter) came from the heap, where freed memory stays: with `device
+/// auto` deciding on ONNX Runtime's CPU code, RSS stepped 400 → 600 MiB and plateaued (no
+/// leak: 183–296 MiB, no trend, with the threshold fixed at glibc's default).
 #[test]
 fn adding_and_removing_filters_while_rendering_keeps_memory_flat() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .env("MALLOC_ARENA_MAX", "1")
+        .env("MALLOC_MMAP_THRESHOLD_", "131072")
         // Its own X server and libobs, whatever this process has started.
         .env_remove("DISPLAY")
         .args(["--exact", "soak_add_remove", "--ignored", "--nocapture"])
