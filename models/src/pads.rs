@@ -7,7 +7,7 @@
 //! spent 0.36 ms of its 3.9 on that pad, a bf16 transpose and a reorder (profiled with
 //! OpenVINO 2025.4, bf16 hint, Zen 4). The same function, exactly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::onnx::{Attr, Data, Graph, Node};
 
@@ -52,36 +52,22 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
             && !n.attrs.iter().any(|(k, _)| k == "auto_pad")
             && matches!(attr(n, "pads"), Some(Attr::Ints(p)) if p.len() == 4)
     };
-    // Per value, whether every node reading it is such a convolution (and no graph output
-    // is it): a pad read by several (BlazePose's detector feeds both branches of a strided
-    // block from one pad) folds into each.
-    let mut only_convs: HashMap<&str, bool> = HashMap::new();
-    for n in &g.nodes {
-        for i in &n.inputs {
-            let all = only_convs.entry(i.as_str()).or_insert(true);
-            *all &= foldable(n);
-        }
+    // Values read by something that cannot take a fold (any node but such a convolution),
+    // or graph outputs. A pad read only by such convolutions (BlazePose's detector feeds both
+    // branches of a strided block from one pad) folds into each.
+    let mut read_otherwise: HashSet<String> = g.outputs.iter().map(|o| o.name.clone()).collect();
+    for n in g.nodes.iter().filter(|n| !foldable(n)) {
+        read_otherwise.extend(n.inputs.iter().cloned());
     }
-    for o in &g.outputs {
-        only_convs.insert(o.name.as_str(), false);
-    }
-    let only_convs: std::collections::HashSet<String> = only_convs
-        .into_iter()
-        .filter(|&(_, all)| all)
-        .map(|(k, _)| k.to_string())
-        .collect();
     let mut folded = 0;
     for c in 0..g.nodes.len() {
         let conv = &g.nodes[c];
-        if conv.op_type != "Conv" || conv.attrs.iter().any(|(k, _)| k == "auto_pad") {
+        if !foldable(conv) {
             continue;
         }
         let Some(Attr::Ints(conv_pads)) = attr(conv, "pads").cloned() else {
             continue;
         };
-        if conv_pads.len() != 4 {
-            continue;
-        }
         // Conv ← [Transpose ←] Pad, each read only by the next (a pad read by convolutions
         // only may have several).
         let Some(&first) = producer.get(&conv.inputs[0]) else {
@@ -95,7 +81,7 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
                 }
                 _ => continue,
             }
-        } else if single_use(&conv.inputs[0]) || only_convs.contains(&conv.inputs[0]) {
+        } else if !read_otherwise.contains(&conv.inputs[0]) {
             (None, first)
         } else {
             continue;
