@@ -338,6 +338,8 @@ struct Cx<'m> {
     g: Graph,
     vals: Vec<Option<Val>>,
     forms: Forms,
+    /// `Resize` outputs larger than their inputs (for `reduce_first`).
+    upsampled: std::collections::HashSet<String>,
 }
 
 impl<'m> Cx<'m> {
@@ -753,6 +755,7 @@ impl<'m> Cx<'m> {
                 ("nearest_mode", Attr::Str("floor".into())),
             ],
         );
+        self.upsampled.insert(near.clone());
         let pads = self.g.const_i64("pads", &[0, 0, 1, 1, 0, 0, 1, 1]);
         let padded = self.g.op(
             "Pad",
@@ -975,6 +978,9 @@ impl<'m> Cx<'m> {
                 ("coordinate_transformation_mode", Attr::Str(mode.into())),
             ],
         );
+        if size[0] as usize >= x.shape[1] && size[1] as usize >= x.shape[2] {
+            self.upsampled.insert(y.clone());
+        }
         self.set(op, y, true)
     }
 
@@ -1340,6 +1346,7 @@ pub fn convert_forms(
         g: Graph::new(name),
         vals: vec![None; model.tensors.len()],
         forms,
+        upsampled: Default::default(),
     };
     for (i, t) in model.tensors.iter().enumerate() {
         if let Some(c) = load_const(t)? {
@@ -1421,6 +1428,7 @@ pub fn convert_forms(
     if crate::pads::fold_zero_pads(&mut cx.g) > 0 {
         cx.g.prune();
     }
+    crate::reduce_first::reduce_before_upsampling(&mut cx.g, &cx.upsampled);
     // OpenVINO fuses `Clip` into the convolution before it, but runs `HardSigmoid` with its
     // reference code between two layout reorders: its forms keep relu6 a clip.
     if cx.forms == Forms::Reference {

@@ -7,6 +7,7 @@ pub mod convert;
 mod flatbuf;
 pub mod onnx;
 mod pads;
+mod reduce_first;
 mod relu6;
 pub mod tflite;
 
