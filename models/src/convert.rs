@@ -339,7 +339,7 @@ struct Cx<'m> {
     g: Graph,
     vals: Vec<Option<Val>>,
     forms: Forms,
-    /// `Resize` outputs larger than their inputs (for `reduce_first`).
+    /// `Resize` outputs no smaller than their inputs (for `reduce_first`).
     upsampled: std::collections::HashSet<String>,
 }
 

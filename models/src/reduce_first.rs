@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use crate::onnx::{Attr, Data, Graph, Initializer, Node};
 
 /// Applies the move wherever it fits; `upsampled` names the `Resize` outputs the converter
-/// knows to be larger than their inputs (a graph has no shapes to tell). Returns how many
+/// knows to be no smaller than their inputs (a graph has no shapes to tell). Returns how many
 /// convolutions moved.
 pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> usize {
     let mut uses: HashMap<&str, usize> = HashMap::new();
