@@ -152,10 +152,10 @@ pub fn bench(
         let input = read_f32(&input_path)?;
         // An int8 variant that missed the quality bar is timed, not counted as the best.
         let missed = aifx::variants::missed_bar(&record, &m.name).is_some();
-        // Every usable provider's session, then their timings in alternating rounds (the
-        // median of each): one timing apiece let a noisy moment on a shared machine decide
-        // which provider counted as fastest.
-        let mut sessions: Vec<Option<SharedSession>> = Vec::new();
+        // Every usable provider's session (and whether it may count as the fastest), then
+        // their timings in alternating rounds (the median of each): one timing apiece let a
+        // noisy moment on a shared machine decide which provider counted as fastest.
+        let mut sessions: Vec<Option<(SharedSession, bool)>> = Vec::new();
         for d in &devices {
             let opts = session_options(d, threads)?;
             let s = session(&store.onnx(m), &opts).map_err(|e| e.to_string())?;
@@ -176,12 +176,13 @@ pub fn bench(
             if auto {
                 settled.push(format!("{} {}", m.name, s.device()));
             }
-            sessions.push(Some(s));
+            let counts = !(auto || missed && d.ends_with(":int8"));
+            sessions.push(Some((s, counts)));
         }
         let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); devices.len()];
         for _ in 0..PICK_ROUNDS {
             for (k, s) in sessions.iter().enumerate() {
-                if let Some(s) = s {
+                if let Some((s, _)) = s {
                     rounds[k].push(time_runs(s, &case.input_shape, &input, iters)?);
                 }
             }
@@ -196,9 +197,8 @@ pub fn bench(
             })
             .collect();
         let mut best: Option<(usize, SharedSession)> = None;
-        for (i, (d, s)) in devices.iter().zip(sessions).enumerate() {
-            let Some(s) = s else { continue };
-            let counts = !(d.starts_with("auto") || missed && d.ends_with(":int8"));
+        for (i, s) in sessions.into_iter().enumerate() {
+            let Some((s, counts)) = s else { continue };
             if counts && best.as_ref().is_none_or(|(b, _)| ms[i] < ms[*b]) {
                 best = Some((i, s));
             }

@@ -5,6 +5,8 @@
 //! keeps protoc and generated code out of the build; field numbers are those of onnx.proto3.
 
 /// ONNX tensor element types (TensorProto.DataType).
+use std::collections::HashMap;
+
 pub const FLOAT: i32 = 1;
 pub const INT64: i32 = 7;
 
@@ -43,6 +45,16 @@ pub struct ValueInfo {
     pub name: String,
     pub elem_type: i32,
     pub dims: Vec<i64>,
+}
+
+/// How many inputs of `nodes` and of `outputs` read each value ([`Graph::use_counts`] for
+/// nodes taken out of their graph).
+pub fn use_counts(nodes: &[Node], outputs: &[ValueInfo]) -> HashMap<String, usize> {
+    let mut uses = HashMap::new();
+    for name in (nodes.iter().flat_map(|n| &n.inputs)).chain(outputs.iter().map(|o| &o.name)) {
+        *uses.entry(name.clone()).or_insert(0) += 1;
+    }
+    uses
 }
 
 /// A graph under construction, with a counter for fresh value names.
@@ -127,6 +139,32 @@ impl Graph {
             data: Data::F32(data),
         });
         name
+    }
+
+    /// How many node inputs and graph outputs read each value.
+    pub fn use_counts(&self) -> HashMap<String, usize> {
+        use_counts(&self.nodes, &self.outputs)
+    }
+
+    /// The position of the node making each value (its first output).
+    pub fn producers(&self) -> HashMap<String, usize> {
+        (self.nodes.iter().enumerate())
+            .map(|(k, n)| (n.outputs[0].clone(), k))
+            .collect()
+    }
+
+    /// Initializer positions by name, for the graph passes to look up once (a model file is
+    /// untrusted input: no scan of all initializers per node). Adding initializers keeps
+    /// the positions valid.
+    pub fn initializer_index(&self) -> HashMap<String, usize> {
+        (self.initializers.iter().enumerate())
+            .map(|(k, i)| (i.name.clone(), k))
+            .collect()
+    }
+
+    /// The initializer called `name`, through an [`Graph::initializer_index`].
+    pub fn initializer(&self, index: &HashMap<String, usize>, name: &str) -> Option<&Initializer> {
+        index.get(name).map(|&k| &self.initializers[k])
     }
 
     pub fn const_i64(&mut self, hint: &str, data: &[i64]) -> String {

@@ -19,25 +19,15 @@ use crate::onnx::{Attr, Data, Graph, Initializer, Node};
 /// knows to be no smaller than their inputs (a graph has no shapes to tell). Returns how many
 /// convolutions moved.
 pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> usize {
-    let mut uses: HashMap<&str, usize> = HashMap::new();
-    for name in (g.nodes.iter().flat_map(|n| &n.inputs)).chain(g.outputs.iter().map(|o| &o.name)) {
-        *uses.entry(name.as_str()).or_insert(0) += 1;
-    }
-    let producer: HashMap<&str, usize> = (g.nodes.iter().enumerate())
-        .map(|(k, n)| (n.outputs[0].as_str(), k))
-        .collect();
-    let init: HashMap<&str, &Initializer> = (g.initializers.iter())
-        .map(|i| (i.name.as_str(), i))
-        .collect();
-    let floats = |name: &str| match init.get(name).map(|i| &i.data) {
-        Some(Data::F32(v)) => Some(v),
-        _ => None,
-    };
+    let uses = g.use_counts();
+    let producer = g.producers();
+    let index = g.initializer_index();
+    let init = |name: &str| g.initializer(&index, name);
     // Each move: the convolution, its output channels, and the chain it moves ahead of
     // (first node first).
     let mut moves: Vec<(usize, usize, Vec<usize>)> = Vec::new();
     for (c, conv) in g.nodes.iter().enumerate() {
-        let Some((co, ci)) = pointwise(conv, &init) else {
+        let Some((co, ci)) = pointwise(conv, init) else {
             continue;
         };
         if co >= ci {
@@ -45,7 +35,7 @@ pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> u
         }
         // Backwards from the convolution through nodes read only by the next one.
         let mut chain = Vec::new();
-        let mut value = conv.inputs[0].as_str();
+        let mut value = &conv.inputs[0];
         let mut enlarges = false;
         while let Some(&p) = producer.get(value) {
             let n = &g.nodes[p];
@@ -54,30 +44,25 @@ pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> u
             }
             let fits = match n.op_type.as_str() {
                 "Resize" => {
-                    let fits = resize_fits(n, ci, &init);
+                    let fits = resize_fits(n, ci, init);
                     enlarges |= fits && upsampled.contains(&n.outputs[0]);
                     fits
                 }
-                "Pad" => edge_pad_fits(n, &init),
-                "Conv" => mean_filter_fits(n, ci, &init, &floats),
+                "Pad" => edge_pad_fits(n, init),
+                "Conv" => mean_filter_fits(n, ci, init),
                 _ => false,
             };
             if !fits {
                 break;
             }
             chain.push(p);
-            value = n.inputs[0].as_str();
+            value = &n.inputs[0];
         }
         if enlarges {
             chain.reverse();
             moves.push((c, co, chain));
         }
     }
-    // Initializers by name, looked up once (a model file is untrusted input: no scan of all
-    // initializers per node). Those added below are not looked up.
-    let index: HashMap<String, usize> = (g.initializers.iter().enumerate())
-        .map(|(k, i)| (i.name.clone(), k))
-        .collect();
     for (c, co, chain) in &moves {
         let x = g.nodes[chain[0]].inputs[0].clone();
         let low = g.fresh("reduced");
@@ -109,11 +94,14 @@ pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> u
 }
 
 /// Output and input channels of a plain 1×1 convolution (one group, stride 1, no padding).
-fn pointwise(n: &Node, init: &HashMap<&str, &Initializer>) -> Option<(usize, usize)> {
+fn pointwise<'g>(
+    n: &Node,
+    init: impl Fn(&str) -> Option<&'g Initializer>,
+) -> Option<(usize, usize)> {
     if n.op_type != "Conv" || n.inputs.len() < 2 {
         return None;
     }
-    let w = init.get(n.inputs[1].as_str())?;
+    let w = init(&n.inputs[1])?;
     let [co, ci, 1, 1] = w.dims[..] else {
         return None;
     };
@@ -128,13 +116,13 @@ fn pointwise(n: &Node, init: &HashMap<&str, &Initializer>) -> Option<(usize, usi
     let bias_ok = n
         .inputs
         .get(2)
-        .is_none_or(|b| b.is_empty() || init.contains_key(b.as_str()));
+        .is_none_or(|b| b.is_empty() || init(b).is_some());
     (plain && bias_ok && co > 0 && ci > 0).then_some((co as usize, ci as usize))
 }
 
 /// A linear or nearest `Resize` of the spatial axes only (its sizes, if given, keep `c`
 /// channels; its scales, if given, are 1 on batch and channels).
-fn resize_fits(n: &Node, c: usize, init: &HashMap<&str, &Initializer>) -> bool {
+fn resize_fits<'g>(n: &Node, c: usize, init: impl Fn(&str) -> Option<&'g Initializer>) -> bool {
     let modes_ok = n.attrs.iter().all(|(k, v)| match (k.as_str(), v) {
         ("mode", Attr::Str(m)) => m == "linear" || m == "nearest",
         ("coordinate_transformation_mode", Attr::Str(m)) => m != "tf_crop_and_resize",
@@ -143,9 +131,9 @@ fn resize_fits(n: &Node, c: usize, init: &HashMap<&str, &Initializer>) -> bool {
     });
     let arg = |k: usize| n.inputs.get(k).filter(|s| !s.is_empty());
     let spatial = match (arg(2), arg(3)) {
-        (Some(s), None) => matches!(init.get(s.as_str()).map(|i| &i.data),
+        (Some(s), None) => matches!(init(s).map(|i| &i.data),
             Some(Data::F32(v)) if v.len() == 4 && v[0] == 1.0 && v[1] == 1.0),
-        (None, Some(s)) => matches!(init.get(s.as_str()).map(|i| &i.data),
+        (None, Some(s)) => matches!(init(s).map(|i| &i.data),
             Some(Data::I64(v)) if v.len() == 4 && v[1] == c as i64),
         _ => false,
     };
@@ -153,25 +141,28 @@ fn resize_fits(n: &Node, c: usize, init: &HashMap<&str, &Initializer>) -> bool {
 }
 
 /// An edge or reflect `Pad` of the spatial axes only.
-fn edge_pad_fits(n: &Node, init: &HashMap<&str, &Initializer>) -> bool {
+fn edge_pad_fits<'g>(n: &Node, init: impl Fn(&str) -> Option<&'g Initializer>) -> bool {
     let mode_ok = n
         .attrs
         .iter()
         .any(|(k, v)| k == "mode" && matches!(v, Attr::Str(m) if m == "edge" || m == "reflect"));
-    let spatial = matches!(n.inputs.get(1).and_then(|p| init.get(p.as_str())).map(|i| &i.data),
+    let spatial = matches!(n.inputs.get(1).and_then(|p| init(p)).map(|i| &i.data),
         Some(Data::I64(p)) if p.len() == 8 && p[0] == 0 && p[1] == 0 && p[4] == 0 && p[5] == 0);
     mode_ok && spatial && n.inputs.len() == 2
 }
 
 /// A depthwise convolution over `c` channels with the same kernel on every channel, summing
 /// to one, without bias or padding: a weighted mean per channel.
-fn mean_filter_fits<'a>(
+fn mean_filter_fits<'g>(
     n: &Node,
     c: usize,
-    init: &HashMap<&str, &Initializer>,
-    floats: &impl Fn(&str) -> Option<&'a Vec<f32>>,
+    init: impl Fn(&str) -> Option<&'g Initializer>,
 ) -> bool {
-    let Some(w) = n.inputs.get(1).and_then(|w| init.get(w.as_str())) else {
+    let floats = |name: &str| match init(name).map(|i| &i.data) {
+        Some(Data::F32(v)) => Some(v),
+        _ => None,
+    };
+    let Some(w) = n.inputs.get(1).and_then(|w| init(w)) else {
         return false;
     };
     let Some(k) = floats(&w.name) else {
@@ -181,10 +172,8 @@ fn mean_filter_fits<'a>(
         return false;
     };
     let taps = (kh * kw) as usize;
-    let grouped = n
-        .attrs
-        .iter()
-        .any(|(key, v)| key == "group" && matches!(v, Attr::Int(gr) if *gr as usize == c));
+    // A group attribute, and (below) the one of `c` groups.
+    let grouped = n.attrs.iter().any(|(key, _)| key == "group");
     let attrs_ok = grouped
         && n.attrs.iter().all(|(key, v)| match (key.as_str(), v) {
             ("group", Attr::Int(gr)) => *gr as usize == c,
@@ -208,7 +197,7 @@ fn mean_filter_fits<'a>(
 
 /// Rewrites a chain node's channel-count-dependent constants for `c` channels.
 fn retarget_channels(g: &mut Graph, k: usize, c: usize, index: &HashMap<String, usize>) {
-    let find = |g: &Graph, name: &str| index.get(name).map(|&i| g.initializers[i].clone());
+    let find = |g: &Graph, name: &str| g.initializer(index, name).cloned();
     let n = g.nodes[k].clone();
     match n.op_type.as_str() {
         "Resize" => {

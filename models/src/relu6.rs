@@ -27,19 +27,9 @@ struct Index {
 
 impl Index {
     fn new(g: &Graph, nodes: &[Node]) -> Self {
-        let mut uses = HashMap::new();
-        for name in nodes
-            .iter()
-            .flat_map(|n| &n.inputs)
-            .chain(g.outputs.iter().map(|o| &o.name))
-        {
-            *uses.entry(name.clone()).or_insert(0) += 1;
-        }
         Self {
-            init: (g.initializers.iter().enumerate())
-                .map(|(k, i)| (i.name.clone(), k))
-                .collect(),
-            uses,
+            init: g.initializer_index(),
+            uses: crate::onnx::use_counts(nodes, &g.outputs),
         }
     }
 
