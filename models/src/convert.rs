@@ -45,7 +45,8 @@ pub enum Forms {
     /// has the `HardSigmoid` ONNX Runtime's CPU provider fuses (see `relu6`), which OpenVINO
     /// runs with its reference code between two layout reorders (0.85 ms of
     /// pose-landmark-full's 11.5 on an AVX2 Zen 3). A large convolution with one output
-    /// channel becomes a depthwise one and a 1×1 sum (see `conv`).
+    /// channel becomes a depthwise one and a 1×1 sum (see `conv`). Streams of activations
+    /// whose channel count is not a multiple of 8 get zero channels up to one (see `widen`).
     OpenVino,
 }
 
@@ -1469,6 +1470,9 @@ pub fn convert_forms(
     // reference code between two layout reorders: its forms keep relu6 a clip.
     if cx.forms == Forms::Reference {
         crate::relu6::rescale_relu6(&mut cx.g);
+    }
+    if cx.forms == Forms::OpenVino {
+        crate::widen::widen_channels(&mut cx.g, crate::widen::CHANNEL_BLOCK);
     }
     let onnx = onnx::encode(
         &cx.g,

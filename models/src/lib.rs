@@ -10,6 +10,7 @@ mod pads;
 mod reduce_first;
 mod relu6;
 pub mod tflite;
+mod widen;
 
 /// Why a model could not be converted.
 #[derive(Debug, thiserror::Error)]
