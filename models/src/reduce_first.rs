@@ -6,14 +6,14 @@
 //! value is a weighted mean of input values (weights summing to one); a 1×1 convolution mixes
 //! channels pixel by pixel. The two commute, the convolution's bias included (the mean of a
 //! constant is that constant): `conv(up(x)) = up(conv(x))`. Run first, the convolution works
-//! at the low resolution and the upsampling on its channels (fewer, or as many). BlazePose's detector
-//! upsamples 1152 channels from 7×7 to 14×14 and then reduces them to 192 (its single largest
-//! convolution, 43 M of its 430 M multiply-adds), and 192 from 14×14 to 28×28 before reducing
-//! them to 96; the selfie models reduce 128 → 24 and 24 → 16 after theirs. A convolution
-//! keeping its channel count gains too: it runs on a quarter of the pixels (selfie's last
-//! 16 → 16 at 128×128 before its upsampling: selfie 1.02–1.05× faster under OpenVINO and the
-//! CPU provider, AVX2 Zen 3). Exact but for float rounding (outputs move by ~1e-6 of their
-//! range).
+//! at the low resolution and the upsampling on its channels (fewer, or as many). BlazePose's
+//! detector upsamples 1152 channels from 7×7 to 14×14 and then reduces them to 192 (its single
+//! largest convolution, 43 M of its 430 M multiply-adds), and 192 from 14×14 to 28×28 before
+//! reducing them to 96; the selfie models reduce 128 → 24 and 24 → 16 after theirs. A
+//! convolution keeping its channel count gains too: it runs on a quarter of the pixels
+//! (selfie's last 16 → 16 at 128×128 before its upsampling: selfie 1.02–1.05× faster under
+//! OpenVINO and the CPU provider, AVX2 Zen 3). Exact but for float rounding (outputs move by
+//! ~1e-6 of their range).
 
 use std::collections::{HashMap, HashSet};
 
