@@ -47,6 +47,8 @@ pub enum Forms {
     /// pose-landmark-full's 11.5 on an AVX2 Zen 3). A large convolution with one output
     /// channel becomes a depthwise one and a 1×1 sum (see `conv`). Streams of activations
     /// whose channel count is not a multiple of 8 get zero channels up to one (see `widen`).
+    /// A one-channel output made by a pixel shuffle ends at the planes before it, which the
+    /// reader shuffles (see `subpixel`).
     OpenVino,
 }
 
@@ -1471,8 +1473,10 @@ pub fn convert_forms(
     if cx.forms == Forms::Reference {
         crate::relu6::rescale_relu6(&mut cx.g);
     }
+    let mut metadata = metadata.to_vec();
     if cx.forms == Forms::OpenVino {
         crate::widen::widen_channels(&mut cx.g, crate::widen::CHANNEL_BLOCK);
+        metadata.extend(crate::subpixel::planes_out(&mut cx.g));
     }
     let onnx = onnx::encode(
         &cx.g,
@@ -1481,7 +1485,7 @@ pub fn convert_forms(
             producer: "aifx-models",
             producer_version: env!("CARGO_PKG_VERSION"),
             doc: "Converted from TFLite by aifx-models",
-            metadata,
+            metadata: &metadata,
         },
     );
     Ok(Converted {

@@ -9,6 +9,7 @@ pub mod onnx;
 mod pads;
 mod reduce_first;
 mod relu6;
+pub mod subpixel;
 pub mod tflite;
 mod widen;
 

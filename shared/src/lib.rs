@@ -18,6 +18,7 @@ pub mod sample;
 pub mod segment;
 pub mod session;
 pub mod stylize;
+pub mod subpixel;
 pub mod temporal;
 pub mod tensor;
 pub mod timing;

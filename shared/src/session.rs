@@ -18,6 +18,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::runtime::runtime;
+use crate::subpixel::Subpixel;
 use crate::tensor::InputRange;
 use crate::{Device, Error, Precision, Result};
 
@@ -51,9 +52,39 @@ pub struct Output {
 struct Engine {
     device: Device,
     session: Session,
+    /// Per output, the sub-pixel planes its file leaves it as (OpenVINO's forms of the
+    /// selfie models), shuffled back after each run.
+    planes: Vec<Option<Subpixel>>,
     runs: usize,
     /// ms of each run after the first (the first pays for lazy allocations).
     ms: Vec<f64>,
+}
+
+impl Engine {
+    /// An engine of `session` (of `model`), its outputs' sub-pixel layouts read from the
+    /// file's metadata: malformed ones fail the load, naming the file.
+    fn new(model: &Path, device: Device, session: Session) -> Result<Self> {
+        let meta = session.metadata().ok();
+        let planes = (session.outputs().iter())
+            .map(|o| {
+                let key = format!("{}{}", crate::subpixel::KEY, o.name());
+                match meta.as_ref().and_then(|m| m.custom(&key)) {
+                    None => Ok(None),
+                    Some(v) => Subpixel::parse(&v)
+                        .map(Some)
+                        .ok_or_else(|| invalid(model, format!("malformed metadata {key} = {v:?}"))),
+                }
+            })
+            .collect::<Result<_>>()?;
+        drop(meta);
+        Ok(Self {
+            device,
+            session,
+            planes,
+            runs: 0,
+            ms: Vec::new(),
+        })
+    }
 }
 
 /// Timed runs per provider, after one warm-up, before `auto` keeps the faster.
@@ -424,12 +455,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         if let Some(d) = chosen {
             lock_choices().insert(key.clone(), d);
         }
-        let engine = Engine {
-            device: first,
-            session,
-            runs: 0,
-            ms: Vec::new(),
-        };
+        let engine = Engine::new(model, first, session)?;
         // A precision only some candidate has: said only when none has it.
         let honoured = std::iter::once(Device::Cpu)
             .chain(others.iter().copied())
@@ -481,12 +507,7 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
     };
     notices.extend(fallback);
     notices.extend(precision_notice(model, device, precision));
-    let engine = Engine {
-        device,
-        session,
-        runs: 0,
-        ms: Vec::new(),
-    };
+    let engine = Engine::new(model, device, session)?;
     Ok(finish(model, vec![engine], notices))
 }
 
@@ -555,10 +576,15 @@ fn finish(model: &Path, engines: Vec<Engine>, notices: Vec<String>) -> SharedSes
         .iter()
         .map(|i| info(i.name(), i.dtype().tensor_shape()))
         .collect();
-    let outputs = session
-        .outputs()
-        .iter()
-        .map(|o| info(o.name(), o.dtype().tensor_shape()))
+    let outputs = (session.outputs().iter().zip(&engines[0].planes))
+        .map(|(o, planes)| match planes {
+            // Declared as the whole output, whatever the file leaves it as.
+            Some(s) => TensorInfo {
+                name: o.name().to_string(),
+                shape: s.dims.iter().map(|&d| Some(d)).collect(),
+            },
+            None => info(o.name(), o.dtype().tensor_shape()),
+        })
         .collect();
     let input_range = session
         .metadata()
@@ -656,7 +682,7 @@ impl SessionCore {
             .session
             .run(ort::inputs![tensor])
             .map_err(|e| Error::Inference(e.to_string()))?;
-        let result = Self::copy_out(outputs, self.outputs.len())?;
+        let result = Self::copy_out(outputs, &engine.planes)?;
         if trial {
             if engine.runs > 0 {
                 engine.ms.push(start.elapsed().as_secs_f64() * 1000.0);
@@ -675,8 +701,10 @@ impl SessionCore {
     /// statics (5 exits in 10 of a test binary), which no exit hook can order around.
     fn build_candidates(&self, p: Pending) {
         for d in p.candidates {
-            match build_session(p.rt, &p.model, d, p.threads, p.precision) {
-                Ok(session) => self.add_candidate(d, session),
+            let built = build_session(p.rt, &p.model, d, p.threads, p.precision)
+                .and_then(|session| Engine::new(&p.model, d, session));
+            match built {
+                Ok(engine) => self.add_candidate(engine),
                 // Auto's candidates are ours, not the user's: a log line.
                 Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", p.model.display()),
             }
@@ -684,7 +712,7 @@ impl SessionCore {
     }
 
     /// A candidate provider for `auto`'s trial.
-    fn add_candidate(&self, device: Device, session: Session) {
+    fn add_candidate(&self, engine: Engine) {
         let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
         // The runs so far on the first engine were not timed: the trial starts now for all.
         for e in engines.iter_mut() {
@@ -692,15 +720,11 @@ impl SessionCore {
             e.ms.clear();
         }
         log::info!(
-            "auto: {} can also run on {device}; timing both",
-            self.model.display()
+            "auto: {} can also run on {}; timing both",
+            self.model.display(),
+            engine.device
         );
-        engines.push(Engine {
-            device,
-            session,
-            runs: 0,
-            ms: Vec::new(),
-        });
+        engines.push(engine);
     }
 
     /// Ends `auto`'s trial: keeps the engine with the fastest run. The best run, not the
@@ -732,16 +756,35 @@ impl SessionCore {
         engines.push(kept);
     }
 
-    fn copy_out(outputs: ort::session::SessionOutputs<'_>, n: usize) -> Result<Vec<Output>> {
-        let mut result = Vec::with_capacity(n);
-        for (name, value) in outputs.iter() {
+    /// Copies every output out, shuffling those left as sub-pixel planes (`planes`, by
+    /// output) into their declared shape.
+    fn copy_out(
+        outputs: ort::session::SessionOutputs<'_>,
+        planes: &[Option<Subpixel>],
+    ) -> Result<Vec<Output>> {
+        let mut result = Vec::with_capacity(planes.len());
+        for (k, (name, value)) in outputs.iter().enumerate() {
             let (shape, data) = value
                 .try_extract_tensor::<f32>()
                 .map_err(|e| Error::Inference(format!("output `{name}`: {e}")))?;
+            let shape: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+            let (shape, data) = match planes.get(k).and_then(Option::as_ref) {
+                None => (shape, data.to_vec()),
+                Some(s) => {
+                    let whole = s.unshuffle(&shape, data).ok_or_else(|| {
+                        Error::Inference(format!(
+                            "output `{name}`: planes of shape {shape:?} do not make its declared \
+                             shape {:?} in blocks of {}×{}",
+                            s.dims, s.kh, s.kw
+                        ))
+                    })?;
+                    (s.dims.clone(), whole)
+                }
+            };
             result.push(Output {
                 name: name.to_string(),
-                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
-                data: data.to_vec(),
+                shape,
+                data,
             });
         }
         Ok(result)
