@@ -78,9 +78,7 @@ fn malformed_or_mismatched_planes_are_clear_errors() {
     // Malformed metadata: the load fails, naming the file.
     let meta = [("aifx.subpixel.y".to_string(), "two by two".to_string())];
     let path = planes_model(&dir, "bad.onnx", &meta);
-    let e = session(&path, &cpu())
-        .err()
-        .expect("a malformed layout fails the load");
+    let e = session(&path, &cpu()).expect_err("a malformed layout fails the load");
     assert!(e.to_string().contains("bad.onnx"), "{e}");
     // A declared shape the planes cannot make: the run fails, saying why.
     let meta = [("aifx.subpixel.y".to_string(), "2,2;1,8,8,1".to_string())];
