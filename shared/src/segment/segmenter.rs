@@ -8,6 +8,7 @@
 //! probability, or logits (detected from values outside [0, 1], then passed through a sigmoid).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,8 @@ pub struct LoadedModel {
     pub session: SharedSession,
     pub spec: ModelSpec,
     key: ModelKey,
+    /// Whether the model has been seen to output logits (see [`to_probabilities`]).
+    logits: Arc<AtomicBool>,
 }
 
 /// Resolves and loads (or fetches from the cache) the model the settings name.
@@ -186,6 +189,7 @@ pub fn load_model(settings: &SegmentSettings) -> Result<LoadedModel> {
         session: s,
         spec,
         key: model_key(settings),
+        logits: Arc::default(),
     })
 }
 
@@ -238,12 +242,31 @@ pub fn infer(model: &LoadedModel, tensor: &[f32]) -> Result<Mask> {
             sp.mask_width * sp.mask_height
         )));
     }
-    if data.iter().any(|v| !(0.0..=1.0).contains(v)) {
-        for v in &mut data {
+    to_probabilities(&mut data, &model.logits);
+    Ok(Mask::new(sp.mask_width, sp.mask_height, data))
+}
+
+/// How far outside [0, 1] a probability may stray and still count as one: ONNX Runtime's
+/// sigmoid returns values such as 1.0000001.
+const PROBABILITY_SLACK: f32 = 1e-3;
+
+/// Turns a model's output into person probabilities in place. A model that outputs logits (a
+/// value more than [`PROBABILITY_SLACK`] outside [0, 1]) gets the sigmoid, on that frame and,
+/// remembered in `logits`, every later one; probabilities are clamped into [0, 1]. Decided
+/// per frame with no slack, one frame of a 16-frame pan (a value a rounding step above 1
+/// from the selfie model) had been read as logits: its whole mask went to 0.5–0.73.
+fn to_probabilities(data: &mut [f32], logits: &AtomicBool) {
+    let clearly_outside = |v: f32| v < -PROBABILITY_SLACK || v > 1.0 + PROBABILITY_SLACK;
+    if logits.load(Ordering::Relaxed) || data.iter().any(|&v| clearly_outside(v)) {
+        logits.store(true, Ordering::Relaxed);
+        for v in data {
             *v = 1.0 / (1.0 + (-*v).exp());
         }
+    } else {
+        for v in data {
+            *v = v.clamp(0.0, 1.0);
+        }
     }
-    Ok(Mask::new(sp.mask_width, sp.mask_height, data))
 }
 
 /// What one frame produced.
@@ -578,5 +601,28 @@ impl Segmenter {
             mask: Some(Arc::new(m)),
             inferred,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_stay_logits_get_the_sigmoid_for_good() {
+        let logits = AtomicBool::new(false);
+        // A rounding step outside [0, 1] is still a probability (clamped).
+        let mut p = vec![0.0, 0.25, 1.000_000_1, 1.0];
+        to_probabilities(&mut p, &logits);
+        assert_eq!(p, [0.0, 0.25, 1.0, 1.0]);
+        assert!(!logits.load(Ordering::Relaxed));
+        // Logits: the sigmoid, and from then on for every output of the model, even one
+        // whose values all lie in [0, 1].
+        let mut l = vec![-4.0, 0.0, 3.0];
+        to_probabilities(&mut l, &logits);
+        assert!((l[0] - 0.018).abs() < 1e-3 && l[1] == 0.5 && (l[2] - 0.953).abs() < 1e-3);
+        let mut again = vec![0.0, 1.0];
+        to_probabilities(&mut again, &logits);
+        assert_eq!(again[0], 0.5);
     }
 }
