@@ -256,6 +256,8 @@ const PROBABILITY_SLACK: f32 = 1e-3;
 /// per frame with no slack, one frame of a 16-frame pan (a value a rounding step above 1
 /// from the selfie model) had been read as logits: its whole mask went to 0.5–0.73.
 fn to_probabilities(data: &mut [f32], logits: &AtomicBool) {
+    // Comparisons, not `!range.contains`: a NaN is no evidence of logits.
+    #[allow(clippy::manual_range_contains)]
     let clearly_outside = |v: f32| v < -PROBABILITY_SLACK || v > 1.0 + PROBABILITY_SLACK;
     if logits.load(Ordering::Relaxed) || data.iter().any(|&v| clearly_outside(v)) {
         logits.store(true, Ordering::Relaxed);
