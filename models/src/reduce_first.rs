@@ -67,6 +67,18 @@ pub fn reduce_before_upsampling(g: &mut Graph, upsampled: &HashSet<String>) -> u
             moves.push((c, co, chain));
         }
     }
+    // Each node in one move at most: a one-channel 1×1 convolution of weight 1 is both a
+    // convolution that moves and a mean filter in another's chain, and moving it twice
+    // would drop it from the graph.
+    let mut claimed = HashSet::new();
+    moves.retain(|(c, _, chain)| {
+        let nodes = || std::iter::once(c).chain(chain);
+        let free = nodes().all(|k| !claimed.contains(k));
+        if free {
+            claimed.extend(nodes().copied());
+        }
+        free
+    });
     for (c, co, chain) in &moves {
         let x = g.nodes[chain[0]].inputs[0].clone();
         let low = g.fresh("reduced");
@@ -334,6 +346,20 @@ mod tests {
         assert_eq!(reduce_before_upsampling(&mut g, &up), 0);
         let (mut g, up) = upsample_then_reduce(4, 4, false);
         assert_eq!(reduce_before_upsampling(&mut g, &up), 1);
+        // A one-channel 1×1 convolution of weight 1 after the resize is a mean filter in the
+        // next convolution's chain as well as a move of its own: it moves once.
+        let (mut g, up) = upsample_then_reduce(1, 1, false);
+        let w = g.const_f32("w", &[1, 1, 1, 1], vec![1.0]);
+        let y = g.nodes[1].outputs[0].clone();
+        g.nodes[1].attrs.push(("group".into(), Attr::Int(1)));
+        g.nodes[1].inputs.truncate(2);
+        g.nodes[1].inputs[1] = w;
+        g.nodes[1].outputs[0] = "m".into();
+        let w2 = g.const_f32("w", &[1, 1, 1, 1], vec![2.0]);
+        g.op_into("Conv", &["m", &w2], &y, vec![]);
+        assert_eq!(reduce_before_upsampling(&mut g, &up), 1);
+        assert_eq!(g.nodes.len(), 3);
+        assert!(g.nodes.iter().any(|n| n.outputs[0] == "y"));
         // A resize not known to enlarge (it might shrink: the convolution would cost more).
         let (mut g, _) = upsample_then_reduce(16, 4, false);
         assert_eq!(reduce_before_upsampling(&mut g, &HashSet::new()), 0);

@@ -31,6 +31,10 @@ pub fn planes_out(g: &mut Graph) -> Vec<(String, String)> {
         // Back from the output: [Identity] → Reshape → unary ops → Reshape → Transpose →
         // Reshape, each value read once.
         let node_of = |v: &str| producer.get(v).copied().filter(|_| uses.get(v) == Some(&1));
+        // The output read by nothing else (its readers would get the planes).
+        if uses.get(&out.name) != Some(&1) {
+            continue;
+        }
         let Some(mut at) = producer.get(&out.name).copied() else {
             continue;
         };
@@ -85,7 +89,15 @@ pub fn planes_out(g: &mut Graph) -> Vec<(String, String)> {
         let &[n, kh, kw, 1, h, w] = &split_shape[..] else {
             continue;
         };
-        if !fits {
+        // What `aifx`'s sessions accept (blocks up to 16, no empty dims).
+        let block = 1..=aifx::subpixel::MAX_BLOCK as i64;
+        let sane = block.contains(&kh)
+            && block.contains(&kw)
+            && n > 0
+            && h > 0
+            && w > 0
+            && out.dims.iter().all(|&d| d > 0);
+        if !fits || !sane {
             continue;
         }
         rewrites.push((k, last, unary, split, [n, kh, kw, h, w]));

@@ -61,9 +61,10 @@ struct Engine {
 }
 
 impl Engine {
-    /// An engine of `session` (of `model`), its outputs' sub-pixel layouts read from the
-    /// file's metadata: malformed ones fail the load, naming the file.
-    fn new(model: &Path, device: Device, session: Session) -> Result<Self> {
+    /// An engine of `session` (loaded from `file`), its outputs' sub-pixel layouts read from
+    /// the file's metadata: malformed ones fail the build, naming the file (and a provider
+    /// falls back as on any other build error).
+    fn new(file: &Path, device: Device, session: Session) -> Result<Self> {
         let meta = session.metadata().ok();
         let planes = (session.outputs().iter())
             .map(|o| {
@@ -72,7 +73,7 @@ impl Engine {
                     None => Ok(None),
                     Some(v) => Subpixel::parse(&v)
                         .map(Some)
-                        .ok_or_else(|| invalid(model, format!("malformed metadata {key} = {v:?}"))),
+                        .ok_or_else(|| invalid(file, format!("malformed metadata {key} = {v:?}"))),
                 }
             })
             .collect::<Result<_>>()?;
@@ -439,8 +440,8 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
             crate::choices::recall(&kept_as).filter(|d| *d == Device::Cpu || others.contains(d))
         });
         let first = chosen.unwrap_or(Device::Cpu);
-        let (first, session) = match build(first) {
-            Ok(session) => (first, session),
+        let engine = match build(first) {
+            Ok(engine) => engine,
             // An earlier decision that no longer builds: time the providers again.
             Err(e) if first != Device::Cpu => {
                 log::info!(
@@ -448,14 +449,13 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
                     model.display()
                 );
                 chosen = None;
-                (Device::Cpu, build(Device::Cpu)?)
+                build(Device::Cpu)?
             }
             Err(e) => return Err(e),
         };
         if let Some(d) = chosen {
             lock_choices().insert(key.clone(), d);
         }
-        let engine = Engine::new(model, first, session)?;
         // A precision only some candidate has: said only when none has it.
         let honoured = std::iter::once(Device::Cpu)
             .chain(others.iter().copied())
@@ -493,8 +493,8 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
         ));
         device = Device::Cpu;
     }
-    let session = match build(device) {
-        Ok(s) => s,
+    let engine = match build(device) {
+        Ok(engine) => engine,
         Err(e) if device != Device::Cpu => {
             fallback = Some(format!(
                 "execution provider `{device}` failed ({e}); running on cpu. {}",
@@ -507,18 +507,18 @@ fn create(model: &Path, opts: &SessionOptions, key: &Key) -> Result<SharedSessio
     };
     notices.extend(fallback);
     notices.extend(precision_notice(model, device, precision));
-    let engine = Engine::new(model, device, session)?;
     Ok(finish(model, vec![engine], notices))
 }
 
-/// One ONNX Runtime session of `model` on `device`.
+/// One ONNX Runtime session of `model` on `device`, as an engine (the file it loads may be
+/// a variant beside `model`: errors name the file).
 fn build_session(
     rt: &'static crate::runtime::Runtime,
     model: &Path,
     device: Device,
     threads: usize,
     precision: Precision,
-) -> Result<Session> {
+) -> Result<Engine> {
     let mut b = Session::builder(&rt.env).map_err(|e| invalid(model, e))?;
     if threads > 0 {
         b = b
@@ -554,7 +554,8 @@ fn build_session(
             file.display()
         );
     }
-    b.commit_from_file(&file).map_err(|e| invalid(&file, e))
+    let session = b.commit_from_file(&file).map_err(|e| invalid(&file, e))?;
+    Engine::new(&file, device, session)
 }
 
 /// Reads what the model declares and wraps its engines (at least one).
@@ -701,9 +702,7 @@ impl SessionCore {
     /// statics (5 exits in 10 of a test binary), which no exit hook can order around.
     fn build_candidates(&self, p: Pending) {
         for d in p.candidates {
-            let built = build_session(p.rt, &p.model, d, p.threads, p.precision)
-                .and_then(|session| Engine::new(&p.model, d, session));
-            match built {
+            match build_session(p.rt, &p.model, d, p.threads, p.precision) {
                 Ok(engine) => self.add_candidate(engine),
                 // Auto's candidates are ours, not the user's: a log line.
                 Err(e) => log::info!("auto: `{d}` cannot run {} ({e})", p.model.display()),

@@ -9,6 +9,9 @@
 /// Metadata key prefix, followed by the output's name.
 pub const KEY: &str = "aifx.subpixel.";
 
+/// The largest block side a layout may declare (the converter writes none larger).
+pub const MAX_BLOCK: usize = 16;
+
 /// One output left as N×(kh·kw)×H×W planes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subpixel {
@@ -27,7 +30,10 @@ impl Subpixel {
         let dims: Vec<usize> = (dims.split(','))
             .map(|d| d.trim().parse().ok())
             .collect::<Option<_>>()?;
-        let sane = (1..=16).contains(&kh) && (1..=16).contains(&kw) && !dims.is_empty();
+        let sane = (1..=MAX_BLOCK).contains(&kh)
+            && (1..=MAX_BLOCK).contains(&kw)
+            && !dims.is_empty()
+            && !dims.contains(&0);
         sane.then_some(Self { kh, kw, dims })
     }
 
@@ -41,7 +47,7 @@ impl Subpixel {
         let (kh, kw) = (self.kh, self.kw);
         let total = n.checked_mul(taps)?.checked_mul(h)?.checked_mul(w)?;
         let declared = (self.dims.iter()).try_fold(1usize, |a, &d| a.checked_mul(d))?;
-        if taps != kh * kw || planes.len() != total || declared != total {
+        if taps != kh * kw || planes.len() != total || declared != total || total == 0 {
             return None;
         }
         let (plane, row) = (h * w, w * kw);
@@ -73,7 +79,16 @@ mod tests {
     fn parses_the_block_and_the_declared_shape() {
         let s = Subpixel::parse("2,2;1,256,256,1").unwrap();
         assert_eq!((s.kh, s.kw, s.dims), (2, 2, vec![1, 256, 256, 1]));
-        for bad in ["", "2,2", "2;1,4", "0,2;1,4", "2,x;1", "2,2;", "99,2;1"] {
+        for bad in [
+            "",
+            "2,2",
+            "2;1,4",
+            "0,2;1,4",
+            "2,x;1",
+            "2,2;",
+            "99,2;1",
+            "2,2;1,0,4,1",
+        ] {
             assert_eq!(Subpixel::parse(bad), None, "{bad}");
         }
     }
@@ -106,5 +121,12 @@ mod tests {
         // Planes that do not fit the declared shape.
         assert_eq!(s.unshuffle(&[2, 5, h, w], &planes[..40]), None);
         assert_eq!(s.unshuffle(&[1, kh * kw, h, w], &planes[..24]), None);
+        // Empty planes (a crafted file) are refused, not divided into chunks of none.
+        let empty = Subpixel {
+            kh,
+            kw,
+            dims: vec![0],
+        };
+        assert_eq!(empty.unshuffle(&[1, kh * kw, 0, w], &[]), None);
     }
 }

@@ -5,7 +5,8 @@
 //! `[1, H, W, 3]` or NCHW `[1, 3, H, W]` with fixed H and W; values in [0, 1] unless the
 //! model's metadata has `aifx.input_range = "lo,hi"` (the converter writes it). The first
 //! output is one channel `[1, H', W', 1]`, `[1, 1, H', W']` or `[1, H', W']`: person
-//! probability, or logits (detected from values outside [0, 1], then passed through a sigmoid).
+//! probability, or logits (told by a value more than 1e-3 outside [0, 1], remembered for the
+//! model, then passed through a sigmoid).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
