@@ -27,6 +27,13 @@ pub struct Node {
     pub attrs: Vec<(String, Attr)>,
 }
 
+impl Node {
+    /// The attribute called `name`.
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Data {
     F32(Vec<f32>),
@@ -165,6 +172,26 @@ impl Graph {
     /// The initializer called `name`, through an [`Graph::initializer_index`].
     pub fn initializer(&self, index: &HashMap<String, usize>, name: &str) -> Option<&Initializer> {
         index.get(name).map(|&k| &self.initializers[k])
+    }
+
+    /// The pads of `n` where it is a `Pad` that pads with zeros (constant mode, and no value
+    /// or a zero one): its `pads` initializer, begins then ends per axis.
+    pub fn zero_pads(&self, index: &HashMap<String, usize>, n: &Node) -> Option<&[i64]> {
+        if n.op_type != "Pad" || n.inputs.len() > 3 {
+            return None;
+        }
+        let constant = n
+            .attr("mode")
+            .is_none_or(|m| matches!(m, Attr::Str(s) if s == "constant"));
+        let zero = n.inputs.get(2).is_none_or(|v| {
+            v.is_empty()
+                || matches!(self.initializer(index, v).map(|i| &i.data),
+                    Some(Data::F32(d)) if d.iter().all(|&x| x == 0.0))
+        });
+        match &self.initializer(index, n.inputs.get(1)?)?.data {
+            Data::I64(p) if constant && zero => Some(p),
+            _ => None,
+        }
     }
 
     pub fn const_i64(&mut self, hint: &str, data: &[i64]) -> String {

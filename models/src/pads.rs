@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::onnx::{Attr, Data, Graph, Node};
+use crate::onnx::{Attr, Graph, Node};
 
 /// Applies the fold to every `Conv` of `g` it fits; returns how many pads were folded. The
 /// pads left without readers are for [`Graph::prune`] to drop.
@@ -17,26 +17,12 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
     let uses = g.use_counts();
     let producer = g.producers();
     let init = g.initializer_index();
-    let ints = |g: &Graph, name: &str| -> Option<Vec<i64>> {
-        match &g.initializer(&init, name)?.data {
-            Data::I64(v) => Some(v.clone()),
-            Data::F32(_) => None,
-        }
-    };
-    let zero_value = |g: &Graph, n: &Node| -> bool {
-        n.inputs.get(2).is_none_or(|v| {
-            v.is_empty()
-                || init.get(v).is_some_and(|&k| {
-                    matches!(&g.initializers[k].data, Data::F32(d) if d.iter().all(|&x| x == 0.0))
-                })
-        })
-    };
     let single_use = |name: &str| uses.get(name) == Some(&1);
     // A convolution that can take a fold: explicit 2-D pads.
     let foldable = |n: &Node| {
         n.op_type == "Conv"
             && !n.attrs.iter().any(|(k, _)| k == "auto_pad")
-            && matches!(attr(n, "pads"), Some(Attr::Ints(p)) if p.len() == 4)
+            && matches!(n.attr("pads"), Some(Attr::Ints(p)) if p.len() == 4)
     };
     // Values read by something that cannot take a fold (any node but such a convolution),
     // or graph outputs. A pad read only by such convolutions (BlazePose's detector feeds both
@@ -51,7 +37,7 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
         if !foldable(conv) {
             continue;
         }
-        let Some(Attr::Ints(conv_pads)) = attr(conv, "pads").cloned() else {
+        let Some(Attr::Ints(conv_pads)) = conv.attr("pads").cloned() else {
             continue;
         };
         // Conv ← [Transpose ←] Pad, each read only by the next (a pad read by convolutions
@@ -72,20 +58,14 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
         } else {
             continue;
         };
-        let p = &g.nodes[pad];
-        let mode_constant =
-            attr(p, "mode").is_none_or(|m| matches!(m, Attr::Str(s) if s == "constant"));
-        if p.op_type != "Pad" || !mode_constant || !zero_value(g, p) || p.inputs.len() > 3 {
-            continue;
-        }
-        let Some(pads) = ints(g, &p.inputs[1]) else {
+        let Some(pads) = g.zero_pads(&init, &g.nodes[pad]).map(<[i64]>::to_vec) else {
             continue;
         };
         if pads.len() != 8 || pads.iter().any(|&v| v < 0) {
             continue;
         }
         // Pads per axis of the convolution's input (NCHW).
-        let perm: Vec<usize> = match transpose.map(|t| attr(&g.nodes[t], "perm")) {
+        let perm: Vec<usize> = match transpose.map(|t| g.nodes[t].attr("perm")) {
             None => (0..4).collect(),
             Some(Some(Attr::Ints(perm))) if perm.len() == 4 => {
                 perm.iter().map(|&a| a as usize).collect()
@@ -121,13 +101,10 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
     folded
 }
 
-fn attr<'a>(n: &'a Node, name: &str) -> Option<&'a Attr> {
-    n.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::onnx::Data;
 
     /// input (NHWC) → Pad(H: 0/1, W: 0/1) → Transpose → Conv(pads 0) → y
     fn padded_input(pad_value: Option<f32>) -> Graph {
@@ -164,7 +141,7 @@ mod tests {
 
     fn conv_pads(g: &Graph) -> Vec<i64> {
         let conv = g.nodes.iter().find(|n| n.op_type == "Conv").unwrap();
-        match attr(conv, "pads") {
+        match conv.attr("pads") {
             Some(Attr::Ints(p)) => p.clone(),
             _ => unreachable!(),
         }
@@ -249,7 +226,7 @@ mod tests {
             .iter()
             .all(|n| n.op_type == "Conv" && n.inputs[0] == "x"));
         for conv in &g.nodes {
-            assert!(matches!(attr(conv, "pads"), Some(Attr::Ints(p)) if p == &[1, 1, 1, 1]));
+            assert!(matches!(conv.attr("pads"), Some(Attr::Ints(p)) if p == &[1, 1, 1, 1]));
         }
         // With another kind of reader the pad stays, and so do the convolutions' inputs.
         let mut g = shared_pad(Some("MaxPool"));

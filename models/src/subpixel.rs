@@ -11,10 +11,9 @@
 //! before), and `aifx`'s sessions shuffle such outputs back: every caller sees the model's
 //! declared output.
 
-use crate::onnx::{Attr, Data, Graph};
+use aifx::subpixel::{Subpixel, KEY};
 
-/// Metadata key prefix for an output left as sub-pixel planes.
-pub const SUBPIXEL_KEY: &str = "aifx.subpixel.";
+use crate::onnx::{Attr, Data, Graph};
 
 /// Ends each one-channel output made by a pixel shuffle (and unary ops after it) at the
 /// planes before the shuffle; returns the metadata entries that describe them.
@@ -67,13 +66,10 @@ pub fn planes_out(g: &mut Graph) -> Vec<(String, String)> {
             continue;
         };
         let (j, m, s) = (&g.nodes[joined], &g.nodes[moved], &g.nodes[split]);
-        let perm = m
-            .attrs
-            .iter()
-            .find_map(|(key, v)| match (key == "perm", v) {
-                (true, Attr::Ints(p)) => Some(p.clone()),
-                _ => None,
-            });
+        let perm = match m.attr("perm") {
+            Some(Attr::Ints(p)) => Some(p.clone()),
+            _ => None,
+        };
         let shapes = (
             s.inputs.get(1).and_then(|v| ints(v)),
             j.inputs.get(1).and_then(|v| ints(v)),
@@ -134,11 +130,13 @@ pub fn planes_out(g: &mut Graph) -> Vec<(String, String)> {
         }
         let out = &mut g.outputs[k];
         out.dims = vec![n, kh * kw, h, w];
-        let dims: Vec<String> = declared.iter().map(i64::to_string).collect();
-        metadata.push((
-            format!("{SUBPIXEL_KEY}{}", out.name),
-            format!("{kh},{kw};{}", dims.join(",")),
-        ));
+        // The layout `aifx`'s sessions read (every dim checked positive above).
+        let layout = Subpixel {
+            kh: kh as usize,
+            kw: kw as usize,
+            dims: declared.iter().map(|&d| d as usize).collect(),
+        };
+        metadata.push((format!("{KEY}{}", out.name), layout.value()));
     }
     g.prune();
     metadata

@@ -196,12 +196,6 @@ fn role(
     in_channels: Option<usize>,
     weights: Option<Vec<i64>>,
 ) -> Role {
-    let int = |key: &str| {
-        n.attrs.iter().find_map(|(k, v)| match (k == key, v) {
-            (true, Attr::Int(i)) => Some(*i),
-            _ => None,
-        })
-    };
     let scalar = |k: usize| -> Option<Option<f32>> {
         match n.inputs.get(k).filter(|v| !v.is_empty()) {
             None => Some(None),
@@ -235,7 +229,10 @@ fn role(
             let Some(dims) = weights else {
                 return Role::Other;
             };
-            let group = int("group").unwrap_or(1);
+            let group = match n.attr("group") {
+                Some(Attr::Int(groups)) => *groups,
+                _ => 1,
+            };
             let bias_ok = n.inputs.get(2).is_none_or(|b| {
                 b.is_empty() || g.initializer(index, b).is_some_and(|b| b.dims == [dims[0]])
             });
@@ -256,36 +253,20 @@ fn role(
                 Role::Other
             }
         }
-        "Pad" => {
-            let mode_constant = n
-                .attrs
-                .iter()
-                .all(|(k, v)| k != "mode" || matches!(v, Attr::Str(s) if s == "constant"));
-            let zero_value = n.inputs.get(2).is_none_or(|v| {
-                v.is_empty()
-                    || g.initializer(index, v).is_some_and(
-                        |i| matches!(&i.data, Data::F32(d) if d.iter().all(|&x| x == 0.0)),
-                    )
-            });
-            let pads = n.inputs.get(1).and_then(|p| g.initializer(index, p));
-            match pads.map(|p| &p.data) {
-                Some(Data::I64(p))
-                    if mode_constant
-                        && zero_value
-                        && n.inputs.len() <= 3
-                        && p.len() == 8
-                        && [0, 2, 3, 4, 6, 7].iter().all(|&k| p[k] == 0)
-                        && p[1] >= 0
-                        && p[5] >= 0 =>
-                {
-                    Role::ChannelPad {
-                        begin: p[1] as usize,
-                        end: p[5] as usize,
-                    }
+        "Pad" => match g.zero_pads(index, n) {
+            Some(p)
+                if p.len() == 8
+                    && [0, 2, 3, 4, 6, 7].iter().all(|&k| p[k] == 0)
+                    && p[1] >= 0
+                    && p[5] >= 0 =>
+            {
+                Role::ChannelPad {
+                    begin: p[1] as usize,
+                    end: p[5] as usize,
                 }
-                _ => Role::Other,
             }
-        }
+            _ => Role::Other,
+        },
         _ => Role::Other,
     }
 }

@@ -37,6 +37,12 @@ impl Subpixel {
         sane.then_some(Self { kh, kw, dims })
     }
 
+    /// The metadata value [`Subpixel::parse`] reads.
+    pub fn value(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(usize::to_string).collect();
+        format!("{},{};{}", self.kh, self.kw, dims.join(","))
+    }
+
     /// The declared output from planes of shape `shape` (N×(kh·kw)×H×W): value (i, j) of
     /// pixel (y, x)'s block is plane i·kw + j at (y, x). `None` where the planes do not fit
     /// the declared shape (a model file is untrusted input).
@@ -78,6 +84,7 @@ mod tests {
     #[test]
     fn parses_the_block_and_the_declared_shape() {
         let s = Subpixel::parse("2,2;1,256,256,1").unwrap();
+        assert_eq!(s.value(), "2,2;1,256,256,1");
         assert_eq!((s.kh, s.kw, s.dims), (2, 2, vec![1, 256, 256, 1]));
         for bad in [
             "",
