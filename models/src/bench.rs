@@ -16,8 +16,6 @@ use aifx_models::store::Store;
 
 use crate::session_options;
 
-/// Alternating rounds per model against TFLite.
-const ROUNDS: usize = 5;
 /// Alternating rounds per provider that pick the fastest.
 const PICK_ROUNDS: usize = 3;
 
@@ -94,11 +92,14 @@ fn time_runs(s: &SharedSession, shape: &[usize], input: &[f32], n: usize) -> Res
     Ok(t.elapsed().as_secs_f64() * 1000.0 / n.max(1) as f64)
 }
 
+/// `rounds`: alternating rounds per model against TFLite.
+#[allow(clippy::too_many_arguments)]
 pub fn bench(
     catalog: &Catalog,
     store: &Store,
     threads: usize,
     iters: usize,
+    rounds: usize,
     device: &str,
     litert_python: Option<&Path>,
     reference: &Path,
@@ -236,7 +237,7 @@ pub fn bench(
     }
     if litert.is_some() {
         println!(
-            "  fastest, then {ROUNDS} alternating rounds of {iters} runs against TFLite: \
+            "  fastest, then {rounds} alternating rounds of {iters} runs against TFLite: \
              ours ms, TFLite ms, speed-up (rounds' range)"
         );
     } else {
@@ -254,7 +255,7 @@ pub fn bench(
         print!("  {:14}", devices[*b]);
         if let Some(l) = litert.as_mut() {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-            for _ in 0..ROUNDS {
+            for _ in 0..rounds {
                 ours.push(time_runs(s, &r.shape, &r.input, iters)?);
                 theirs.push(l.time(&r.name, iters)?);
             }
