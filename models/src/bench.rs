@@ -92,18 +92,27 @@ fn time_runs(s: &SharedSession, shape: &[usize], input: &[f32], n: usize) -> Res
     Ok(t.elapsed().as_secs_f64() * 1000.0 / n.max(1) as f64)
 }
 
-/// `rounds`: alternating rounds per model against TFLite.
-#[allow(clippy::too_many_arguments)]
+/// How much to time: threads per session, runs per timing, and alternating rounds of those
+/// per model against TFLite.
+pub struct Runs {
+    pub threads: usize,
+    pub iters: usize,
+    pub rounds: usize,
+}
+
 pub fn bench(
     catalog: &Catalog,
     store: &Store,
-    threads: usize,
-    iters: usize,
-    rounds: usize,
+    runs: Runs,
     device: &str,
     litert_python: Option<&Path>,
     reference: &Path,
 ) -> Result<(), String> {
+    let Runs {
+        threads,
+        iters,
+        rounds,
+    } = runs;
     let reference = Reference::load(reference)?;
     // Columns: `DEVICE[:PRECISION]`; `all` = every provider the runtime has in fp32, OpenVINO
     // in bf16 too, and each provider on the int8 variants.

@@ -140,9 +140,11 @@ fn run(cli: Cli) -> Result<(), String> {
         } => bench(
             &catalog,
             &store,
-            threads,
-            iters.max(1),
-            rounds.max(1),
+            bench::Runs {
+                threads,
+                iters: iters.max(1),
+                rounds: rounds.max(1),
+            },
             &device,
             litert_python.as_deref(),
             &reference.unwrap_or_else(aifx::paths::reference_dir),
