@@ -21,7 +21,7 @@ pub fn fold_zero_pads(g: &mut Graph) -> usize {
     // A convolution that can take a fold: explicit 2-D pads.
     let foldable = |n: &Node| {
         n.op_type == "Conv"
-            && !n.attrs.iter().any(|(k, _)| k == "auto_pad")
+            && n.attr("auto_pad").is_none()
             && matches!(n.attr("pads"), Some(Attr::Ints(p)) if p.len() == 4)
     };
     // Values read by something that cannot take a fold (any node but such a convolution),

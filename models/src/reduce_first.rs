@@ -189,7 +189,7 @@ fn mean_filter_fits<'g>(
     };
     let taps = (kh * kw) as usize;
     // A group attribute, and (below) the one of `c` groups.
-    let grouped = n.attrs.iter().any(|(key, _)| key == "group");
+    let grouped = n.attr("group").is_some();
     let attrs_ok = grouped
         && n.attrs.iter().all(|(key, v)| match (key.as_str(), v) {
             ("group", Attr::Int(gr)) => *gr as usize == c,

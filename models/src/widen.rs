@@ -236,7 +236,7 @@ fn role(
             let bias_ok = n.inputs.get(2).is_none_or(|b| {
                 b.is_empty() || g.initializer(index, b).is_some_and(|b| b.dims == [dims[0]])
             });
-            if !bias_ok || n.attrs.iter().any(|(k, _)| k == "auto_pad") {
+            if !bias_ok || n.attr("auto_pad").is_some() {
                 Role::Other
             } else if group == 1 && in_channels.is_none_or(|c| c as i64 == dims[1]) {
                 Role::Convolution {
@@ -416,10 +416,7 @@ mod tests {
         assert_eq!(floats(&g, &node(&g, "c0").inputs[2])[6..], [0.0, 0.0]);
         let d = node(&g, "d");
         assert_eq!(find(&g, &d.inputs[1]).dims, [8, 1, 1, 1]);
-        assert!(matches!(
-            d.attrs.iter().find(|(k, _)| k == "group"),
-            Some((_, Attr::Int(8)))
-        ));
+        assert!(matches!(d.attr("group"), Some(Attr::Int(8))));
         // The second (c, p, a, r1) is 16 wide; c reads 8 channels, zero columns for 6 and 7.
         let c = node(&g, "c");
         assert_eq!(find(&g, &c.inputs[1]).dims, [16, 8, 1, 1]);
